@@ -1,0 +1,46 @@
+namespace DropBoard.Shared.Contracts;
+
+// Everything an agent sends to the hub. Times are Unix epoch milliseconds (buckets, deltas)
+// or nanoseconds (raw samples), on the agent's wall clock, so drops and counters line up.
+
+/// <summary>First message of a connection: who the host is and how it captures.</summary>
+public sealed record AgentHello(
+    string HostId,
+    string HostName,
+    string KernelRelease,
+    string Source,
+    string AgentVersion,
+    int BucketMs);
+
+/// <summary>Drops at one site, for one reason, in one bucket [StartMs, StartMs + bucket).</summary>
+/// <param name="Site">Canonical site text, <c>function+0xoffset</c> (see <see cref="Sites.DropSite"/>).</param>
+/// <param name="Reason">Kernel drop-reason name (<c>SOCKET_RCVBUFF</c>), or null when the source has none (old kernels, NET_DM summary mode).</param>
+public sealed record DropBucket(string Site, string Function, string? Reason, long StartMs, long Count);
+
+/// <summary>One dropped packet as seen in detail (NET_DM packet mode, or a sampled tracepoint record).</summary>
+public sealed record DropSample(
+    long TimestampNs,
+    string Site,
+    string Function,
+    string? Reason,
+    ushort Protocol,
+    string? InPort,
+    int OriginalLength,
+    byte[]? Header);
+
+/// <summary>How much a kernel counter rose during [AtMs - interval, AtMs). Never negative: wraps and resets are resolved by the sampler.</summary>
+/// <param name="Name">Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>.</param>
+public sealed record CounterDelta(string Name, long Delta, long AtMs);
+
+/// <summary>One uplink message. Sequence rises by one per batch per agent; the hub drops repeats, so resends are safe.</summary>
+/// <param name="LostRecords">Records the kernel could not hand to the agent during this batch (perf ring overflow, NET_DM queue drops).</param>
+/// <param name="SamplesSuppressed">Raw samples not sent because of the per-second cap.</param>
+public sealed record AgentBatch(
+    string HostId,
+    long Sequence,
+    long SentAtMs,
+    IReadOnlyList<DropBucket> Drops,
+    IReadOnlyList<CounterDelta> Counters,
+    IReadOnlyList<DropSample> Samples,
+    long LostRecords,
+    long SamplesSuppressed);

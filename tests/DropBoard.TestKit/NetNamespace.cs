@@ -1,0 +1,61 @@
+using System.Net.Sockets;
+using Tmds.Linux;
+
+namespace DropBoard.TestKit;
+
+/// <summary>
+/// A fresh network namespace (<c>ip netns add</c>) with loopback up: a private host whose counters start
+/// at zero and whose drops are the test's own. Sockets made through <see cref="CreateSocket"/> live inside it.
+/// </summary>
+public sealed class NetNamespace : IDisposable
+{
+    public string Name { get; }
+
+    private NetNamespace(string name) => Name = name;
+
+    public static NetNamespace Create(string prefix = "dbt")
+    {
+        Privileged.RequireRoot();
+        Privileged.RequireCommand("ip", "iproute2");
+        var name = $"{prefix}-{Environment.ProcessId}-{Guid.NewGuid().ToString("n")[..6]}";
+        Commands.Run("ip", "netns", "add", name);
+        var ns = new NetNamespace(name);
+        ns.Exec("ip", "link", "set", "lo", "up");
+        return ns;
+    }
+
+    /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>) and returns its stdout.</summary>
+    public string Exec(string file, params string[] args) =>
+        Commands.Run("ip", ["netns", "exec", Name, file, .. args]);
+
+    /// <summary>The namespace's own /proc/net file (snmp, netstat, snmp6, dev), read from inside it.</summary>
+    public string ReadProcNet(string file) => Exec("cat", $"/proc/net/{file}");
+
+    /// <summary>Creates a socket inside the namespace: a thread joins it, makes the socket, and leaves.</summary>
+    public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol)
+    {
+        Socket? socket = null;
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                using var nsFile = File.OpenHandle($"/run/netns/{Name}");
+                // setns affects only this thread; the socket keeps the namespace it was made in.
+                if (LibC.setns((int)nsFile.DangerousGetHandle(), LibC.CLONE_NEWNET) != 0)
+                    throw new InvalidOperationException($"setns({Name}) failed: errno {Tmds.Linux.LibC.errno}");
+                socket = new Socket(family, type, protocol);
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        if (error is not null) throw error;
+        return socket!;
+    }
+
+    public void Dispose() => Commands.TryRun("ip", "netns", "del", Name);
+}
