@@ -1,0 +1,129 @@
+using System.Runtime.InteropServices;
+using DropBoard.Agent.Symbols;
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Agent.Aggregation;
+
+/// <summary>
+/// Counts drops per (program counter, reason) in fixed time buckets. The capture thread calls
+/// <see cref="Add"/> for every drop with no allocation and no lock: counts gather in a private table that
+/// <see cref="Commit"/> publishes once per ring drain. <see cref="Flush"/>, on the batching thread,
+/// symbolizes each distinct pc once and hands out the buckets gathered so far. A bucket may come out in
+/// parts over several flushes (late records); consumers add parts with the same site, reason and start.
+/// </summary>
+public sealed class DropAggregator
+{
+    private Symbolizer _symbolizer;
+    private readonly long _bucketNs;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<(string Site, string Function, int Reason, long Bucket), long> _named = [];
+    private Dictionary<BucketKey, long> _pending = [];
+    private Dictionary<BucketKey, long> _published = [];
+    private readonly Dictionary<ulong, (string Site, string Function)> _sites = [];
+
+    // The run being counted: drops come in bursts at one site, so most Adds only bump this.
+    private BucketKey _runKey;
+    private long _runCount;
+
+    public DropAggregator(Symbolizer symbolizer, int bucketMs = 10)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(bucketMs, 1);
+        _symbolizer = symbolizer;
+        BucketMs = bucketMs;
+        _bucketNs = bucketMs * 1_000_000L;
+    }
+
+    public int BucketMs { get; }
+
+    public DropReasonTable Reasons { get; } = new();
+
+    /// <summary>One or more drops at <paramref name="pc"/>. Single producer: the source's capture thread.</summary>
+    public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1)
+    {
+        var key = new BucketKey(pc, reasonId, timestampUnixNs / _bucketNs);
+        if (key.Equals(_runKey))
+        {
+            _runCount += count;
+            return;
+        }
+        if (_runCount != 0)
+            CollectionsMarshal.GetValueRefOrAddDefault(_pending, _runKey, out _) += _runCount;
+        _runKey = key;
+        _runCount = count;
+    }
+
+    /// <summary>Drops at a site that has no program counter (hardware traps).</summary>
+    public void AddNamedSite(string site, string function, int reasonId, long timestampUnixNs, long count)
+    {
+        lock (_gate)
+            CollectionsMarshal.GetValueRefOrAddDefault(_named, (site, function, reasonId, timestampUnixNs / _bucketNs), out _) += count;
+    }
+
+    /// <summary>Publishes what the capture thread counted since its last commit. Call from the capture thread.</summary>
+    public void Commit()
+    {
+        if (_runCount != 0)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_pending, _runKey, out _) += _runCount;
+            _runCount = 0;
+            _runKey = default;
+        }
+        if (_pending.Count == 0) return;
+        lock (_gate)
+        {
+            if (_published.Count == 0)
+            {
+                // Swap instead of copying: the capture thread keeps the emptied table.
+                (_published, _pending) = (_pending, _published);
+                return;
+            }
+            foreach (var (key, value) in _pending)
+                CollectionsMarshal.GetValueRefOrAddDefault(_published, key, out _) += value;
+        }
+        _pending.Clear();
+    }
+
+    /// <summary>Everything committed so far, as buckets with symbolized sites, oldest first.</summary>
+    public IReadOnlyList<DropBucket> Flush()
+    {
+        List<DropBucket> buckets;
+        lock (_gate)
+        {
+            buckets = new List<DropBucket>(_published.Count + _named.Count);
+            foreach (var (key, count) in _published)
+            {
+                var (site, function) = SiteOf(key.Pc);
+                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count));
+            }
+            foreach (var (key, count) in _named)
+                buckets.Add(new DropBucket(key.Site, key.Function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count));
+            _published.Clear();
+            _named.Clear();
+        }
+        buckets.Sort(static (a, b) => a.StartMs.CompareTo(b.StartMs));
+        return buckets;
+    }
+
+    /// <summary>Takes a reloaded symbol table (modules came or went): sites are resolved afresh from here on.</summary>
+    public void UseSymbolizer(Symbolizer symbolizer)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(symbolizer, _symbolizer)) return;
+            _symbolizer = symbolizer;
+            _sites.Clear();
+        }
+    }
+
+    private (string Site, string Function) SiteOf(ulong pc)
+    {
+        if (!_sites.TryGetValue(pc, out var site))
+        {
+            var resolved = _symbolizer.Resolve(pc);
+            _sites[pc] = site = (resolved.ToString(), resolved.Function);
+        }
+        return site;
+    }
+
+    private readonly record struct BucketKey(ulong Pc, int Reason, long Bucket);
+}

@@ -1,0 +1,31 @@
+using DropBoard.Agent.Aggregation;
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Agent.Capture;
+
+/// <summary>A kernel drop feed (the skb:kfree_skb tracepoint, NET_DM). One per agent.</summary>
+public interface IDropSource : IDisposable
+{
+    /// <summary>"tracepoint" or "netdm": what the agent reports as its source.</summary>
+    string Name { get; }
+
+    /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
+    long LostRecords { get; }
+
+    /// <summary>Feeds every drop into the aggregator until cancelled. Blocks: call it on a thread of its own.</summary>
+    void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken);
+}
+
+/// <summary>Receives per-packet detail where a source has it (NET_DM packet mode).</summary>
+public interface IDropSampleSink
+{
+    void OnSample(DropSample sample);
+}
+
+/// <summary>The agent cannot capture here; <see cref="Fix"/> says what the operator can do about it.</summary>
+public sealed class CaptureUnavailableException(string message, string fix) : Exception(message)
+{
+    public string Fix { get; } = fix;
+
+    public override string ToString() => $"{Message} ({Fix})";
+}
