@@ -1,2 +1,8 @@
-Console.Error.WriteLine("dropboard-agent: not built yet");
-return 2;
+using System.CommandLine;
+using DropBoard.Agent.Watch;
+
+var root = new RootCommand("dropboard-agent: captures kernel packet drops and network counters")
+{
+    WatchCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,18 @@
+namespace DropBoard.Agent.Pipeline;
+
+public enum SourceKind { Auto, Tracepoint, NetDm }
+
+/// <summary>How the agent captures. Defaults are what a newcomer gets with no flags.</summary>
+public sealed record AgentOptions
+{
+    public SourceKind Source { get; init; } = SourceKind.Auto;
+    public int BucketMs { get; init; } = 10;
+    public TimeSpan BatchInterval { get; init; } = TimeSpan.FromMilliseconds(250);
+    public TimeSpan CounterInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Raw per-drop samples sent per second at most, so a drop storm cannot drown the uplink.</summary>
+    public int MaxSamplesPerSecond { get; init; } = 100;
+    /// <summary>Read counters of this network namespace (<c>ip netns</c> name or a path) instead of the agent's own.</summary>
+    public string? NetNamespace { get; init; }
+    /// <summary>Data pages per CPU for the tracepoint's perf rings (a power of two).</summary>
+    public int RingPages { get; init; } = 256;
+}

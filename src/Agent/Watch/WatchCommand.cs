@@ -1,0 +1,96 @@
+using System.CommandLine;
+using DropBoard.Agent.Capture;
+using DropBoard.Agent.Pipeline;
+
+namespace DropBoard.Agent.Watch;
+
+/// <summary><c>dropboard-agent watch</c>: dropwatch and netstat -s in one terminal, with a summary at the end.</summary>
+public static class WatchCommand
+{
+    public static readonly Option<SourceKind> SourceOption = new("--source")
+    {
+        Description = "Where drops come from: auto (NET_DM when the kernel has it, else the tracepoint), tracepoint, netdm",
+        DefaultValueFactory = _ => SourceKind.Auto,
+    };
+
+    public static readonly Option<string?> NetNsOption = new("--netns")
+    {
+        Description = "Read the counters of this network namespace (ip netns name) instead of the agent's own",
+    };
+
+    public static Command Create()
+    {
+        var seconds = new Option<double?>("--seconds") { Description = "Stop after this many seconds (default: until Ctrl-C)" };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line instead of text" };
+        var interval = new Option<double>("--interval")
+        {
+            Description = "Seconds between live lines and counter samples",
+            DefaultValueFactory = _ => 1.0,
+        };
+        var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary") { SourceOption, seconds, json, interval, NetNsOption };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var options = new AgentOptions
+            {
+                Source = result.GetValue(SourceOption),
+                NetNamespace = result.GetValue(NetNsOption),
+                CounterInterval = TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(interval))),
+            };
+            return await RunAsync(options, result.GetValue(seconds), result.GetValue(json), result.GetValue(interval), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(AgentOptions options, double? seconds, bool json, double intervalSeconds, CancellationToken cancellationToken)
+    {
+        AgentPipeline pipeline;
+        try
+        {
+            pipeline = AgentPipeline.Start(options);
+        }
+        catch (CaptureUnavailableException e)
+        {
+            await Console.Error.WriteLineAsync($"dropboard-agent: cannot capture: {e.Message}. Fix: {e.Fix}");
+            return 3;
+        }
+
+        await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; watching{(seconds is null ? " until Ctrl-C" : $" for {seconds} s")}");
+        foreach (var problem in pipeline.CounterProblems)
+            await Console.Error.WriteLineAsync($"dropboard-agent: counters: {problem}");
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (seconds is { } s) stop.CancelAfter(TimeSpan.FromSeconds(s));
+        stop.Token.Register(() => _ = pipeline.DisposeAsync().AsTask());
+
+        var total = new WatchTotals();
+        var interval = new WatchTotals();
+        var nextPrint = Environment.TickCount64 + (long)(intervalSeconds * 1000);
+        var exitCode = 0;
+        try
+        {
+            await foreach (var batch in pipeline.Batches.ReadAllAsync(CancellationToken.None))
+            {
+                interval.Add(batch);
+                if (Environment.TickCount64 < nextPrint) continue;
+                nextPrint += (long)(intervalSeconds * 1000);
+                Print(interval, json, total);
+                interval = new WatchTotals();
+            }
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"dropboard-agent: capture stopped: {e.Message}");
+            exitCode = 4;
+        }
+        Print(interval, json, total);
+        await pipeline.DisposeAsync();
+        Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, json));
+        return exitCode;
+    }
+
+    private static void Print(WatchTotals interval, bool json, WatchTotals total)
+    {
+        foreach (var line in WatchOutput.IntervalLines(interval, json)) Console.WriteLine(line);
+        total.Add(interval);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DropBoard.Agent.Watch;
+
+/// <summary>What <c>dropboard-agent watch</c> prints: dropwatch-style lines, or one JSON object per line.</summary>
+public static class WatchOutput
+{
+    // Sites contain '+': keep JSON lines readable ("udp_queue_rcv_one_skb+0x437", not "\u002B").
+    private static readonly WatchJson Json = new(new JsonSerializerOptions(WatchJson.Default.Options)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+
+    public static IEnumerable<string> IntervalLines(WatchTotals interval, bool json)
+    {
+        foreach (var d in interval.Drops)
+            yield return json
+                ? JsonSerializer.Serialize(new DropLine("drop", d.Function, d.Site, d.Reason, d.Count), Json.DropLine)
+                : $"{d.Count} drops at {d.Site}{(d.Reason is null ? "" : $" [{d.Reason}]")}";
+        foreach (var c in interval.Counters)
+            yield return json
+                ? JsonSerializer.Serialize(new CounterLine("counter", c.Name, c.Delta), Json.CounterLine)
+                : $"{c.Name} +{c.Delta}";
+        if (interval.LostRecords > 0)
+            yield return json
+                ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords), Json.LostLine)
+                : $"{interval.LostRecords} drop records lost by the kernel (ring overflow): counts above are low";
+    }
+
+    public static string Summary(WatchTotals total, string source, bool json)
+    {
+        if (json)
+            return JsonSerializer.Serialize(
+                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters]),
+                Json.SummaryLine);
+
+        var text = new StringBuilder();
+        text.AppendLine($"Summary (source: {source}, lost records: {total.LostRecords})");
+        var drops = total.Drops.ToList();
+        if (drops.Count == 0)
+            text.AppendLine("  no drops");
+        else
+        {
+            var siteWidth = Math.Max(4, drops.Max(d => d.Site.Length));
+            text.AppendLine($"  {"drops",10}  {"site".PadRight(siteWidth)}  reason");
+            foreach (var d in drops)
+                text.AppendLine($"  {d.Count,10}  {d.Site.PadRight(siteWidth)}  {d.Reason ?? "-"}");
+        }
+        var counters = total.Counters.ToList();
+        if (counters.Count > 0)
+        {
+            var nameWidth = counters.Max(c => c.Name.Length);
+            text.AppendLine($"  {"delta",10}  counter");
+            foreach (var c in counters)
+                text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}");
+        }
+        return text.ToString().TrimEnd();
+    }
+}
+
+public sealed record DropLine(string Type, string Function, string Site, string? Reason, long Count);
+public sealed record CounterLine(string Type, string Name, long Delta);
+public sealed record LostLine(string Type, long Lost);
+public sealed record SummaryLine(string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(DropLine))]
+[JsonSerializable(typeof(CounterLine))]
+[JsonSerializable(typeof(LostLine))]
+[JsonSerializable(typeof(SummaryLine))]
+internal sealed partial class WatchJson : JsonSerializerContext;

@@ -1,0 +1,42 @@
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Agent.Watch;
+
+/// <summary>Drops per (site, reason) and counter deltas added up over an interval or a whole run.</summary>
+public sealed class WatchTotals
+{
+    private readonly Dictionary<(string Site, string Function, string? Reason), long> _drops = [];
+    private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
+
+    public long LostRecords { get; private set; }
+
+    public void Add(AgentBatch batch)
+    {
+        foreach (var d in batch.Drops)
+            _drops[(d.Site, d.Function, d.Reason)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason)) + d.Count;
+        foreach (var c in batch.Counters)
+            _counters[c.Name] = _counters.GetValueOrDefault(c.Name) + c.Delta;
+        LostRecords += batch.LostRecords;
+    }
+
+    public void Add(WatchTotals other)
+    {
+        foreach (var (key, count) in other._drops) _drops[key] = _drops.GetValueOrDefault(key) + count;
+        foreach (var (name, delta) in other._counters) _counters[name] = _counters.GetValueOrDefault(name) + delta;
+        LostRecords += other.LostRecords;
+    }
+
+    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && LostRecords == 0;
+
+    /// <summary>Most drops first, then by site, so the interesting line is on top and the order is stable.</summary>
+    public IEnumerable<DropTotal> Drops =>
+        _drops.Select(kv => new DropTotal(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value))
+              .OrderByDescending(d => d.Count).ThenBy(d => d.Site, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal);
+
+    public IEnumerable<CounterTotal> Counters =>
+        _counters.Select(kv => new CounterTotal(kv.Key, kv.Value)).OrderBy(c => c.Name, StringComparer.Ordinal);
+}
+
+public sealed record DropTotal(string Function, string Site, string? Reason, long Count);
+
+public sealed record CounterTotal(string Name, long Delta);
