@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+namespace DropBoard.Agent.Tests.Kernel;
+
+/// <summary>The real dropboard-agent, started as its own process from the build output next to the tests.</summary>
+internal sealed class AgentProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _stdout = [];
+    private readonly List<string> _stderr = [];
+
+    private AgentProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_stdout) _stdout.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            lock (_stderr) _stderr.Add(e.Data);
+            if (e.Data.Contains("watching", StringComparison.Ordinal)) _watching.TrySetResult();
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public static AgentProcess Start(params string[] args)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        return new AgentProcess(Process.Start(psi)!);
+    }
+
+    /// <summary>Waits until the agent says it is capturing (its rings are enabled).</summary>
+    public async Task WaitUntilWatchingAsync()
+    {
+        var done = await Task.WhenAny(_watching.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
+        if (done != _watching.Task)
+            throw new InvalidOperationException($"agent did not start capturing: {Stderr}");
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(timeout.Token);
+        _process.WaitForExit(); // flushes the redirected streams
+        return _process.ExitCode;
+    }
+
+    public string Stderr { get { lock (_stderr) return string.Join('\n', _stderr); } }
+
+    public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return [.. _stdout]; } }
+
+    /// <summary>The final <c>{"type":"summary",...}</c> line of a --json run.</summary>
+    public JsonElement Summary() =>
+        JsonDocument.Parse(StdoutLines.Last(l => l.Contains("\"type\":\"summary\"", StringComparison.Ordinal))).RootElement;
+
+    public void Dispose()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,43 @@
+using System.Net;
+using System.Net.Sockets;
+using DropBoard.TestKit;
+
+namespace DropBoard.Agent.Tests.Kernel;
+
+/// <summary>Real UDP traffic inside a namespace that makes the kernel drop packets in known ways.</summary>
+internal static class UdpTraffic
+{
+    /// <summary>
+    /// A receiver with a tiny SO_RCVBUF that does not read, flooded from another socket: the receive queue
+    /// overflows. Returns how many datagrams were sent and how many the receiver could read afterwards.
+    /// </summary>
+    public static (int Sent, int Received) OverflowReceiveBuffer(NetNamespace ns, int datagrams, int port)
+    {
+        using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.ReceiveBufferSize = 1024; // the kernel doubles it and applies its minimum: a few datagrams fit
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var payload = new byte[200];
+        var target = new IPEndPoint(IPAddress.Loopback, port);
+        for (var i = 0; i < datagrams; i++) sender.SendTo(payload, target);
+
+        var received = 0;
+        var buffer = new byte[2048];
+        receiver.Blocking = false;
+        while (receiver.Available > 0)
+        {
+            receiver.Receive(buffer);
+            received++;
+        }
+        return (datagrams, received);
+    }
+
+    /// <summary>Datagrams to a port nobody listens on.</summary>
+    public static void SendTo(NetNamespace ns, int datagrams, int port)
+    {
+        using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var target = new IPEndPoint(IPAddress.Loopback, port);
+        var payload = new byte[64];
+        for (var i = 0; i < datagrams; i++) sender.SendTo(payload, target);
+    }
+}

@@ -1,0 +1,104 @@
+using System.Text.Json;
+using DropBoard.Agent.Counters;
+using DropBoard.TestKit;
+
+namespace DropBoard.Agent.Tests.Kernel;
+
+/// <summary>
+/// The agent CLI, run as a real process, against real drops made in a fresh network namespace: what it
+/// reports must equal the namespace's own counters exactly.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class WatchAgainstKernelCountersTests
+{
+    private static readonly string[] UdpQueueSites = ["__udp_enqueue_schedule_skb", "udp_queue_rcv_one_skb", "udp_queue_rcv_skb"];
+
+    [Fact]
+    public async Task Receive_buffer_overflow_drops_equal_Udp_RcvbufErrors_and_sent_minus_received()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        var (summary, stats) = await WatchWhile(ns, () => UdpTraffic.OverflowReceiveBuffer(ns, datagrams: 3000, port: 7001));
+        var (sent, received) = stats;
+
+        var after = Snmp(ns);
+        var rcvbufErrors = Delta(before, after, "Udp.RcvbufErrors");
+        Assert.True(rcvbufErrors > 1000, $"the flood should overflow the queue; RcvbufErrors rose by {rcvbufErrors}");
+        Assert.Equal(sent - received, rcvbufErrors);
+
+        var drops = Drops(summary, "SOCKET_RCVBUFF");
+        Assert.All(drops, d => Assert.Contains(d.Function, UdpQueueSites));
+        Assert.Equal(rcvbufErrors, drops.Sum(d => d.Count));
+        Assert.Equal(rcvbufErrors, CounterInSummary(summary, "Udp.RcvbufErrors"));
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+    }
+
+    [Fact]
+    public async Task Datagrams_to_a_closed_port_equal_Udp_NoPorts()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, 777, port: 7002); return 0; });
+
+        var noPorts = Delta(before, Snmp(ns), "Udp.NoPorts");
+        Assert.Equal(777, noPorts);
+        var drops = Drops(summary, "NO_SOCKET");
+        Assert.Equal(noPorts, drops.Sum(d => d.Count));
+        Assert.All(drops, d => Assert.StartsWith("__udp4_lib_rcv", d.Function));
+        Assert.Equal(noPorts, CounterInSummary(summary, "Udp.NoPorts"));
+    }
+
+    [Fact]
+    public async Task An_iptables_DROP_rule_shows_as_NETFILTER_DROP_once_per_datagram()
+    {
+        Privileged.RequireCommand("iptables", "iptables");
+        using var ns = NetNamespace.Create();
+        ns.Exec("iptables", "-A", "INPUT", "-p", "udp", "--dport", "7003", "-j", "DROP");
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, 555, port: 7003); return 0; });
+
+        var dropped = ns.Exec("iptables", "-L", "INPUT", "-v", "-x", "-n");
+        Assert.Contains("555", dropped);
+        Assert.Equal(555, Drops(summary, "NETFILTER_DROP").Sum(d => d.Count));
+        // Dropped before UDP saw them: no UDP counter may claim these datagrams.
+        Assert.Equal(0, Delta(before, Snmp(ns), "Udp.NoPorts"));
+    }
+
+    private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops)
+    {
+        using var agent = AgentProcess.Start("watch", "--json", "--seconds", "5", "--interval", "0.5", "--netns", ns.Name);
+        await agent.WaitUntilWatchingAsync();
+        var result = makeDrops();
+        var exit = await agent.WaitForExitAsync();
+        Assert.True(exit == 0, $"agent exited {exit}: {agent.Stderr}");
+        return (agent.Summary(), result);
+    }
+
+    private static CounterSnapshot Snmp(NetNamespace ns)
+    {
+        var snapshot = new CounterSnapshot();
+        ProcNetParsers.ParseHeaderValuePairs(ns.ReadProcNet("snmp"), "snmp", snapshot);
+        Assert.Empty(snapshot.Problems);
+        return snapshot;
+    }
+
+    private static long Delta(CounterSnapshot before, CounterSnapshot after, string name) =>
+        (long)(after.Values[name] - before.Values[name]);
+
+    private static List<(string Function, string Site, long Count)> Drops(JsonElement summary, string reason) =>
+        summary.GetProperty("drops").EnumerateArray()
+            .Where(d => d.GetProperty("reason").GetString() == reason)
+            .Select(d => (d.GetProperty("function").GetString()!, d.GetProperty("site").GetString()!, d.GetProperty("count").GetInt64()))
+            .ToList();
+
+    private static long CounterInSummary(JsonElement summary, string name) =>
+        summary.GetProperty("counters").EnumerateArray()
+            .Where(c => c.GetProperty("name").GetString() == name)
+            .Sum(c => c.GetProperty("delta").GetInt64());
+}
