@@ -9,6 +9,16 @@ internal sealed unsafe class PerfRing(ulong* head, ulong* tail, byte* data, int 
 {
     private readonly byte[] _scratch = new byte[65536];
 
+    /// <summary>The unread bytes, in order, without consuming them: how test fixtures are recorded.</summary>
+    public byte[] Snapshot()
+    {
+        var h = Volatile.Read(ref *head);
+        var t = *tail;
+        var bytes = new byte[h - t];
+        for (var i = 0UL; i < h - t; i++) bytes[i] = data[(int)((t + i) & ((ulong)size - 1))];
+        return bytes;
+    }
+
     /// <summary>Hands every complete record to the decoder, then releases the space to the kernel.</summary>
     public void Drain(PerfRecordDecoder decoder)
     {
