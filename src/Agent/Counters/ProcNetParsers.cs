@@ -1,171 +1,252 @@
-using System.Globalization;
+using System.Text;
 
 namespace DropBoard.Agent.Counters;
 
 /// <summary>
-/// Parsers for the /proc/net counter files. Pure: text in, values out, so they are tested on real files
-/// from several kernels. A malformed line is reported and skipped; the rest of the file still counts.
+/// Parsers for the /proc/net counter files. Pure: UTF-8 bytes in, values out, so they are tested on real
+/// files from several kernels. A malformed line is reported (file and line) and skipped; every valid line
+/// of the file still counts.
 /// </summary>
 public static class ProcNetParsers
 {
-    /// <summary>/proc/net/snmp and /proc/net/netstat: a header line of names, then a line of values, per group.</summary>
-    public static void ParseHeaderValuePairs(string text, string file, CounterSnapshot into)
+    /// <summary>/proc/net/snmp and /proc/net/netstat: per group, a line of names then a line of values.</summary>
+    public static void ParseHeaderValuePairs(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
     {
-        string? header = null;
+        // IcmpMsg lists only the message types seen so far (net/ipv4/proc.c icmpmsg_put).
+        into.AddImpliedZeroPrefix("IcmpMsg.");
+        ReadOnlySpan<byte> header = default, headerGroup = default;
         var headerLine = 0;
-        var lineNumber = 0;
-        foreach (var line in text.Split('\n'))
+        var lines = new ProcNetLines(text);
+        while (lines.MoveNext())
         {
-            lineNumber++;
-            if (line.Length == 0) continue;
-            if (header is null)
+            var tokens = new ProcNetTokens(lines.Current);
+            if (!tokens.MoveNext()) continue;
+            var prefix = tokens.Current;
+            if (prefix.Length < 2 || prefix[^1] != (byte)':')
             {
-                header = line;
-                headerLine = lineNumber;
+                into.Problems.Add($"{file}:{lines.Number}: no 'Group:' prefix in '{ProcNetNumbers.Quote(lines.Current)}'");
                 continue;
             }
-            ParsePair(header, headerLine, line, lineNumber, file, into);
-            header = null;
-        }
-        if (header is not null)
-            into.Problems.Add($"{file}:{headerLine}: header line without a value line (truncated file?)");
-    }
-
-    private static void ParsePair(string header, int headerLine, string values, int valuesLine, string file, CounterSnapshot into)
-    {
-        var names = header.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var numbers = values.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (names.Length == 0 || !names[0].EndsWith(':') || numbers.Length == 0 || numbers[0] != names[0])
-        {
-            into.Problems.Add($"{file}:{valuesLine}: expected a '{names.FirstOrDefault()}' value line after line {headerLine}, got '{Shorten(values)}'");
-            return;
-        }
-        if (names.Length != numbers.Length)
-        {
-            into.Problems.Add($"{file}:{valuesLine}: {names.Length - 1} names but {numbers.Length - 1} values in group {names[0].TrimEnd(':')}");
-            return;
-        }
-        var group = names[0].TrimEnd(':');
-        for (var i = 1; i < names.Length; i++)
-        {
-            if (TryParseValue(numbers[i], out var value))
-                into.Values[$"{group}.{names[i]}"] = value;
+            var group = prefix[..^1];
+            // Names start with a letter, values with a digit or '-'; an empty group pairs with its header.
+            var isValues = tokens.MoveNext()
+                ? tokens.Current[0] is (>= (byte)'0' and <= (byte)'9') or (byte)'-'
+                : headerLine > 0 && headerGroup.SequenceEqual(group);
+            if (!isValues)
+            {
+                if (headerLine > 0) HeaderWithoutValues(file, headerLine, headerGroup, into);
+                header = lines.Current;
+                headerGroup = group;
+                headerLine = lines.Number;
+                continue;
+            }
+            if (headerLine == 0 || !headerGroup.SequenceEqual(group))
+            {
+                into.Problems.Add($"{file}:{lines.Number}: values of group {Encoding.UTF8.GetString(group)} without its line of names");
+                continue;
+            }
+            if (!lines.Complete)
+                into.Problems.Add($"{file}:{lines.Number}: group {Encoding.UTF8.GetString(group)} cut short (no end of line); group skipped");
             else
-                into.Problems.Add($"{file}:{valuesLine}: {group}.{names[i]} is not a number: '{Shorten(numbers[i])}'");
+                ParsePair(group, header, headerLine, lines.Current, lines.Number, file, into);
+            headerLine = 0;
         }
+        if (headerLine > 0) HeaderWithoutValues(file, headerLine, headerGroup, into);
     }
 
-    private static readonly string[] Snmp6Groups = ["UdpLite6", "Icmp6", "Udp6", "Ip6"];
+    public static void ParseHeaderValuePairs(string text, string file, CounterSnapshot into) =>
+        ParseHeaderValuePairs(Encoding.UTF8.GetBytes(text), file, into);
 
-    /// <summary>/proc/net/snmp6: <c>Udp6InErrors 0</c> lines; the group is split off its known prefix.</summary>
-    public static void ParseSnmp6(string text, string file, CounterSnapshot into)
+    private static void HeaderWithoutValues(string file, int headerLine, ReadOnlySpan<byte> group, CounterSnapshot into) =>
+        into.Problems.Add($"{file}:{headerLine}: names of group {Encoding.UTF8.GetString(group)} without a line of values (truncated file?)");
+
+    private static void ParsePair(ReadOnlySpan<byte> group, ReadOnlySpan<byte> header, int headerLine, ReadOnlySpan<byte> values, int valuesLine, string file, CounterSnapshot into)
     {
-        var lineNumber = 0;
-        foreach (var line in text.Split('\n'))
+        var names = new ProcNetTokens(header);
+        var numbers = new ProcNetTokens(values);
+        var nameCount = names.Count() - 1;
+        var valueCount = numbers.Count() - 1;
+        if (nameCount != valueCount)
         {
-            lineNumber++;
-            var parts = line.Split((char[])[' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 0) continue;
-            if (parts.Length != 2 || !TryParseValue(parts[1], out var value))
-            {
-                into.Problems.Add($"{file}:{lineNumber}: expected 'Name value', got '{Shorten(line)}'");
-                continue;
-            }
-            var group = Snmp6Groups.FirstOrDefault(g => parts[0].StartsWith(g, StringComparison.Ordinal) && parts[0].Length > g.Length);
-            into.Values[group is null ? $"Snmp6.{parts[0]}" : $"{group}.{parts[0][group.Length..]}"] = value;
+            // Which column is missing cannot be known: pairing them anyway would file values under wrong names.
+            into.Problems.Add($"{file}:{valuesLine}: group {Encoding.UTF8.GetString(group)} has {nameCount} names (line {headerLine}) but {valueCount} values; group skipped");
+            return;
+        }
+        names.MoveNext();
+        numbers.MoveNext();
+        while (names.MoveNext() && numbers.MoveNext())
+        {
+            if (ProcNetNumbers.TryParseDecimal(numbers.Current, out var value))
+                into.Set(group, names.Current, default, value);
+            else
+                into.Problems.Add($"{file}:{valuesLine}: {Encoding.UTF8.GetString(group)}.{Encoding.UTF8.GetString(names.Current)} is not a number: '{ProcNetNumbers.Quote(numbers.Current)}'");
         }
     }
 
-    // Columns of net/core/net-procfs.c softnet_seq_show that are event counts (the others are zero
-    // padding, a queue length gauge, or the CPU id). Older kernels print fewer columns.
-    private static readonly (int Column, string Name)[] SoftnetCounters =
-        [(0, "processed"), (1, "dropped"), (2, "time_squeeze"), (8, "cpu_collision"), (9, "received_rps"), (10, "flow_limit_count")];
-
-    /// <summary>/proc/net/softnet_stat: one line of hex columns per CPU; counts are summed over CPUs.</summary>
-    public static void ParseSoftnet(string text, string file, CounterSnapshot into)
+    /// <summary>
+    /// /proc/net/snmp6: <c>Udp6InErrors  0</c> lines. The group is the name up to the end of its first run of
+    /// digits (<c>Ip6</c>, <c>Icmp6</c>, <c>Udp6</c>, <c>UdpLite6</c>), so <c>Icmp6InType133</c> is
+    /// <c>Icmp6.InType133</c> and a group a later kernel adds splits the same way.
+    /// </summary>
+    public static void ParseSnmp6(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
     {
-        var sums = new ulong[SoftnetCounters.Length];
-        var seen = new bool[SoftnetCounters.Length];
-        var lineNumber = 0;
-        foreach (var line in text.Split('\n'))
+        // net/ipv6/proc.c prints the per-type ICMPv6 counters only once non-zero.
+        into.AddImpliedZeroPrefix("Icmp6.InType");
+        into.AddImpliedZeroPrefix("Icmp6.OutType");
+        var lines = new ProcNetLines(text);
+        while (lines.MoveNext())
         {
-            lineNumber++;
-            var columns = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (columns.Length == 0) continue;
-            if (columns.Length < 3)
+            var tokens = new ProcNetTokens(lines.Current);
+            var count = tokens.Count();
+            if (count == 0) continue;
+            tokens.MoveNext();
+            var name = tokens.Current;
+            tokens.MoveNext();
+            if (count != 2 || !lines.Complete || !ProcNetNumbers.TryParseDecimal(tokens.Current, out var value))
             {
-                into.Problems.Add($"{file}:{lineNumber}: {columns.Length} columns, at least 3 expected");
+                into.Problems.Add($"{file}:{lines.Number}: expected 'Name value', got '{ProcNetNumbers.Quote(lines.Current)}'{(lines.Complete ? "" : " (cut short)")}");
                 continue;
             }
-            var parsed = new ulong[columns.Length];
-            var ok = true;
-            for (var i = 0; i < columns.Length && ok; i++)
-                ok = ulong.TryParse(columns[i], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out parsed[i]);
-            if (!ok)
-            {
-                into.Problems.Add($"{file}:{lineNumber}: not hexadecimal columns: '{Shorten(line)}'");
-                continue;
-            }
-            for (var k = 0; k < SoftnetCounters.Length; k++)
-            {
-                if (SoftnetCounters[k].Column >= columns.Length) continue;
-                sums[k] += parsed[SoftnetCounters[k].Column];
-                seen[k] = true;
-            }
+            var split = Snmp6GroupLength(name);
+            if (split > 0)
+                into.Set(name[..split], name[split..], default, value);
+            else
+                into.Set("Snmp6"u8, name, default, value);
         }
-        for (var k = 0; k < SoftnetCounters.Length; k++)
-            if (seen[k]) into.Values[$"Softnet.{SoftnetCounters[k].Name}"] = sums[k];
     }
 
-    private static readonly string[] DevColumns =
+    public static void ParseSnmp6(string text, string file, CounterSnapshot into) =>
+        ParseSnmp6(Encoding.UTF8.GetBytes(text), file, into);
+
+    private static int Snmp6GroupLength(ReadOnlySpan<byte> name)
+    {
+        var digit = name.IndexOfAnyInRange((byte)'0', (byte)'9');
+        if (digit <= 0) return 0;
+        var end = name[digit..].IndexOfAnyExceptInRange((byte)'0', (byte)'9');
+        return end < 0 ? 0 : digit + end;
+    }
+
+    /// <summary>
+    /// The event-count columns of net/core/net-procfs.c softnet_seq_show, by position. The rest are zero
+    /// padding (old fastroute), queue-length gauges and the CPU id. 3.10 prints 10 columns, 3.11 adds
+    /// flow_limit_count, later kernels the backlog length and CPU id (13), then the two queue lengths (15).
+    /// </summary>
+    internal static readonly SoftnetCounter[] SoftnetCounters =
     [
-        "rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "rx_fifo", "rx_frame", "rx_compressed", "rx_multicast",
-        "tx_bytes", "tx_packets", "tx_errors", "tx_dropped", "tx_fifo", "tx_colls", "tx_carrier", "tx_compressed",
+        new(0, "processed", PerCpuDelta: false),
+        new(1, "dropped", PerCpuDelta: true),
+        new(2, "time_squeeze", PerCpuDelta: true),
+        new(8, "cpu_collision", PerCpuDelta: false),
+        new(9, "received_rps", PerCpuDelta: false),
+        new(10, "flow_limit_count", PerCpuDelta: true),
     ];
 
-    /// <summary>/proc/net/dev: two header lines, then <c>  eth0: rx... tx...</c> per interface.</summary>
-    public static void ParseDev(string text, string file, CounterSnapshot into)
+    private const int SoftnetCpuIdColumn = 12;
+
+    /// <summary>
+    /// /proc/net/softnet_stat: a line of hex columns per online CPU. Stores each CPU's counters
+    /// (<c>Softnet.cpu1.dropped</c>) and their sums (<c>Softnet.dropped</c>). The CPU is the id column where
+    /// the kernel prints one, else the line's position (offline CPUs have no line on any kernel).
+    /// </summary>
+    public static void ParseSoftnet(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
     {
-        var lineNumber = 0;
-        foreach (var line in text.Split('\n'))
+        Span<ulong> sums = stackalloc ulong[SoftnetCounters.Length];
+        Span<ulong> columns = stackalloc ulong[32];
+        Span<byte> cpuName = stackalloc byte[16];
+        var widest = 0;
+        var position = -1;
+        var lines = new ProcNetLines(text);
+        while (lines.MoveNext())
         {
-            lineNumber++;
-            if (lineNumber <= 2 || line.Trim().Length == 0) continue;
-            var colon = line.IndexOf(':');
-            if (colon <= 0)
+            var tokens = new ProcNetTokens(lines.Current);
+            var count = 0;
+            var bad = ReadOnlySpan<byte>.Empty;
+            while (tokens.MoveNext() && count < columns.Length)
             {
-                into.Problems.Add($"{file}:{lineNumber}: no 'interface:' prefix in '{Shorten(line)}'");
+                if (!ProcNetNumbers.TryParseHex(tokens.Current, out columns[count])) bad = tokens.Current;
+                count++;
+            }
+            if (count == 0) continue;
+            position++;
+            if (count < 3 || !bad.IsEmpty || !lines.Complete)
+            {
+                var why = !bad.IsEmpty ? $"'{ProcNetNumbers.Quote(bad)}' is not hexadecimal"
+                    : count < 3 ? $"{count} columns, at least 3 expected" : "cut short (no end of line)";
+                into.Problems.Add($"{file}:{lines.Number}: {why}; this CPU's line skipped");
                 continue;
             }
-            var name = line[..colon].Trim();
-            var columns = line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (columns.Length != DevColumns.Length)
+            var cpu = count > SoftnetCpuIdColumn ? columns[SoftnetCpuIdColumn] : (ulong)position;
+            "cpu"u8.CopyTo(cpuName);
+            cpu.TryFormat(cpuName[3..], out var digits);
+            for (var k = 0; k < SoftnetCounters.Length; k++)
             {
-                into.Problems.Add($"{file}:{lineNumber}: {name} has {columns.Length} columns, expected {DevColumns.Length}");
+                var column = SoftnetCounters[k].Column;
+                if (column >= count) continue;
+                into.Set("Softnet"u8, cpuName[..(3 + digits)], SoftnetCounters[k].Utf8Name, columns[column]);
+                sums[k] += columns[column];
+            }
+            widest = Math.Max(widest, count);
+        }
+        for (var k = 0; k < SoftnetCounters.Length; k++)
+            if (SoftnetCounters[k].Column < widest)
+                into.Set("Softnet"u8, SoftnetCounters[k].Utf8Name, default, sums[k]);
+    }
+
+    public static void ParseSoftnet(string text, string file, CounterSnapshot into) =>
+        ParseSoftnet(Encoding.UTF8.GetBytes(text), file, into);
+
+    private static readonly byte[][] DevColumns =
+    [
+        .. new[]
+        {
+            "rx_bytes", "rx_packets", "rx_errors", "rx_dropped", "rx_fifo", "rx_frame", "rx_compressed", "rx_multicast",
+            "tx_bytes", "tx_packets", "tx_errors", "tx_dropped", "tx_fifo", "tx_colls", "tx_carrier", "tx_compressed",
+        }.Select(Encoding.ASCII.GetBytes),
+    ];
+
+    /// <summary>
+    /// /proc/net/dev: two header lines (with '|'), then <c>  eth0: rx... tx...</c> per interface. Old kernels
+    /// print no space after the colon (<c>eth0:12345</c>); interface names never contain ':'.
+    /// </summary>
+    public static void ParseDev(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
+    {
+        var lines = new ProcNetLines(text);
+        while (lines.MoveNext())
+        {
+            var line = lines.Current;
+            if (line.Contains((byte)'|') || line.Trim((byte)' ').IsEmpty) continue;
+            var colon = line.IndexOf((byte)':');
+            var name = colon < 0 ? default : line[..colon].Trim((byte)' ');
+            if (name.IsEmpty)
+            {
+                into.Problems.Add($"{file}:{lines.Number}: no 'interface:' prefix in '{ProcNetNumbers.Quote(line)}'");
                 continue;
             }
-            for (var i = 0; i < columns.Length; i++)
+            var tokens = new ProcNetTokens(line[(colon + 1)..]);
+            var count = tokens.Count();
+            if (count != DevColumns.Length || !lines.Complete)
             {
-                if (TryParseValue(columns[i], out var value))
-                    into.Values[$"Dev.{name}.{DevColumns[i]}"] = value;
+                into.Problems.Add($"{file}:{lines.Number}: {Encoding.UTF8.GetString(name)} has {count} columns{(lines.Complete ? "" : " and no end of line")}, expected {DevColumns.Length}; interface skipped");
+                continue;
+            }
+            for (var i = 0; tokens.MoveNext(); i++)
+            {
+                if (ProcNetNumbers.TryParseDecimal(tokens.Current, out var value))
+                    into.Set("Dev"u8, name, DevColumns[i], value);
                 else
-                    into.Problems.Add($"{file}:{lineNumber}: Dev.{name}.{DevColumns[i]} is not a number: '{Shorten(columns[i])}'");
+                    into.Problems.Add($"{file}:{lines.Number}: Dev.{Encoding.UTF8.GetString(name)}.{Encoding.ASCII.GetString(DevColumns[i])} is not a number: '{ProcNetNumbers.Quote(tokens.Current)}'");
             }
         }
     }
 
-    // Counters are unsigned 64-bit; a few snmp fields are signed constants (Tcp MaxConn -1). They never
-    // change, so storing their two's complement keeps them out of the deltas without a special case.
-    private static bool TryParseValue(string text, out ulong value)
-    {
-        if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value)) return true;
-        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var signed))
-        {
-            value = unchecked((ulong)signed);
-            return true;
-        }
-        return false;
-    }
+    public static void ParseDev(string text, string file, CounterSnapshot into) =>
+        ParseDev(Encoding.UTF8.GetBytes(text), file, into);
+}
 
-    private static string Shorten(string s) => s.Length <= 60 ? s : s[..60] + "…";
+/// <summary>A counting column of softnet_stat; <paramref name="PerCpuDelta"/>: worth reporting per CPU too (rare, and where it happens matters).</summary>
+internal sealed record SoftnetCounter(int Column, string Name, bool PerCpuDelta)
+{
+    public byte[] Utf8Name { get; } = Encoding.ASCII.GetBytes(Name);
+
+    public string SumName { get; } = "Softnet." + Name;
 }
