@@ -1,16 +1,19 @@
 using DropBoard.Shared.Contracts;
-using Tmds.Linux;
 
 namespace DropBoard.Agent.Counters;
 
 /// <summary>
 /// Reads /proc/net/{snmp,netstat,snmp6,softnet_stat,dev} and returns what changed since the last sample.
-/// For another network namespace it keeps a parked thread inside that namespace and reads that thread's
-/// view, <c>/proc/self/task/&lt;tid&gt;/net/...</c>: counters are per namespace, softnet_stat is global.
+/// The files are opened once and re-read into reused buffers, and counter names are interned, so a
+/// steady sample allocates only the deltas it returns. For another network namespace a dedicated thread
+/// joins it and opens the files under <c>/proc/thread-self/net</c>: snmp, netstat, snmp6 and dev are that
+/// namespace's own; softnet_stat is the same machine-wide file everywhere.
 /// </summary>
 public sealed class CounterSampler : IDisposable
 {
-    private static readonly (string File, Action<string, string, CounterSnapshot> Parse)[] Files =
+    private delegate void Parser(ReadOnlySpan<byte> text, string file, CounterSnapshot into);
+
+    private static readonly (string Name, Parser Parse)[] Files =
     [
         ("snmp", ProcNetParsers.ParseHeaderValuePairs),
         ("netstat", ProcNetParsers.ParseHeaderValuePairs),
@@ -19,91 +22,131 @@ public sealed class CounterSampler : IDisposable
         ("dev", ProcNetParsers.ParseDev),
     ];
 
-    private readonly string _procNet;
-    private readonly NamespaceThread? _thread;
+    private const int MaxProblems = 100;
+
+    private readonly NetNamespaceThread? _namespace;
+    private readonly CounterNames _names = new();
     private readonly HashSet<string> _reported = [];
+    private readonly List<string> _problems = [];
+    private ProcNetFile?[] _files;
+    private CounterSnapshot _spare;
     private CounterSnapshot? _previous;
+    private NamespaceState _namespaceState = NamespaceState.Same;
 
-    /// <summary>Problems met while reading (missing files, malformed lines), each reported once.</summary>
-    public List<string> Problems { get; } = [];
-
+    /// <param name="netNamespace">A name from <c>ip netns add</c> (or a path such as <c>/proc/PID/ns/net</c>); null = the agent's own namespace.</param>
+    /// <exception cref="ArgumentException">The namespace does not exist.</exception>
+    /// <exception cref="InvalidOperationException">The process may not join it (not root).</exception>
     public CounterSampler(string? netNamespace = null)
     {
+        _spare = new CounterSnapshot(_names);
         if (netNamespace is null)
         {
-            _procNet = "/proc/net";
+            _files = Open("/proc/net");
             return;
         }
-        _thread = new NamespaceThread(netNamespace);
-        _procNet = $"/proc/self/task/{_thread.Tid}/net";
+        _namespace = new NetNamespaceThread(netNamespace);
+        _files = _namespace.Invoke(() => Open("/proc/thread-self/net"));
     }
 
-    public CounterSnapshot Read()
+    public string? NetNamespace => _namespace?.Name;
+
+    /// <summary>Files that could not be opened or lines that did not parse, each reported once; sampling goes on without them.</summary>
+    public IReadOnlyList<string> Problems
     {
-        var snapshot = new CounterSnapshot();
-        foreach (var (file, parse) in Files)
+        get
         {
-            var path = $"{_procNet}/{file}";
+            lock (_problems) return [.. _problems];
+        }
+    }
+
+    /// <summary>The values read by the last <see cref="Sample"/>; valid until the next one.</summary>
+    public CounterSnapshot? Latest => _previous;
+
+    /// <summary>Deltas since the previous call, stamped <paramref name="atUnixMs"/>; the first call takes the baseline and returns none.</summary>
+    public IReadOnlyList<CounterDelta> Sample(long atUnixMs)
+    {
+        var namespaceReplaced = FollowNamespace();
+        var current = _spare;
+        current.Clear();
+        for (var i = 0; i < Files.Length; i++)
+        {
+            var file = _files[i];
+            if (file is null) continue;
             try
             {
-                parse(File.ReadAllText(path), path, snapshot);
+                Files[i].Parse(file.ReadAll(), file.Path, current);
+            }
+            catch (IOException e)
+            {
+                current.Problems.Add($"{file.Path}: {e.Message}");
+            }
+        }
+        Report(current.Problems);
+        var previous = _previous;
+        _previous = current;
+        _spare = previous ?? new CounterSnapshot(_names);
+        if (previous is null) return [];
+        if (namespaceReplaced) previous.ForgetNamespaceCounters();
+        var deltas = CounterDeltas.Between(previous, current, atUnixMs);
+        _names.KeepOnly(current.Values.Keys);
+        return deltas;
+    }
+
+    public void Dispose()
+    {
+        foreach (var file in _files) file?.Dispose();
+        _namespace?.Dispose();
+    }
+
+    private ProcNetFile?[] Open(string directory)
+    {
+        var files = new ProcNetFile?[Files.Length];
+        for (var i = 0; i < Files.Length; i++)
+        {
+            var path = $"{directory}/{Files[i].Name}";
+            try
+            {
+                files[i] = new ProcNetFile(path, File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                // No IPv6 means no snmp6: note it once and keep sampling the rest.
-                snapshot.Problems.Add($"{path}: {e.Message}");
+                // No IPv6 means no snmp6: say so once and sample the rest.
+                Report([$"{path}: {e.Message}; its counters are not sampled"]);
             }
         }
-        foreach (var problem in snapshot.Problems)
-            if (_reported.Add(problem)) Problems.Add(problem);
-        return snapshot;
+        return files;
     }
 
-    /// <summary>Deltas since the previous call; the first call takes the baseline and returns none.</summary>
-    public IReadOnlyList<CounterDelta> Sample(long atUnixMs)
+    /// <summary>
+    /// When the namespace name now points to a new namespace (deleted and added again), reopen the files in
+    /// it: its counters restarted at zero, which the next deltas must treat as a reset.
+    /// </summary>
+    private bool FollowNamespace()
     {
-        var current = Read();
-        var previous = _previous;
-        _previous = current;
-        return previous is null ? [] : CounterDeltas.Between(previous, current, atUnixMs);
+        if (_namespace is null) return false;
+        var state = _namespace.Check();
+        var changed = state != _namespaceState;
+        _namespaceState = state == NamespaceState.Replaced ? NamespaceState.Same : state;
+        if (state == NamespaceState.Gone && changed)
+            Report([$"network namespace '{_namespace.Name}' was deleted; its last counters no longer change"]);
+        if (state != NamespaceState.Replaced) return false;
+        _namespace.Join();
+        var old = _files;
+        _files = _namespace.Invoke(() => Open("/proc/thread-self/net"));
+        foreach (var file in old) file?.Dispose();
+        Report([$"network namespace '{_namespace.Name}' was recreated; its counters restarted at zero"]);
+        return true;
     }
 
-    public void Dispose() => _thread?.Dispose();
-
-    /// <summary>A thread that joined a network namespace and waits, so its /proc view is that namespace's.</summary>
-    private sealed class NamespaceThread : IDisposable
+    private void Report(IEnumerable<string> problems)
     {
-        private readonly ManualResetEventSlim _stop = new();
-        public int Tid { get; }
-
-        public NamespaceThread(string name)
-        {
-            var path = name.Contains('/') ? name : $"/run/netns/{name}";
-            if (!File.Exists(path))
-                throw new ArgumentException($"network namespace '{name}' not found ({path} missing; see `ip netns list`)");
-            var ready = new TaskCompletionSource<int>();
-            var thread = new Thread(() =>
+        lock (_problems)
+            foreach (var problem in problems)
             {
-                try
-                {
-                    using var ns = File.OpenHandle(path);
-                    if (LibC.setns((int)ns.DangerousGetHandle(), LibC.CLONE_NEWNET) != 0)
-                        throw new InvalidOperationException($"cannot join network namespace '{name}' (errno {LibC.errno}); run as root");
-                    // /proc/thread-self links to "<pid>/task/<tid>": this thread's id.
-                    ready.SetResult(int.Parse(Path.GetFileName(new FileInfo("/proc/thread-self").LinkTarget!)));
-                }
-                catch (Exception e)
-                {
-                    ready.SetException(e);
-                    return;
-                }
-                _stop.Wait();
-            })
-            { IsBackground = true, Name = $"netns {name}" };
-            thread.Start();
-            Tid = ready.Task.GetAwaiter().GetResult();
-        }
-
-        public void Dispose() => _stop.Set();
+                // A file that stays malformed in ever new ways must not grow the agent's memory.
+                if (_problems.Count == MaxProblems) _problems.Add("… further counter problems are not recorded");
+                if (_problems.Count > MaxProblems) return;
+                if (_reported.Add(problem)) _problems.Add(problem);
+            }
     }
 }

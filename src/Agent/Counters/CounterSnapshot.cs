@@ -8,6 +8,7 @@ public sealed class CounterSnapshot
 {
     private readonly CounterNames _names;
     private readonly List<string> _impliedZeroPrefixes = [];
+    private bool _namespaceReset;
 
     public CounterSnapshot() : this(new CounterNames())
     {
@@ -27,6 +28,7 @@ public sealed class CounterSnapshot
     /// </summary>
     public bool ImpliesZero(string name)
     {
+        if (_namespaceReset && !name.StartsWith("Softnet.", StringComparison.Ordinal)) return true;
         foreach (var prefix in _impliedZeroPrefixes)
             if (name.StartsWith(prefix, StringComparison.Ordinal)) return true;
         return false;
@@ -37,6 +39,19 @@ public sealed class CounterSnapshot
         Values.Clear();
         Problems.Clear();
         _impliedZeroPrefixes.Clear();
+        _namespaceReset = false;
+    }
+
+    /// <summary>
+    /// The namespace this snapshot was read from has been replaced by a new one: every per-namespace counter
+    /// restarted at zero, so compared with this snapshot the new values are entirely new counts. softnet_stat
+    /// is machine-wide and keeps going.
+    /// </summary>
+    internal void ForgetNamespaceCounters()
+    {
+        foreach (var name in Values.Keys)
+            if (!name.StartsWith("Softnet.", StringComparison.Ordinal)) Values.Remove(name);
+        _namespaceReset = true;
     }
 
     internal void AddImpliedZeroPrefix(string prefix) => _impliedZeroPrefixes.Add(prefix);

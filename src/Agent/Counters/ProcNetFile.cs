@@ -7,9 +7,9 @@ namespace DropBoard.Agent.Counters;
 /// text on every read from the start. The open file stays bound to the namespace it was opened in
 /// (seq_open_net takes the namespace at open), whichever thread reads it later.
 /// </summary>
-internal sealed class ProcNetFile(string path, SafeFileHandle handle) : IDisposable
+internal sealed class ProcNetFile(string path, SafeFileHandle handle, int initialBufferSize = 16 * 1024) : IDisposable
 {
-    private byte[] _buffer = new byte[16 * 1024];
+    private byte[] _buffer = new byte[initialBufferSize];
 
     public string Path { get; } = path;
 
