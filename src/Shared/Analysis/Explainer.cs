@@ -1,0 +1,108 @@
+using System.Globalization;
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Shared.Analysis;
+
+public sealed record ExplainOptions
+{
+    /// <summary>Release of the kernel that made the drops (<c>uname -r</c>), when known: the table and patterns depend on it.</summary>
+    public string? KernelRelease { get; init; }
+    public int BucketMs { get; init; } = 10;
+    /// <summary>How long after a burst of A a burst of B still counts as following it.</summary>
+    public long HorizonMs { get; init; } = 1000;
+    /// <summary>Lead/lag is computed among the sites with the most drops, this many.</summary>
+    public int TopSites { get; init; } = 12;
+    public long? WindowStartMs { get; init; }
+    public long? WindowEndMs { get; init; }
+}
+
+/// <summary>A known pattern that applies to a site seen in the window.</summary>
+public sealed record PatternHit(string Function, string Site, string Kind, string Explanation, string Source);
+
+/// <summary>What DropBoard can say about a window of drops and counters, with the reasons in plain sentences.</summary>
+public sealed record ExplainReport(
+    IReadOnlyList<CounterAttribution> Attribution,
+    IReadOnlyList<UncountedDrops> Uncounted,
+    IReadOnlyList<Burst> Bursts,
+    IReadOnlyList<LeadLagRelation> LeadLag,
+    IReadOnlyList<PatternHit> Patterns,
+    IReadOnlyList<string> Sentences);
+
+/// <summary>Counter attribution, bursts, lead/lag and known patterns over one window, live or recorded.</summary>
+public static class Explainer
+{
+    public static ExplainReport Explain(IReadOnlyList<DropBucket> drops, IReadOnlyList<CounterDelta> counters, ExplainOptions? options = null)
+    {
+        options ??= new ExplainOptions();
+        var attribution = CounterAttributor.Attribute(drops, counters, options.KernelRelease);
+
+        var byFunction = new Dictionary<string, Dictionary<long, long>>(StringComparer.Ordinal);
+        long first = long.MaxValue, last = long.MinValue;
+        foreach (var d in drops)
+        {
+            if (!byFunction.TryGetValue(d.Function, out var series)) byFunction[d.Function] = series = [];
+            series[d.StartMs] = series.GetValueOrDefault(d.StartMs) + d.Count;
+            first = Math.Min(first, d.StartMs);
+            last = Math.Max(last, d.StartMs);
+        }
+        var windowStart = options.WindowStartMs ?? (drops.Count == 0 ? 0 : first);
+        var windowEnd = options.WindowEndMs ?? (drops.Count == 0 ? 0 : last + options.BucketMs);
+
+        var top = byFunction.OrderByDescending(kv => kv.Value.Values.Sum()).Take(options.TopSites).Select(kv => kv.Key).ToHashSet();
+        var bursts = byFunction.ToDictionary(
+            kv => kv.Key,
+            kv => BurstDetector.Detect(kv.Key, kv.Value.Select(p => (p.Key, p.Value)).ToList(), windowStart, windowEnd, options.BucketMs));
+        var relations = LeadLag.Analyze(
+            bursts.Where(kv => top.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value),
+            windowEnd - windowStart, options.BucketMs, options.HorizonMs);
+
+        var patterns = drops
+            .Select(d => (d.Function, d.Site, d.Reason)).Distinct()
+            .SelectMany(s => KernelKnowledge.Patterns.Where(p => p.Matches(s.Function, s.Reason, options.KernelRelease))
+                .Select(p => new PatternHit(s.Function, s.Site, p.Kind, p.Explanation, p.Source)))
+            .DistinctBy(h => (h.Function, h.Explanation))
+            .ToList();
+
+        return new ExplainReport(
+            attribution.Counters,
+            attribution.Uncounted,
+            bursts.Values.SelectMany(b => b).OrderBy(b => b.StartMs).ToList(),
+            relations,
+            patterns,
+            Sentences(attribution, relations, patterns));
+    }
+
+    private static List<string> Sentences(AttributionReport attribution, List<LeadLagRelation> relations, List<PatternHit> patterns)
+    {
+        var sentences = new List<string>();
+        foreach (var a in attribution.Counters)
+        {
+            var sites = string.Join(", ", a.Sites.Take(3).Select(s => $"{N(s.Count)} at {s.Site}{(s.Reason is null ? "" : $" [{s.Reason}]")}"));
+            sentences.Add(a.Match switch
+            {
+                AttributionMatch.Exact => $"{a.Counter} +{N(a.Delta)} is explained exactly by {sites}.",
+                AttributionMatch.Close => $"{a.Counter} +{N(a.Delta)} is explained within {N(Math.Abs(a.Delta - a.Explained))} by {sites}.",
+                AttributionMatch.Partial => $"{a.Counter} +{N(a.Delta)}: {N(a.Explained)} explained by {sites}; {N(a.Delta - a.Explained)} have no drop site (NIC, checksum or a path without a drop event).",
+                AttributionMatch.Over => $"{a.Counter} +{N(a.Delta)}, but {N(a.Explained)} drops at {sites}: the extra drops happened where this counter does not look (another network namespace?).",
+                _ => $"{a.Counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
+            });
+        }
+        foreach (var u in attribution.Uncounted.Take(5))
+            sentences.Add($"{N(u.Site.Count)} drops at {u.Site.Site}{(u.Site.Reason is null ? "" : $" [{u.Site.Reason}]")} raise no counter: {u.Why}.");
+        foreach (var r in relations.Where(r => r.Kind != LeadLagKind.None).Take(5))
+        {
+            var sentence = r.Kind == LeadLagKind.Leads
+                ? $"{r.Leader} bursts precede {r.Follower} bursts in {r.Followed} of {r.Bursts} cases (median lag {r.MedianLagMs:0} ms; chance would give this with p = {P(r.PValue)})."
+                : $"{r.Leader} and {r.Follower} burst together in {r.Coincident} of {r.Bursts} cases: the same event seen at two sites, or one cause.";
+            var caveat = patterns.FirstOrDefault(p => p.Function == r.Leader);
+            sentences.Add(caveat is null ? sentence : $"{sentence} But {caveat.Function} is a known {caveat.Kind}: {caveat.Explanation}");
+        }
+        foreach (var p in patterns.Where(p => !relations.Any(r => r.Kind != LeadLagKind.None && r.Leader == p.Function)))
+            sentences.Add($"{p.Function}: {p.Explanation}");
+        return sentences;
+    }
+
+    private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string P(double p) => p < 0.001 ? "< 0.001" : p.ToString("0.###", CultureInfo.InvariantCulture);
+}

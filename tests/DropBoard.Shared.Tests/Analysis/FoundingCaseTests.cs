@@ -1,0 +1,80 @@
+using System.Text.RegularExpressions;
+using DropBoard.Shared.Analysis;
+using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Sites;
+
+namespace DropBoard.Shared.Tests.Analysis;
+
+/// <summary>The RHEL 7 capture the product started from: which site explains Udp InErrors +174?</summary>
+public class FoundingCaseTests
+{
+    private const string Kernel = "3.10.0-1160.el7.x86_64";
+
+    private static string Seed(string file) => File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "seed-rhel7", file));
+
+    /// <summary>
+    /// dropwatch lines, one alert a second: a new alert starts where a site repeats (an alert lists each pc once).
+    /// Only the reading needed here; the product's importer lives in the web app.
+    /// </summary>
+    private static List<DropBucket> Drops()
+    {
+        var drops = new List<DropBucket>();
+        var inAlert = new HashSet<string>();
+        long second = 0;
+        foreach (Match m in Regex.Matches(Seed("dropwatch-session.txt"), @"^(\d+) drops at (\S+) \(0x[0-9a-f]+\)", RegexOptions.Multiline))
+        {
+            Assert.True(DropSite.TryParse(m.Groups[2].Value, out var site));
+            if (!inAlert.Add(site.ToString()))
+            {
+                second++;
+                inAlert = [site.ToString()];
+            }
+            drops.Add(new DropBucket(site.ToString(), site.Function, null, second * 1000, long.Parse(m.Groups[1].Value)));
+        }
+        return drops;
+    }
+
+    private static long ReceiveErrors(string file) =>
+        long.Parse(Regex.Match(Seed(file), @"(\d+) packet receive errors").Groups[1].Value);
+
+    [Fact]
+    public void Udp_InErrors_plus_174_is_explained_exactly_by_udp_queue_rcv_skb_and_nothing_else()
+    {
+        var delta = ReceiveErrors("netstat-su-after.txt") - ReceiveErrors("netstat-su-before.txt");
+        Assert.Equal(174, delta);
+
+        var report = Explainer.Explain(Drops(), [new CounterDelta("Udp.InErrors", delta, 3000)], new ExplainOptions { KernelRelease = Kernel, BucketMs = 1000, HorizonMs = 2000 });
+
+        var inErrors = Assert.Single(report.Attribution);
+        Assert.Equal(AttributionMatch.Exact, inErrors.Match);
+        Assert.Equal(174, inErrors.Explained);
+        var site = Assert.Single(inErrors.Sites);
+        Assert.Equal("udp_queue_rcv_skb+0x218", site.Site);
+        Assert.Contains(report.Sentences, s => s.StartsWith("Udp.InErrors +174 is explained exactly by 174 at udp_queue_rcv_skb+0x218"));
+    }
+
+    [Fact]
+    public void Net_tx_action_is_flagged_as_TX_completions_on_3_10_and_not_on_6_8()
+    {
+        var old = Explainer.Explain(Drops(), [], new ExplainOptions { KernelRelease = Kernel, BucketMs = 1000 });
+        var hit = Assert.Single(old.Patterns, p => p.Function == "net_tx_action");
+        Assert.Equal("false-positive", hit.Kind);
+        Assert.Contains("e6247027e517", hit.Source);
+        Assert.Contains(old.Patterns, p => p.Function == "inet_frag_destroy" && p.Kind == "consequence");
+
+        var recent = Explainer.Explain(Drops(), [], new ExplainOptions { KernelRelease = "6.8.0", BucketMs = 1000 });
+        Assert.DoesNotContain(recent.Patterns, p => p.Function == "net_tx_action");
+    }
+
+    [Fact]
+    public void One_capture_is_too_little_evidence_to_call_net_tx_action_a_leader()
+    {
+        var report = Explainer.Explain(Drops(), [], new ExplainOptions { KernelRelease = Kernel, BucketMs = 1000, HorizonMs = 2000 });
+
+        // Against its own baseline (2 and 6 a second) only the 474 stands out: one burst, too few to relate.
+        var burst = Assert.Single(report.Bursts, b => b.Function == "net_tx_action");
+        Assert.Equal(474, burst.Total);
+        var relation = report.LeadLag.Single(r => r.Leader == "net_tx_action" && r.Follower == "udp_queue_rcv_skb");
+        Assert.Equal(LeadLagKind.None, relation.Kind);
+    }
+}
