@@ -1,6 +1,7 @@
 using System.CommandLine;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
+using DropBoard.Shared.Analysis;
 
 namespace DropBoard.Agent.Watch;
 
@@ -84,7 +85,8 @@ public static class WatchCommand
         }
         Print(interval, json, total);
         await pipeline.DisposeAsync();
-        Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, json));
+        var explain = Explainer.Explain(total.Buckets, total.Deltas, new ExplainOptions { KernelRelease = pipeline.Hello.KernelRelease, BucketMs = options.BucketMs });
+        Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, explain, json));
         return exitCode;
     }
 

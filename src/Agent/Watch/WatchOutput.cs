@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using DropBoard.Shared.Analysis;
 
 namespace DropBoard.Agent.Watch;
 
@@ -29,11 +30,12 @@ public static class WatchOutput
                 : $"{interval.LostRecords} drop records lost by the kernel (ring overflow): counts above are low";
     }
 
-    public static string Summary(WatchTotals total, string source, bool json)
+    public static string Summary(WatchTotals total, string source, ExplainReport explain, bool json)
     {
+        var relations = explain.LeadLag.Where(r => r.Kind != LeadLagKind.None).Take(5).ToArray();
         if (json)
             return JsonSerializer.Serialize(
-                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters]),
+                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations),
                 Json.SummaryLine);
 
         var text = new StringBuilder();
@@ -56,6 +58,11 @@ public static class WatchOutput
             foreach (var c in counters)
                 text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}");
         }
+        if (explain.Sentences.Count > 0)
+        {
+            text.AppendLine("Explained:");
+            foreach (var sentence in explain.Sentences) text.AppendLine($"  - {sentence}");
+        }
         return text.ToString().TrimEnd();
     }
 }
@@ -63,9 +70,10 @@ public static class WatchOutput
 public sealed record DropLine(string Type, string Function, string Site, string? Reason, long Count);
 public sealed record CounterLine(string Type, string Name, long Delta);
 public sealed record LostLine(string Type, long Lost);
-public sealed record SummaryLine(string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters);
+public sealed record SummaryLine(
+    string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DropLine))]
 [JsonSerializable(typeof(CounterLine))]
 [JsonSerializable(typeof(LostLine))]

@@ -8,10 +8,21 @@ public sealed class WatchTotals
     private readonly Dictionary<(string Site, string Function, string? Reason), long> _drops = [];
     private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
 
+    // The run's buckets and deltas as they came, for the explanation at exit; bounded so a storm cannot exhaust memory.
+    private const int MaxKept = 1_000_000;
+    private readonly List<DropBucket> _buckets = [];
+    private readonly List<CounterDelta> _deltas = [];
+
     public long LostRecords { get; private set; }
+
+    public IReadOnlyList<DropBucket> Buckets => _buckets;
+
+    public IReadOnlyList<CounterDelta> Deltas => _deltas;
 
     public void Add(AgentBatch batch)
     {
+        if (_buckets.Count < MaxKept) _buckets.AddRange(batch.Drops);
+        if (_deltas.Count < MaxKept) _deltas.AddRange(batch.Counters);
         foreach (var d in batch.Drops)
             _drops[(d.Site, d.Function, d.Reason)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason)) + d.Count;
         foreach (var c in batch.Counters)
@@ -21,6 +32,8 @@ public sealed class WatchTotals
 
     public void Add(WatchTotals other)
     {
+        if (_buckets.Count < MaxKept) _buckets.AddRange(other._buckets);
+        if (_deltas.Count < MaxKept) _deltas.AddRange(other._deltas);
         foreach (var (key, count) in other._drops) _drops[key] = _drops.GetValueOrDefault(key) + count;
         foreach (var (name, delta) in other._counters) _counters[name] = _counters.GetValueOrDefault(name) + delta;
         LostRecords += other.LostRecords;

@@ -33,6 +33,8 @@ public sealed class WatchAgainstKernelCountersTests
         Assert.Equal(rcvbufErrors, drops.Sum(d => d.Count));
         Assert.Equal(rcvbufErrors, CounterInSummary(summary, "Udp.RcvbufErrors"));
         Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        AssertAttributedExactly(summary, "Udp.RcvbufErrors", rcvbufErrors, "SOCKET_RCVBUFF");
+        AssertAttributedExactly(summary, "Udp.InErrors", rcvbufErrors, "SOCKET_RCVBUFF");
     }
 
     [Fact]
@@ -50,6 +52,7 @@ public sealed class WatchAgainstKernelCountersTests
         Assert.Equal(noPorts, drops.Sum(d => d.Count));
         Assert.All(drops, d => Assert.StartsWith("__udp4_lib_rcv", d.Function));
         Assert.Equal(noPorts, CounterInSummary(summary, "Udp.NoPorts"));
+        AssertAttributedExactly(summary, "Udp.NoPorts", noPorts, "NO_SOCKET");
     }
 
     [Fact]
@@ -66,8 +69,9 @@ public sealed class WatchAgainstKernelCountersTests
         var dropped = ns.Exec("iptables", "-L", "INPUT", "-v", "-x", "-n");
         Assert.Contains("555", dropped);
         Assert.Equal(555, Drops(summary, "NETFILTER_DROP").Sum(d => d.Count));
-        // Dropped before UDP saw them: no UDP counter may claim these datagrams.
+        // Dropped before UDP saw them: no UDP counter may claim these datagrams, and the summary says no counter sees them.
         Assert.Equal(0, Delta(before, Snmp(ns), "Udp.NoPorts"));
+        Assert.DoesNotContain(summary.GetProperty("attribution").EnumerateArray(), a => a.GetProperty("counter").GetString()!.StartsWith("Udp."));
     }
 
     private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops)
@@ -78,6 +82,14 @@ public sealed class WatchAgainstKernelCountersTests
         var exit = await agent.WaitForExitAsync();
         Assert.True(exit == 0, $"agent exited {exit}: {agent.Stderr}");
         return (agent.Summary(), result);
+    }
+
+    /// <summary>The summary's attribution names the counter, its rise, and only drops of the expected reason, adding up exactly.</summary>
+    private static void AssertAttributedExactly(JsonElement summary, string counter, long delta, string reason)
+    {
+        var row = summary.GetProperty("attribution").EnumerateArray().Single(a => a.GetProperty("counter").GetString() == counter);
+        Assert.Equal((delta, delta, "Exact"), (row.GetProperty("delta").GetInt64(), row.GetProperty("explained").GetInt64(), row.GetProperty("match").GetString()));
+        Assert.All(row.GetProperty("sites").EnumerateArray(), s => Assert.Equal(reason, s.GetProperty("reason").GetString()));
     }
 
     private static CounterSnapshot Snmp(NetNamespace ns)
