@@ -11,9 +11,10 @@ namespace DropBoard.Agent.Counters;
 /// </summary>
 public sealed class CounterSampler : IDisposable
 {
-    private delegate void Parser(ReadOnlySpan<byte> text, string file, CounterSnapshot into);
+    internal delegate void Parser(ReadOnlySpan<byte> text, string file, CounterSnapshot into);
 
-    private static readonly (string Name, Parser Parse)[] Files =
+    /// <summary>The files under /proc/net and how each is read, in sampling order.</summary>
+    internal static readonly (string Name, Parser Parse)[] Files =
     [
         ("snmp", ProcNetParsers.ParseHeaderValuePairs),
         ("netstat", ProcNetParsers.ParseHeaderValuePairs),
@@ -79,6 +80,11 @@ public sealed class CounterSampler : IDisposable
             catch (IOException e)
             {
                 current.Problems.Add($"{file.Path}: {e.Message}");
+            }
+            catch (Exception e)
+            {
+                // A parser bug on some unforeseen layout costs that file's counters, never the agent.
+                current.Problems.Add($"{file.Path}: could not be parsed ({e.GetType().Name}: {e.Message})");
             }
         }
         Report(current.Problems);

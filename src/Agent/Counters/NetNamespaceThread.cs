@@ -10,6 +10,7 @@ namespace DropBoard.Agent.Counters;
 internal sealed unsafe class NetNamespaceThread : IDisposable
 {
     private readonly BlockingCollection<Action> _work = [];
+    private readonly byte[] _pathZ;
     private (ulong Dev, ulong Ino) _joined;
 
     public string Name { get; }
@@ -23,12 +24,21 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
         Path = name.Contains('/') ? name : $"/run/netns/{name}";
         if (!File.Exists(Path))
             throw new ArgumentException($"network namespace '{name}' not found ({Path} missing; see `ip netns list`)", nameof(name));
+        _pathZ = System.Text.Encoding.UTF8.GetBytes(Path + "\0");
         new Thread(() =>
         {
             foreach (var work in _work.GetConsumingEnumerable()) work();
         })
         { IsBackground = true, Name = $"counters in netns {name}" }.Start();
-        Join();
+        try
+        {
+            Join();
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     public T Invoke<T>(Func<T> work)
@@ -67,7 +77,7 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
     {
         stat st;
         int rc;
-        fixed (byte* path = System.Text.Encoding.UTF8.GetBytes(Path + "\0"))
+        fixed (byte* path = _pathZ)
             rc = LibC.stat(path, &st);
         if (rc != 0) return NamespaceState.Gone;
         return ((ulong)st.st_dev, (ulong)st.st_ino) == _joined ? NamespaceState.Same : NamespaceState.Replaced;

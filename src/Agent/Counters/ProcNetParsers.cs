@@ -151,9 +151,11 @@ public static class ProcNetParsers
     public static void ParseSoftnet(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
     {
         Span<ulong> sums = stackalloc ulong[SoftnetCounters.Length];
-        Span<ulong> columns = stackalloc ulong[32];
+        Span<ulong> columns = stackalloc ulong[MaxSoftnetColumns];
         Span<byte> cpuName = stackalloc byte[16];
-        var widest = 0;
+        Span<byte> cpusSeen = stackalloc byte[MaxCpus / 8];
+        cpusSeen.Clear();
+        var layout = SoftnetLayout(text);
         var position = -1;
         var lines = new ProcNetLines(text);
         while (lines.MoveNext())
@@ -163,19 +165,26 @@ public static class ProcNetParsers
             var bad = ReadOnlySpan<byte>.Empty;
             while (tokens.MoveNext() && count < columns.Length)
             {
-                if (!ProcNetNumbers.TryParseHex(tokens.Current, out columns[count])) bad = tokens.Current;
+                if (!TryParseSoftnetColumn(tokens.Current, out columns[count]) && bad.IsEmpty) bad = tokens.Current;
                 count++;
             }
             if (count == 0) continue;
             position++;
-            if (count < 3 || !bad.IsEmpty || !lines.Complete)
+            var cpu = count > SoftnetCpuIdColumn ? columns[SoftnetCpuIdColumn] : (ulong)position;
+            // Every line comes from the same format string: one with another column count was damaged, and
+            // its columns (even its CPU id) cannot be trusted.
+            var why = !bad.IsEmpty ? $"'{ProcNetNumbers.Quote(bad)}' is not an 8-digit hexadecimal column"
+                : count < 3 ? $"{count} columns, at least 3 expected"
+                : count != layout ? $"{count} columns where the other CPUs' lines have {layout}"
+                : !lines.Complete ? "cut short (no end of line)"
+                : cpu >= MaxCpus || (cpusSeen[(int)cpu / 8] & (1 << (int)(cpu % 8))) != 0 ? $"CPU id {cpu} out of range or repeated"
+                : null;
+            if (why is not null)
             {
-                var why = !bad.IsEmpty ? $"'{ProcNetNumbers.Quote(bad)}' is not hexadecimal"
-                    : count < 3 ? $"{count} columns, at least 3 expected" : "cut short (no end of line)";
                 into.Problems.Add($"{file}:{lines.Number}: {why}; this CPU's line skipped");
                 continue;
             }
-            var cpu = count > SoftnetCpuIdColumn ? columns[SoftnetCpuIdColumn] : (ulong)position;
+            cpusSeen[(int)cpu / 8] |= (byte)(1 << (int)(cpu % 8));
             "cpu"u8.CopyTo(cpuName);
             cpu.TryFormat(cpuName[3..], out var digits);
             for (var k = 0; k < SoftnetCounters.Length; k++)
@@ -185,11 +194,48 @@ public static class ProcNetParsers
                 into.Set("Softnet"u8, cpuName[..(3 + digits)], SoftnetCounters[k].Utf8Name, columns[column]);
                 sums[k] += columns[column];
             }
-            widest = Math.Max(widest, count);
         }
         for (var k = 0; k < SoftnetCounters.Length; k++)
-            if (SoftnetCounters[k].Column < widest)
+            if (SoftnetCounters[k].Column < layout)
                 into.Set("Softnet"u8, SoftnetCounters[k].Utf8Name, default, sums[k]);
+    }
+
+    private const int MaxSoftnetColumns = 32;
+
+    /// <summary>NR_CPUS is at most 8192 on any architecture today.</summary>
+    private const int MaxCpus = 1 << 14;
+
+    /// <summary>Every kernel prints each column as %08x: another width is a damaged column.</summary>
+    private static bool TryParseSoftnetColumn(ReadOnlySpan<byte> token, out ulong value)
+    {
+        value = 0;
+        return token.Length == 8 && ProcNetNumbers.TryParseHex(token, out value);
+    }
+
+    /// <summary>
+    /// The column count of this file's lines: the one most well-formed lines have among the counts kernels print (10, 11,
+    /// 13, and 15 or more as columns get added), the larger on a tie (a line split in two makes two short
+    /// ones). Only when no line has such a count, the most common count.
+    /// </summary>
+    private static int SoftnetLayout(ReadOnlySpan<byte> text)
+    {
+        Span<int> lines = stackalloc int[MaxSoftnetColumns + 1];
+        lines.Clear();
+        var all = new ProcNetLines(text);
+        while (all.MoveNext())
+        {
+            var tokens = new ProcNetTokens(all.Current);
+            var count = 0;
+            while (tokens.MoveNext() && count >= 0) count = TryParseSoftnetColumn(tokens.Current, out _) ? count + 1 : -1;
+            if (count > 0) lines[Math.Min(count, MaxSoftnetColumns)]++;
+        }
+        int best = 0, bestPrintable = 0;
+        for (var count = 1; count <= MaxSoftnetColumns; count++)
+        {
+            if (lines[count] >= lines[best]) best = count;
+            if (count is 10 or 11 or 13 or >= 15 && lines[count] > 0 && lines[count] >= lines[bestPrintable]) bestPrintable = count;
+        }
+        return bestPrintable > 0 ? bestPrintable : best;
     }
 
     public static void ParseSoftnet(string text, string file, CounterSnapshot into) =>

@@ -233,14 +233,37 @@ public class ProcNetParsersTests
     [Fact]
     public void Damaged_softnet_lines_lose_only_their_cpu()
     {
-        var s = ParseText(ProcNetParsers.ParseSoftnet, "0000000a 0000000b zz\n00000001 00000002 00000003\n00000001\n0000000f 00000001 00000001 0", "softnet_stat");
+        var s = ParseText(ProcNetParsers.ParseSoftnet, "0000000a 0000000b zz\n00000001 00000002 00000003\n00000001\n0000000f 00000001 00000001", "softnet_stat");
 
         Assert.Equal(
-            ["softnet_stat:1: 'zz' is not hexadecimal; this CPU's line skipped", "softnet_stat:3: 1 columns, at least 3 expected; this CPU's line skipped",
+            ["softnet_stat:1: 'zz' is not an 8-digit hexadecimal column; this CPU's line skipped", "softnet_stat:3: 1 columns, at least 3 expected; this CPU's line skipped",
              "softnet_stat:4: cut short (no end of line); this CPU's line skipped"],
             s.Problems);
         Assert.Equal(2UL, s.Values["Softnet.dropped"]);
         Assert.Equal(2UL, s.Values["Softnet.cpu1.dropped"]); // CPU 1 by position: line 1 was CPU 0
+    }
+
+    [Fact]
+    public void A_softnet_line_with_a_stray_column_cannot_take_another_cpus_name()
+    {
+        var text = Fixture.Text("counters", "softnet_stat-6.18.txt");
+        var spaced = ParseText(ProcNetParsers.ParseSoftnet, text.Replace("000028e5 ", "0000 28e5 "), "softnet_stat"); // CPU 1's id column shifts to 0
+        var joined = ParseText(ProcNetParsers.ParseSoftnet, text.Replace("000028e5 00000000 ", "000028e5 "), "softnet_stat"); // and to 0 again
+
+        Assert.Equal("softnet_stat:2: '0000' is not an 8-digit hexadecimal column; this CPU's line skipped", Assert.Single(spaced.Problems));
+        Assert.Equal("softnet_stat:2: 14 columns where the other CPUs' lines have 15; this CPU's line skipped", Assert.Single(joined.Problems));
+        Assert.All([spaced, joined], s => Assert.Equal(0x12UL, s.Values["Softnet.cpu0.processed"]));
+        Assert.All([spaced, joined], s => Assert.DoesNotContain("Softnet.cpu1.processed", s.Values.Keys));
+    }
+
+    [Fact]
+    public void A_repeated_softnet_cpu_id_is_refused()
+    {
+        var line = Fixture.Text("counters", "softnet_stat-6.18.txt").Split('\n')[1];
+        var s = ParseText(ProcNetParsers.ParseSoftnet, $"{line}\n{line}\n", "softnet_stat");
+
+        Assert.Equal("softnet_stat:2: CPU id 1 out of range or repeated; this CPU's line skipped", Assert.Single(s.Problems));
+        Assert.Equal(0x28e5UL, s.Values["Softnet.processed"]);
     }
 
     [Fact]

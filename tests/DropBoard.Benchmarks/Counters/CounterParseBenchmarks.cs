@@ -11,17 +11,6 @@ namespace DropBoard.Benchmarks.Counters;
 [MemoryDiagnoser]
 public class CounterParseBenchmarks
 {
-    private delegate void Parser(ReadOnlySpan<byte> text, string file, CounterSnapshot into);
-
-    private static readonly (string Fixture, Parser Parse)[] Files =
-    [
-        ("snmp-6.18.txt", ProcNetParsers.ParseHeaderValuePairs),
-        ("netstat-6.18.txt", ProcNetParsers.ParseHeaderValuePairs),
-        ("snmp6-6.18.txt", ProcNetParsers.ParseSnmp6),
-        ("softnet_stat-6.18.txt", ProcNetParsers.ParseSoftnet),
-        ("dev-6.18.txt", ProcNetParsers.ParseDev),
-    ];
-
     private byte[][] _texts = [];
     private byte[] _copy = [];
     private CounterSnapshot _previous = null!;
@@ -30,7 +19,7 @@ public class CounterParseBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _texts = [.. Files.Select(f => File.ReadAllBytes(Fixtures.Path("counters", f.Fixture)))];
+        _texts = [.. CounterSampler.Files.Select(f => File.ReadAllBytes(Fixtures.Path("counters", $"{f.Name}-6.18.txt")))];
         _copy = new byte[_texts.Sum(t => t.Length)];
         var names = new CounterNames();
         _previous = new CounterSnapshot(names);
@@ -69,7 +58,8 @@ public class CounterParseBenchmarks
     private void ParseAll(CounterSnapshot into)
     {
         into.Clear();
-        for (var i = 0; i < Files.Length; i++) Files[i].Parse(_texts[i], Files[i].Fixture, into);
+        var files = CounterSampler.Files;
+        for (var i = 0; i < files.Length; i++) files[i].Parse(_texts[i], files[i].Name, into);
     }
 }
 
@@ -81,14 +71,13 @@ public class CounterParseBenchmarks
 [MemoryDiagnoser]
 public class CounterSampleBenchmarks
 {
-    private static readonly string[] Paths = ["snmp", "netstat", "snmp6", "softnet_stat", "dev"];
     private ProcNetFile[] _files = [];
     private CounterSampler _sampler = null!;
 
     [GlobalSetup]
     public void Setup()
     {
-        _files = [.. Paths.Select(p => new ProcNetFile(p, File.OpenHandle($"/proc/net/{p}")))];
+        _files = [.. CounterSampler.Files.Select(f => new ProcNetFile(f.Name, File.OpenHandle($"/proc/net/{f.Name}")))];
         _sampler = new CounterSampler();
         _sampler.Sample(0);
     }
