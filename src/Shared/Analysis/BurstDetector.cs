@@ -11,23 +11,26 @@ public sealed record Burst(string Function, long StartMs, long EndMs, long PeakM
 /// </summary>
 public static class BurstDetector
 {
-    /// <param name="series">(bucket start, count) of the non-empty buckets, any order.</param>
-    public static List<Burst> Detect(string function, IReadOnlyList<(long StartMs, long Count)> series, long windowStartMs, long windowEndMs, int bucketMs, int mergeGapBuckets = 1)
+    /// <param name="buckets">(bucket start, count) of the non-empty buckets, any order, a start possibly more than once.</param>
+    public static List<Burst> Detect(string function, IEnumerable<(long StartMs, long Count)> buckets, long windowStartMs, long windowEndMs, int bucketMs, int mergeGapBuckets = 1)
     {
         var bursts = new List<Burst>();
-        if (series.Count == 0) return bursts;
-        var slots = Math.Max(series.Count, (windowEndMs - windowStartMs + bucketMs - 1) / bucketMs);
-        var counts = series.Select(s => s.Count).ToArray();
+        var series = Merge(buckets);
+        if (series.Length == 0) return bursts;
+        var slots = Math.Max(series.Length, (windowEndMs - windowStartMs + bucketMs - 1) / bucketMs);
+        var counts = new long[series.Length];
+        for (var i = 0; i < series.Length; i++) counts[i] = series[i].Count;
         Array.Sort(counts);
         var zeros = slots - counts.Length;
         var median = MedianWithZeros(counts, zeros);
-        var deviations = counts.Select(c => Math.Abs(c - median)).ToArray();
+        var deviations = new double[counts.Length];
+        for (var i = 0; i < counts.Length; i++) deviations[i] = Math.Abs(counts[i] - median);
         Array.Sort(deviations);
         var mad = MedianOfMerged(deviations, zeros, median);
         var threshold = Math.Max(Math.Max(median + 1, 2 * median), median + 3 * 1.4826 * mad);
 
         Burst? open = null;
-        foreach (var (start, count) in series.OrderBy(s => s.StartMs))
+        foreach (var (start, count) in series)
         {
             if (count < threshold) continue;
             if (open is not null && start - open.EndMs <= (long)mergeGapBuckets * bucketMs)
@@ -46,6 +49,22 @@ public static class BurstDetector
         }
         if (open is not null) bursts.Add(open);
         return bursts;
+    }
+
+    // Sorted by start, counts of equal starts added up.
+    private static (long StartMs, long Count)[] Merge(IEnumerable<(long StartMs, long Count)> buckets)
+    {
+        var sorted = buckets.ToArray();
+        Array.Sort(sorted, static (a, b) => a.StartMs.CompareTo(b.StartMs));
+        var n = 0;
+        for (var i = 0; i < sorted.Length; i++)
+        {
+            if (n > 0 && sorted[n - 1].StartMs == sorted[i].StartMs)
+                sorted[n - 1].Count += sorted[i].Count;
+            else
+                sorted[n++] = sorted[i];
+        }
+        return sorted[..n];
     }
 
     // Median of `zeros` zeros followed by the sorted values.

@@ -35,13 +35,22 @@ public sealed record AttributionReport(IReadOnlyList<CounterAttribution> Counter
 /// </summary>
 public static partial class CounterAttributor
 {
-    public static AttributionReport Attribute(IEnumerable<DropBucket> drops, IEnumerable<CounterDelta> counters, string? kernelRelease)
+    public static AttributionReport Attribute(IEnumerable<DropBucket> drops, IEnumerable<CounterDelta> counters, string? kernelRelease) =>
+        Attribute(Totals(drops), counters, kernelRelease);
+
+    /// <summary>Drops per site and reason over all buckets, most first.</summary>
+    public static List<SiteCount> Totals(IEnumerable<DropBucket> drops)
     {
-        var sites = drops
-            .GroupBy(d => (d.Function, d.Site, d.Reason))
-            .Select(g => new SiteCount(g.Key.Function, g.Key.Site, g.Key.Reason, g.Sum(d => d.Count)))
-            .OrderByDescending(s => s.Count)
+        var totals = new Dictionary<(string Function, string Site, string? Reason), long>();
+        foreach (var d in drops)
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, (d.Function, d.Site, d.Reason), out _) += d.Count;
+        return totals.Select(kv => new SiteCount(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value))
+            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal)
             .ToList();
+    }
+
+    public static AttributionReport Attribute(IReadOnlyList<SiteCount> sites, IEnumerable<CounterDelta> counters, string? kernelRelease)
+    {
         var rises = counters.GroupBy(c => c.Name).ToDictionary(g => g.Key, g => g.Sum(c => c.Delta), StringComparer.Ordinal);
 
         var feeds = sites.ToDictionary(

@@ -34,30 +34,37 @@ public static class Explainer
     public static ExplainReport Explain(IReadOnlyList<DropBucket> drops, IReadOnlyList<CounterDelta> counters, ExplainOptions? options = null)
     {
         options ??= new ExplainOptions();
-        var attribution = CounterAttributor.Attribute(drops, counters, options.KernelRelease);
+        var sites = CounterAttributor.Totals(drops);
+        var attribution = CounterAttributor.Attribute(sites, counters, options.KernelRelease);
 
-        var byFunction = new Dictionary<string, Dictionary<long, long>>(StringComparer.Ordinal);
+        // One pass: per function, its buckets (sites of one function share a lane; the detector merges equal starts).
+        var byFunction = new Dictionary<string, List<(long StartMs, long Count)>>(StringComparer.Ordinal);
         long first = long.MaxValue, last = long.MinValue;
+        List<(long StartMs, long Count)>? series = null;
+        string? seriesOf = null;
         foreach (var d in drops)
         {
-            if (!byFunction.TryGetValue(d.Function, out var series)) byFunction[d.Function] = series = [];
-            series[d.StartMs] = series.GetValueOrDefault(d.StartMs) + d.Count;
+            if (!ReferenceEquals(d.Function, seriesOf) && d.Function != seriesOf)
+            {
+                seriesOf = d.Function;
+                if (!byFunction.TryGetValue(d.Function, out series)) byFunction[d.Function] = series = [];
+            }
+            series!.Add((d.StartMs, d.Count));
             first = Math.Min(first, d.StartMs);
             last = Math.Max(last, d.StartMs);
         }
         var windowStart = options.WindowStartMs ?? (drops.Count == 0 ? 0 : first);
         var windowEnd = options.WindowEndMs ?? (drops.Count == 0 ? 0 : last + options.BucketMs);
 
-        var top = byFunction.OrderByDescending(kv => kv.Value.Values.Sum()).Take(options.TopSites).Select(kv => kv.Key).ToHashSet();
+        var top = sites.GroupBy(s => s.Function).OrderByDescending(g => g.Sum(s => s.Count)).Take(options.TopSites).Select(g => g.Key).ToHashSet();
         var bursts = byFunction.ToDictionary(
             kv => kv.Key,
-            kv => BurstDetector.Detect(kv.Key, kv.Value.Select(p => (p.Key, p.Value)).ToList(), windowStart, windowEnd, options.BucketMs));
+            kv => BurstDetector.Detect(kv.Key, kv.Value, windowStart, windowEnd, options.BucketMs));
         var relations = LeadLag.Analyze(
             bursts.Where(kv => top.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value),
             windowEnd - windowStart, options.BucketMs, options.HorizonMs);
 
-        var patterns = drops
-            .Select(d => (d.Function, d.Site, d.Reason)).Distinct()
+        var patterns = sites
             .SelectMany(s => KernelKnowledge.Patterns.Where(p => p.Matches(s.Function, s.Reason, options.KernelRelease))
                 .Select(p => new PatternHit(s.Function, s.Site, p.Kind, p.Explanation, p.Source)))
             .DistinctBy(h => (h.Function, h.Explanation))
