@@ -45,7 +45,7 @@ public sealed class AgentPipeline : IAsyncDisposable
         SourceNote = note;
         _aggregator = new DropAggregator(symbolizer, options.BucketMs);
         _samples = new SampleCap(options.MaxSamplesPerSecond);
-        Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs);
+        Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         _counters.Sample(NowMs());
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };
         _captureThread.Start();

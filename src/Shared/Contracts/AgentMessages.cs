@@ -4,13 +4,15 @@ namespace DropBoard.Shared.Contracts;
 // or nanoseconds (raw samples), on the agent's wall clock, so drops and counters line up.
 
 /// <summary>First message of a connection: who the host is and how it captures.</summary>
+/// <param name="InstanceId">New each time an agent starts: sequence numbers count from 1 again within it.</param>
 public sealed record AgentHello(
     string HostId,
     string HostName,
     string KernelRelease,
     string Source,
     string AgentVersion,
-    int BucketMs);
+    int BucketMs,
+    string InstanceId = "");
 
 /// <summary>Drops at one site, for one reason, in one bucket [StartMs, StartMs + bucket).</summary>
 /// <param name="Site">Canonical site text, <c>function+0xoffset</c> (see <see cref="Sites.DropSite"/>).</param>

@@ -1,0 +1,32 @@
+using DropBoard.Shared.Analysis;
+using DropBoard.Web.Live;
+
+namespace DropBoard.Web.Api;
+
+/// <summary>JSON for scripts and tests: hosts, live sites, counters and the explanation of a window.</summary>
+public static class LiveApi
+{
+    public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/hosts", (LiveStore store) => store.Hosts());
+        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds) =>
+            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds))) : UnknownHost(host));
+        app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
+            Known(store, host) ? Results.Ok(store.Counters(host, Window(seconds))) : UnknownHost(host));
+        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds) =>
+        {
+            if (store.Hello(host) is not { } hello) return UnknownHost(host);
+            var (drops, counters) = store.Window(host, Window(seconds));
+            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = hello.KernelRelease, BucketMs = hello.BucketMs }));
+        });
+        return app;
+    }
+
+    private static bool Known(LiveStore store, string host) => store.Hello(host) is not null;
+
+    private static IResult UnknownHost(string host) =>
+        Results.NotFound(new { error = $"no host '{host}' has sent anything in the last {LiveStore.Keep.TotalMinutes} minutes; see /api/hosts" });
+
+    private static TimeSpan Window(int? seconds) =>
+        TimeSpan.FromSeconds(Math.Clamp(seconds ?? 60, 1, (int)LiveStore.Keep.TotalSeconds));
+}

@@ -1,0 +1,54 @@
+using DropBoard.Agent.Capture;
+using DropBoard.Agent.Pipeline;
+
+namespace DropBoard.Web.Live;
+
+/// <summary>What the embedded agent is doing, for the page to say.</summary>
+public sealed record EmbeddedAgentStatus(bool Enabled, bool Capturing, string Message, string? Fix);
+
+/// <summary>
+/// Captures on the machine the dashboard runs on, through the same pipeline and the same door as a remote
+/// agent. When the process may not capture (not root, no CAP_PERFMON) it says why and keeps serving.
+/// </summary>
+public sealed class EmbeddedAgent(BatchIngest ingest, IConfiguration configuration, ILogger<EmbeddedAgent> logger) : BackgroundService
+{
+    public EmbeddedAgentStatus Status { get; private set; } = new(true, false, "starting", null);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!configuration.GetValue("DropBoard:EmbeddedAgent", true))
+        {
+            Status = new(false, false, "the embedded agent is turned off (DropBoard:EmbeddedAgent=false)", null);
+            return;
+        }
+        await Task.Yield();
+        AgentPipeline pipeline;
+        try
+        {
+            pipeline = AgentPipeline.Start(new AgentOptions());
+        }
+        catch (CaptureUnavailableException e)
+        {
+            Status = new(true, false, $"this dashboard cannot capture on its own host: {e.Message}", $"{e.Fix}; or run a privileged agent: sudo dropboard-agent run --server URL --token TOKEN");
+            logger.LogWarning("Embedded agent not capturing: {Message} ({Fix})", e.Message, e.Fix);
+            return;
+        }
+
+        await using (pipeline)
+        {
+            Status = new(true, true, pipeline.SourceNote, null);
+            logger.LogInformation("Embedded agent capturing on {Host}: {Note}", pipeline.Hello.HostName, pipeline.SourceNote);
+            using var stop = stoppingToken.Register(() => _ = pipeline.DisposeAsync().AsTask());
+            try
+            {
+                await foreach (var batch in pipeline.Batches.ReadAllAsync(CancellationToken.None))
+                    await ingest.IngestAsync(pipeline.Hello, batch, CancellationToken.None);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Status = new(true, false, $"capture stopped: {e.Message}", "see the dashboard's log");
+                logger.LogError(e, "Embedded agent stopped");
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+namespace DropBoard.Web.Live;
+
+public static class LiveServices
+{
+    /// <summary>The live store, the batch door and the embedded local agent.</summary>
+    public static IServiceCollection AddLive(this IServiceCollection services)
+    {
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<LiveStore>();
+        services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
+        services.AddSingleton<BatchIngest>();
+        services.AddSingleton<EmbeddedAgent>();
+        services.AddHostedService(sp => sp.GetRequiredService<EmbeddedAgent>());
+        return services;
+    }
+}

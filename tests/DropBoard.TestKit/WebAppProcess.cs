@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace DropBoard.TestKit;
+
+/// <summary>
+/// The real dashboard, started as its own process from the build output next to the tests, on a free
+/// loopback port. Logs are kept for failure messages.
+/// </summary>
+public sealed class WebAppProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly List<string> _log = [];
+
+    public Uri BaseAddress { get; }
+    public HttpClient Http { get; }
+
+    private WebAppProcess(Process process, Uri baseAddress)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Add(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Add(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string Log { get { lock (_log) return string.Join('\n', _log); } }
+
+    /// <param name="settings">Configuration overrides, as <c>DropBoard:EmbeddedAgent=false</c>.</param>
+    public static async Task<WebAppProcess> StartAsync(params string[] settings)
+    {
+        var port = FreePort();
+        var dll = Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(dll);
+        psi.ArgumentList.Add("--urls");
+        psi.ArgumentList.Add($"http://127.0.0.1:{port}");
+        foreach (var s in settings) psi.ArgumentList.Add($"--{s}");
+        psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
+        var app = new WebAppProcess(Process.Start(psi)!, new Uri($"http://127.0.0.1:{port}/"));
+        await app.WaitUntilServingAsync();
+        return app;
+    }
+
+    private async Task WaitUntilServingAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"the web app exited with {_process.ExitCode}:\n{Log}");
+            try
+            {
+                using var response = await Http.GetAsync("api/hosts");
+                if (response.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"the web app did not answer within 60 s:\n{Log}");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+}
