@@ -31,6 +31,16 @@ public sealed class NetNamespace : IDisposable
     /// <summary>The namespace's own /proc/net file (snmp, netstat, snmp6, dev), read from inside it.</summary>
     public string ReadProcNet(string file) => Exec("cat", $"/proc/net/{file}");
 
+    /// <summary>One counter of the namespace's <c>/proc/net/snmp</c>, as <c>Snmp("Udp", "RcvbufErrors")</c>.</summary>
+    public long Snmp(string group, string counter)
+    {
+        var lines = ReadProcNet("snmp").Split('\n').Where(l => l.StartsWith(group + ": ", StringComparison.Ordinal)).ToArray();
+        var names = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var index = Array.IndexOf(names, counter);
+        if (index < 0) throw new ArgumentException($"/proc/net/snmp has no {group}.{counter}");
+        return long.Parse(lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[index]);
+    }
+
     /// <summary>Creates a socket inside the namespace: a thread joins it, makes the socket, and leaves.</summary>
     public Socket CreateSocket(AddressFamily family, SocketType type, ProtocolType protocol)
     {

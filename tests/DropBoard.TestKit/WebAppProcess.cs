@@ -30,9 +30,11 @@ public sealed class WebAppProcess : IAsyncDisposable
     public string Log { get { lock (_log) return string.Join('\n', _log); } }
 
     /// <param name="settings">Configuration overrides, as <c>DropBoard:EmbeddedAgent=false</c>.</param>
-    public static async Task<WebAppProcess> StartAsync(params string[] settings)
+    public static Task<WebAppProcess> StartAsync(params string[] settings) => StartAsync(FreePort(), settings);
+
+    /// <summary>On a given port, so a test can kill the app and bring it back where its agents look for it.</summary>
+    public static async Task<WebAppProcess> StartAsync(int port, params string[] settings)
     {
-        var port = FreePort();
         var dll = Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -70,13 +72,14 @@ public sealed class WebAppProcess : IAsyncDisposable
         throw new TimeoutException($"the web app did not answer within 60 s:\n{Log}");
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Kills the app hard, as a crash or an OOM kill would.</summary>
     public async ValueTask DisposeAsync()
     {
         Http.Dispose();

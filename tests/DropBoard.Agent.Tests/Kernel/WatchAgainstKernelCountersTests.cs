@@ -77,7 +77,7 @@ public sealed class WatchAgainstKernelCountersTests
     private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops)
     {
         using var agent = AgentProcess.Start("watch", "--json", "--seconds", "5", "--interval", "0.5", "--netns", ns.Name);
-        await agent.WaitUntilWatchingAsync();
+        await agent.WaitUntilCapturingAsync();
         var result = makeDrops();
         var exit = await agent.WaitForExitAsync();
         Assert.True(exit == 0, $"agent exited {exit}: {agent.Stderr}");

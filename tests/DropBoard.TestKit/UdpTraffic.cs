@@ -1,11 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
-using DropBoard.TestKit;
-
-namespace DropBoard.Agent.Tests.Kernel;
+namespace DropBoard.TestKit;
 
 /// <summary>Real UDP traffic inside a namespace that makes the kernel drop packets in known ways.</summary>
-internal static class UdpTraffic
+public static class UdpTraffic
 {
     /// <summary>
     /// A receiver with a tiny SO_RCVBUF that does not read, flooded from another socket: the receive queue

@@ -1,13 +1,13 @@
 using System.Diagnostics;
 using System.Text.Json;
 
-namespace DropBoard.Agent.Tests.Kernel;
+namespace DropBoard.TestKit;
 
 /// <summary>The real dropboard-agent, started as its own process from the build output next to the tests.</summary>
-internal sealed class AgentProcess : IDisposable
+public sealed class AgentProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _stdout = [];
     private readonly List<string> _stderr = [];
 
@@ -19,7 +19,9 @@ internal sealed class AgentProcess : IDisposable
         {
             if (e.Data is null) return;
             lock (_stderr) _stderr.Add(e.Data);
-            if (e.Data.Contains("watching", StringComparison.Ordinal)) _watching.TrySetResult();
+            // "watching" (watch) and "streaming" (run) are printed once the rings are enabled.
+            if (e.Data.Contains("; watching", StringComparison.Ordinal) || e.Data.Contains("; streaming", StringComparison.Ordinal))
+                _ready.TrySetResult();
         };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -35,10 +37,10 @@ internal sealed class AgentProcess : IDisposable
     }
 
     /// <summary>Waits until the agent says it is capturing (its rings are enabled).</summary>
-    public async Task WaitUntilWatchingAsync()
+    public async Task WaitUntilCapturingAsync()
     {
-        var done = await Task.WhenAny(_watching.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
-        if (done != _watching.Task)
+        var done = await Task.WhenAny(_ready.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
+        if (done != _ready.Task)
             throw new InvalidOperationException($"agent did not start capturing: {Stderr}");
     }
 
