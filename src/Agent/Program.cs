@@ -1,8 +1,10 @@
 using System.CommandLine;
+using DropBoard.Agent.Uplink;
 using DropBoard.Agent.Watch;
 
 var root = new RootCommand("dropboard-agent: captures kernel packet drops and network counters")
 {
     WatchCommand.Create(),
+    RunCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -1,5 +1,6 @@
 using DropBoard.Web.Api;
 using DropBoard.Web.Components;
+using DropBoard.Web.Hub;
 using DropBoard.Web.Live;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -10,13 +11,18 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddLive();
+// Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
+builder.Services.AddSignalR()
+    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHub.MaxMessageBytes);
 
 var app = builder.Build();
 if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 app.UseAntiforgery();
+app.UseAgentToken();
 app.MapStaticAssets();
 app.MapLiveApi();
+app.MapHub<AgentHub>(AgentHub.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 app.Run();

@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using DropBoard.Web.Live;
+
+namespace DropBoard.Web.Hub;
+
+/// <summary>What the hub tells an agent about a batch: taken, a repeat it already had, or refused and why.</summary>
+public sealed record BatchAck(long Sequence, bool Duplicate, string? Rejected = null);
+
+/// <summary>
+/// Where remote agents send their batches (<c>/hubs/agent</c>). The token was checked before the connection
+/// got here (<see cref="AgentToken"/>). Each call carries its hello, so a resend after a reconnect needs no
+/// state on the connection; <see cref="BatchIngest"/> drops repeats. Arguments arrive as raw JSON so that a
+/// malformed batch gets an answer that says what is wrong with it, instead of SignalR's generic binding error.
+/// </summary>
+public sealed class AgentHub(BatchIngest ingest, LiveStore store, ILogger<AgentHub> logger) : Microsoft.AspNetCore.SignalR.Hub
+{
+    public const string Path = "/hubs/agent";
+    public const int MaxMessageBytes = 4 * 1024 * 1024;
+    public const int MaxBatchesPerSecond = 40;
+    private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
+
+    public async Task<BatchAck> Batch(JsonElement hello, JsonElement batch)
+    {
+        var read = BatchCheck.Read(hello, batch);
+        if (read.Problem is { } problem)
+        {
+            logger.LogWarning("Rejected batch {Sequence} from {Host} ({Connection}): {Problem}",
+                read.Batch?.Sequence, read.Hello?.HostName ?? "an unknown host", Context.ConnectionId, problem);
+            return new BatchAck(read.Batch?.Sequence ?? 0, false, problem);
+        }
+        var second = Environment.TickCount64 / 1000;
+        var rate = Rates.AddOrUpdate(Context.ConnectionId, _ => (second, 1), (_, r) => r.Second == second ? (second, r.Count + 1) : (second, 1));
+        if (rate.Count > MaxBatchesPerSecond)
+            return new BatchAck(read.Batch!.Sequence, false, $"{BatchCheck.TooFast}: more than {MaxBatchesPerSecond} batches a second");
+
+        Context.Items["host"] = read.Hello!.HostId;
+        var accepted = await ingest.IngestAsync(read.Hello, read.Batch!, Context.ConnectionAborted);
+        return new BatchAck(read.Batch!.Sequence, !accepted);
+    }
+
+    public override Task OnDisconnectedAsync(Exception? exception)
+    {
+        Rates.TryRemove(Context.ConnectionId, out _);
+        var hostId = Context.Items.TryGetValue("host", out var host) ? host as string : null;
+        if (hostId is not null) store.Disconnected(hostId);
+        // The server ends a connection with an exception when a message was too big or not SignalR at all.
+        if (exception is not null)
+            logger.LogWarning("Closed agent connection {Connection} ({Host}): {Why}", Context.ConnectionId, hostId ?? "no batch yet", exception.Message);
+        return Task.CompletedTask;
+    }
+}

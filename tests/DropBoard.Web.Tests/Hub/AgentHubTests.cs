@@ -1,0 +1,126 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DropBoard.Shared.Contracts;
+using DropBoard.TestKit;
+using DropBoard.Web.Hub;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace DropBoard.Web.Tests.Hub;
+
+/// <summary>
+/// The hub over real SignalR on loopback, against the real web process: what it refuses, that it says why
+/// (to the agent and in its log), and that one misbehaving agent leaves the others alone.
+/// </summary>
+public sealed class AgentHubTests
+{
+    private const string Token = "hub-test-token";
+
+    [Fact]
+    public async Task A_wrong_or_missing_token_is_refused_with_401_and_logged()
+    {
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+
+        var wrong = await Assert.ThrowsAsync<HttpRequestException>(() => Connect(app, "not-the-token"));
+        Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        var missing = await Assert.ThrowsAsync<HttpRequestException>(() => Connect(app, null));
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+
+        await WaitForLogAsync(app, "Refused agent connection from 127.0.0.1: wrong token");
+        await WaitForLogAsync(app, "Refused agent connection from 127.0.0.1: no token");
+        Assert.Equal("[]", await app.Http.GetStringAsync("api/hosts"));
+    }
+
+    [Fact]
+    public async Task Malformed_and_oversized_batches_are_refused_with_a_reason_and_other_agents_go_on()
+    {
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        await using var good = await Connect(app, Token);
+        var goodHello = Hello("good-host");
+        var first = await good.InvokeAsync<JsonElement>("Batch", goodHello, Batch("good-host", 1, 10));
+        Assert.Equal(1, first.GetProperty("sequence").GetInt64());
+
+        await using var bad = await Connect(app, Token);
+        var badHello = Hello("bad-host");
+        var mismatch = await bad.InvokeAsync<JsonElement>("Batch", badHello, Batch("someone-else", 1, 5));
+        Assert.Contains("batch is for host 'someone-else' but the hello says 'bad-host'", Rejected(mismatch));
+        var negative = await bad.InvokeAsync<JsonElement>("Batch", badHello, Batch("bad-host", 1, -3));
+        Assert.Contains("count that is not positive", Rejected(negative));
+        var notABatch = await bad.InvokeAsync<JsonElement>("Batch", badHello, new { hostId = "bad-host", sequence = "one" });
+        Assert.Contains("the batch is not an agent batch", Rejected(notABatch));
+        var notAHello = await bad.InvokeAsync<JsonElement>("Batch", "garbage", 42);
+        Assert.Contains("the hello is not an agent hello", Rejected(notAHello));
+
+        // Bigger than the hub takes: the server closes that connection rather than reading it.
+        await using var huge = await Connect(app, Token);
+        var closed = new TaskCompletionSource<Exception?>();
+        huge.Closed += e => { closed.TrySetResult(e); return Task.CompletedTask; };
+        var oversized = Batch("huge-host", 1, 1) with { Drops = [new DropBucket(new string('x', AgentHub.MaxMessageBytes), "f", null, 0, 1)] };
+        await Assert.ThrowsAnyAsync<Exception>(() => huge.InvokeAsync<JsonElement>("Batch", Hello("huge-host"), oversized));
+        Assert.Same(closed.Task, await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(10))));
+
+        await WaitForLogAsync(app, "Rejected batch 1 from bad-host");
+        await WaitForLogAsync(app, "batch is for host 'someone-else'");
+        await WaitForLogAsync(app, "The maximum message size of 4194304B was exceeded");
+
+        // The well-behaved agent was never disturbed.
+        var second = await good.InvokeAsync<JsonElement>("Batch", goodHello, Batch("good-host", 2, 32));
+        Assert.False(second.GetProperty("duplicate").GetBoolean());
+        var hosts = await app.Http.GetFromJsonAsync<JsonElement>("api/hosts");
+        Assert.Equal(["good-host"], hosts.EnumerateArray().Select(h => h.GetProperty("hostId").GetString()));
+        var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=good-host&seconds=600");
+        Assert.Equal(42, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
+    }
+
+    [Fact]
+    public async Task A_resent_batch_is_acknowledged_as_a_duplicate_and_not_counted_twice()
+    {
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        await using var agent = await Connect(app, Token);
+        var hello = Hello("resending-host");
+        await agent.InvokeAsync<JsonElement>("Batch", hello, Batch("resending-host", 1, 7));
+        var again = await agent.InvokeAsync<JsonElement>("Batch", hello, Batch("resending-host", 1, 7));
+        Assert.True(again.GetProperty("duplicate").GetBoolean());
+        // A restarted agent (new instance id) counts from 1 again and is not mistaken for a repeat.
+        await agent.InvokeAsync<JsonElement>("Batch", hello with { InstanceId = "second-run" }, Batch("resending-host", 1, 5));
+
+        var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=resending-host&seconds=600");
+        Assert.Equal(12, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
+    }
+
+    private static string Rejected(JsonElement ack) =>
+        ack.GetProperty("rejected").GetString() ?? throw new Xunit.Sdk.XunitException($"the batch was accepted: {ack}");
+
+    private static async Task<HubConnection> Connect(WebAppProcess app, string? token)
+    {
+        var connection = new HubConnectionBuilder()
+            .WithUrl(new Uri(app.BaseAddress, "hubs/agent"), o => o.AccessTokenProvider = () => Task.FromResult(token))
+            .Build();
+        try
+        {
+            await connection.StartAsync();
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    private static AgentHello Hello(string host) => new(host, host, "6.18.0-test", "tracepoint", "test", 10, "first-run");
+
+    private static AgentBatch Batch(string host, long sequence, long drops)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return new AgentBatch(host, sequence, now,
+            [new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", now / 10 * 10, drops)],
+            [new CounterDelta("Udp.RcvbufErrors", Math.Max(0, drops), now)], [], 0, 0);
+    }
+
+    private static async Task WaitForLogAsync(WebAppProcess app, string text)
+    {
+        for (var i = 0; i < 50 && !app.Log.Contains(text, StringComparison.Ordinal); i++) await Task.Delay(100);
+        Assert.Contains(text, app.Log);
+    }
+}

@@ -1,0 +1,77 @@
+using DropBoard.TestKit;
+
+namespace DropBoard.Web.Tests.Live;
+
+/// <summary>
+/// A real agent process streaming real kernel drops to the real web app over SignalR on loopback; the web
+/// app is killed mid-stream and brought back. Drops made while it was away arrive once, none twice.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class AgentUplinkTests
+{
+    private const string Token = "uplink-test-token";
+
+    [Fact]
+    public async Task Drops_made_while_the_dashboard_was_down_arrive_exactly_once_after_it_comes_back()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var port = WebAppProcess.FreePort();
+        var settings = new[] { $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false" };
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        var first = await WebAppProcess.StartAsync(port, settings);
+        using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{port}", "--token", Token,
+            "--spool", spool.FullName, "--netns", ns.Name, "--source", "tracepoint");
+        await agent.WaitUntilCapturingAsync();
+        var host = await LiveApiReads.FirstHostAsync(first);
+
+        // Drops while the dashboard is up: they must show, and be acknowledged, before it dies.
+        var before = ns.Snmp("Udp", "RcvbufErrors");
+        UdpTraffic.OverflowReceiveBuffer(ns, 1500, port: 7201);
+        var dropsA = ns.Snmp("Udp", "RcvbufErrors") - before;
+        Assert.Equal(dropsA, await LiveApiReads.WaitForReasonCountAsync(first, host, "SOCKET_RCVBUFF", dropsA));
+        // The counter delta comes with the next one-second sample: let it arrive too, or it lands after the restart.
+        Assert.Equal(dropsA, await LiveApiReads.WaitForCounterSumAsync(first, host, "Udp.RcvbufErrors", dropsA));
+        await WaitUntilSpoolEmptyAsync(spool, agent);
+        await first.DisposeAsync();
+
+        // Drops while it is down: the agent spools them.
+        before = ns.Snmp("Udp", "RcvbufErrors");
+        var (sent, received) = UdpTraffic.OverflowReceiveBuffer(ns, 2500, port: 7202);
+        var dropsB = ns.Snmp("Udp", "RcvbufErrors") - before;
+        Assert.Equal(sent - received, dropsB);
+        await Task.Delay(TimeSpan.FromSeconds(2)); // a few batches' worth of retries against a closed port
+
+        await using var second = await WebAppProcess.StartAsync(port, settings);
+        var reported = await LiveApiReads.WaitForReasonCountAsync(second, host, "SOCKET_RCVBUFF", dropsB, TimeSpan.FromSeconds(40));
+        await WaitUntilSpoolEmptyAsync(spool, agent);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.Equal(dropsB, await LiveApiReads.ReasonCountAsync(second, host, "SOCKET_RCVBUFF"));
+        Assert.Equal(dropsB, reported);
+        Assert.Equal(dropsB, await LiveApiReads.CounterSumAsync(second, host, "Udp.RcvbufErrors"));
+        Assert.Contains("server unreachable", agent.Stderr);
+        spool.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task An_agent_with_a_wrong_token_exits_with_a_message_naming_the_setting()
+    {
+        Privileged.RequireRoot();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", "wrong", "--spool", spool.FullName);
+
+        Assert.Equal(5, await agent.WaitForExitAsync());
+        Assert.Contains("refused the token (HTTP 401)", agent.Stderr);
+        Assert.Contains("DropBoard:AgentToken", agent.Stderr);
+        Assert.Contains("wrong token", app.Log);
+        Assert.Equal("[]", await app.Http.GetStringAsync("api/hosts"));
+        spool.Delete(recursive: true);
+    }
+
+    private static async Task WaitUntilSpoolEmptyAsync(DirectoryInfo spool, AgentProcess agent)
+    {
+        for (var i = 0; i < 100 && spool.GetFiles("*.json").Length > 0; i++) await Task.Delay(100);
+        Assert.True(spool.GetFiles("*.json").Length == 0, $"the spool never emptied:\n{agent.Stderr}");
+    }
+}
