@@ -1,0 +1,15 @@
+# One image for both roles: the dashboard (default) and the agent (`dropboard-agent run ...`).
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN dotnet publish src/Web -c Release -o /app/web && dotnet publish src/Agent -c Release -o /app/agent
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app /app
+RUN ln -s /app/agent/dropboard-agent /usr/local/bin/dropboard-agent
+ENV DropBoard__Database=/data/dropboard.db
+VOLUME /data
+EXPOSE 5080
+ENTRYPOINT ["dotnet", "/app/web/DropBoard.Web.dll", "--urls", "http://0.0.0.0:5080"]
