@@ -38,9 +38,10 @@ public sealed class DropAggregator
     public DropReasonTable Reasons { get; } = new();
 
     /// <summary>One or more drops at <paramref name="pc"/>. Single producer: the source's capture thread.</summary>
-    public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1)
+    /// <param name="protocol">EtherType of the dropped packet (<c>0x0800</c> IPv4), 0 when the source does not say.</param>
+    public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1, ushort protocol = 0)
     {
-        var key = new BucketKey(pc, reasonId, timestampUnixNs / _bucketNs);
+        var key = new BucketKey(pc, reasonId, protocol, timestampUnixNs / _bucketNs);
         if (key.Equals(_runKey))
         {
             _runCount += count;
@@ -93,7 +94,7 @@ public sealed class DropAggregator
             foreach (var (key, count) in _published)
             {
                 var (site, function) = SiteOf(key.Pc);
-                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count));
+                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count, key.Protocol));
             }
             foreach (var (key, count) in _named)
                 buckets.Add(new DropBucket(key.Site, key.Function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count));
@@ -125,5 +126,5 @@ public sealed class DropAggregator
         return site;
     }
 
-    private readonly record struct BucketKey(ulong Pc, int Reason, long Bucket);
+    private readonly record struct BucketKey(ulong Pc, int Reason, ushort Protocol, long Bucket);
 }

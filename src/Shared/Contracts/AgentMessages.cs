@@ -14,10 +14,11 @@ public sealed record AgentHello(
     int BucketMs,
     string InstanceId = "");
 
-/// <summary>Drops at one site, for one reason, in one bucket [StartMs, StartMs + bucket).</summary>
+/// <summary>Drops at one site, for one reason and protocol, in one bucket [StartMs, StartMs + bucket).</summary>
 /// <param name="Site">Canonical site text, <c>function+0xoffset</c> (see <see cref="Sites.DropSite"/>).</param>
 /// <param name="Reason">Kernel drop-reason name (<c>SOCKET_RCVBUFF</c>), or null when the source has none (old kernels, NET_DM summary mode).</param>
-public sealed record DropBucket(string Site, string Function, string? Reason, long StartMs, long Count);
+/// <param name="Protocol">EtherType of the dropped packets (<c>0x0800</c> IPv4, <c>0x86DD</c> IPv6), 0 when the source does not say.</param>
+public sealed record DropBucket(string Site, string Function, string? Reason, long StartMs, long Count, ushort Protocol = 0);
 
 /// <summary>One dropped packet as seen in detail (NET_DM packet mode, or a sampled tracepoint record).</summary>
 public sealed record DropSample(

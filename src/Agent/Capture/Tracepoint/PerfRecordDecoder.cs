@@ -103,7 +103,7 @@ public sealed class PerfRecordDecoder
             reasonId = value < (uint)_reasonIds.Length && _reasonIds[value] != 0 ? _reasonIds[value] : UnknownReason(value);
         }
         Samples++;
-        _aggregator.Add(pc, reasonId, time + _clockOffsetNs);
+        _aggregator.Add(pc, reasonId, time + _clockOffsetNs, 1, BinaryPrimitives.ReadUInt16LittleEndian(raw[_layout.ProtocolOffset..]));
     }
 
     // A value the print fmt does not name (a distro backport): keep it visible rather than fold it into another reason.
