@@ -9,15 +9,15 @@ public static class LiveApi
     public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/hosts", (LiveStore store) => store.Hosts());
-        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds) =>
-            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds))) : UnknownHost(host));
+        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
+            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), new LiveFilter(site, reason, protocol))) : UnknownHost(host));
         app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
             Known(store, host) ? Results.Ok(store.Counters(host, Window(seconds))) : UnknownHost(host));
         app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds) =>
         {
             if (store.Hello(host) is not { } hello) return UnknownHost(host);
-            var (drops, counters) = store.Window(host, Window(seconds));
-            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = hello.KernelRelease, BucketMs = hello.BucketMs }));
+            var (drops, counters, bucketMs) = store.ExplainInput(host, Window(seconds));
+            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = hello.KernelRelease, BucketMs = bucketMs }));
         });
         return app;
     }

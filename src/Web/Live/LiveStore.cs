@@ -1,43 +1,78 @@
+using System.Collections.Concurrent;
 using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Packets;
 
 namespace DropBoard.Web.Live;
 
 /// <summary>A host as the dashboard lists it.</summary>
 public sealed record HostStatus(
     string HostId, string HostName, string KernelRelease, string Source, bool Connected, DateTimeOffset? LastBatch,
-    long LostRecords, long DropsLastMinute);
+    long LostRecords, long DropsLastMinute, IReadOnlyList<FunctionRate> TopFunctions);
 
-/// <summary>Drops at one site for one reason over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, long Count);
+/// <summary>Drops of one kernel function per second over the last minute.</summary>
+public sealed record FunctionRate(string Function, double PerSecond);
+
+/// <summary>Drops at one site for one reason and protocol over a window.</summary>
+public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
+
+/// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
+public sealed record LiveFilter(string? Site = null, string? Reason = null, string? Protocol = null)
+{
+    public static readonly LiveFilter None = new();
+
+    public bool Matches(SiteKey key) =>
+        (string.IsNullOrEmpty(Site) || key.Site.Contains(Site, StringComparison.OrdinalIgnoreCase))
+        && (string.IsNullOrEmpty(Reason) || (key.Reason ?? "-") == Reason)
+        && (string.IsNullOrEmpty(Protocol) || key.Protocol == Protocol);
+}
+
+/// <summary>The identity the live store counts by.</summary>
+public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
+
+/// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
+public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
+
+public sealed record NamedSeries(string Name, long[] Values);
 
 /// <summary>
-/// The last minutes of every host in memory: buckets and counter deltas in time order, trimmed as they age.
-/// Pages and the JSON API read it; <see cref="Changed"/> tells pages to refresh.
+/// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
+/// (<see cref="Keep"/>), so memory and query cost do not grow with the drop rate; the last
+/// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag. Each host has its own
+/// lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
 public sealed class LiveStore(TimeProvider clock) : IBatchListener
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
+    public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
+    private const int MaxFineBuckets = 200_000;
+    public const string Other = "other";
 
-    private readonly Dictionary<string, HostState> _hosts = [];
+    private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
     /// <summary>Raised after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
     public event Action? Changed;
 
     public ValueTask OnBatchAsync(AgentHello host, AgentBatch batch, CancellationToken cancellationToken)
     {
-        var now = clock.GetUtcNow();
-        lock (_hosts)
+        var state = _hosts.GetOrAdd(host.HostId, _ => new HostState());
+        lock (state)
         {
-            if (!_hosts.TryGetValue(host.HostId, out var state)) _hosts[host.HostId] = state = new HostState();
             state.Hello = host;
             state.Connected = true;
-            state.LastBatch = now;
+            state.LastBatch = clock.GetUtcNow();
             state.LostRecords += batch.LostRecords;
-            state.Drops.AddRange(batch.Drops);
-            state.Counters.AddRange(batch.Counters);
-            var oldest = (now - Keep).ToUnixTimeMilliseconds();
-            state.Drops.RemoveAll(d => d.StartMs < oldest);
-            state.Counters.RemoveAll(c => c.AtMs < oldest);
+            foreach (var d in batch.Drops)
+            {
+                var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol));
+                state.Drops.Add(d.StartMs / 1000, state.SiteId(key), d.Count);
+                state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
+                state.Fine.Enqueue(d);
+            }
+            foreach (var c in batch.Counters)
+                state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name), c.Delta);
+            var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
+            while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
+                state.Fine.Dequeue();
         }
         Changed?.Invoke();
         return ValueTask.CompletedTask;
@@ -46,53 +81,146 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     /// <summary>An agent's connection ended (the hub calls this); its data stays until it ages out.</summary>
     public void Disconnected(string hostId)
     {
-        lock (_hosts)
-            if (_hosts.TryGetValue(hostId, out var state)) state.Connected = false;
+        if (_hosts.TryGetValue(hostId, out var state))
+            lock (state) state.Connected = false;
         Changed?.Invoke();
     }
 
     public IReadOnlyList<HostStatus> Hosts()
     {
-        var minuteAgo = clock.GetUtcNow().AddMinutes(-1).ToUnixTimeMilliseconds();
-        lock (_hosts)
-            return _hosts.Values
-                .Select(s => new HostStatus(s.Hello.HostId, s.Hello.HostName, s.Hello.KernelRelease, s.Hello.Source, s.Connected,
-                    s.LastBatch, s.LostRecords, s.Drops.Where(d => d.StartMs >= minuteAgo).Sum(d => d.Count)))
-                .OrderBy(h => h.HostName, StringComparer.Ordinal)
-                .ToList();
+        var list = new List<HostStatus>();
+        foreach (var state in _hosts.Values)
+            lock (state)
+            {
+                var lastMinute = SumBySite(state, TimeSpan.FromMinutes(1), LiveFilter.None);
+                var top = lastMinute.GroupBy(kv => state.Sites[kv.Key].Function)
+                    .Select(g => new FunctionRate(g.Key, g.Sum(kv => kv.Value) / 60.0))
+                    .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3).ToList();
+                list.Add(new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
+                    state.Connected, state.LastBatch, state.LostRecords, lastMinute.Values.Sum(), top));
+            }
+        return list.OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
     }
 
-    public AgentHello? Hello(string hostId)
-    {
-        lock (_hosts) return _hosts.TryGetValue(hostId, out var s) ? s.Hello : null;
-    }
+    public AgentHello? Hello(string hostId) =>
+        _hosts.TryGetValue(hostId, out var state) ? Locked(state, s => s.Hello) : null;
 
-    /// <summary>The buckets and deltas of a host over the last <paramref name="window"/>.</summary>
-    public (List<DropBucket> Drops, List<CounterDelta> Counters) Window(string hostId, TimeSpan window)
-    {
-        var since = (clock.GetUtcNow() - window).ToUnixTimeMilliseconds();
-        lock (_hosts)
-        {
-            if (!_hosts.TryGetValue(hostId, out var s)) return ([], []);
-            return (s.Drops.Where(d => d.StartMs >= since).ToList(), s.Counters.Where(c => c.AtMs >= since).ToList());
-        }
-    }
-
-    /// <summary>Drops per site and reason over the last <paramref name="window"/>, most first.</summary>
-    public List<SiteTotal> Sites(string hostId, TimeSpan window) =>
-        Window(hostId, window).Drops
-            .GroupBy(d => (d.Function, d.Site, d.Reason))
-            .Select(g => new SiteTotal(g.Key.Function, g.Key.Site, g.Key.Reason, g.Sum(d => d.Count)))
-            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal)
-            .ToList();
+    /// <summary>Drops per site, reason and protocol over the last <paramref name="window"/>, most first.</summary>
+    public List<SiteTotal> Sites(string hostId, TimeSpan window, LiveFilter? filter = null) =>
+        Read(hostId, [], state => SumBySite(state, window, filter ?? LiveFilter.None)
+            .Select(kv => Total(state.Sites[kv.Key], kv.Value))
+            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Reason, StringComparer.Ordinal)
+            .ToList());
 
     /// <summary>Counter rises over the last <paramref name="window"/>, by name.</summary>
     public List<CounterDelta> Counters(string hostId, TimeSpan window) =>
-        Window(hostId, window).Counters
-            .GroupBy(c => c.Name)
-            .Select(g => new CounterDelta(g.Key, g.Sum(c => c.Delta), g.Max(c => c.AtMs)))
-            .OrderBy(c => c.Name, StringComparer.Ordinal)
-            .ToList();
+        Read(hostId, [], state =>
+        {
+            var sums = new Dictionary<int, (long Delta, long Last)>();
+            var (from, to) = Range(state, window);
+            foreach (var (second, values) in state.Counters.Range(from, to))
+                foreach (var (id, delta) in values)
+                    sums[id] = (sums.GetValueOrDefault(id).Delta + delta, second * 1000);
+            return sums.Select(kv => new CounterDelta(state.CounterNames[kv.Key], kv.Value.Delta, kv.Value.Last))
+                .OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+        });
+
+    /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
+    public TimeSeries DropsOverTime(string hostId, TimeSpan window, LiveFilter? filter = null, int top = 8) =>
+        Read(hostId, new TimeSeries([], []), state =>
+        {
+            filter ??= LiveFilter.None;
+            var (from, to) = Range(state, window);
+            var rows = state.Drops.Range(from, to).ToList();
+            var totals = new Dictionary<string, long>();
+            foreach (var (_, sums) in rows)
+                foreach (var (id, count) in sums)
+                    if (filter.Matches(state.Sites[id]))
+                        totals[state.Sites[id].Function] = totals.GetValueOrDefault(state.Sites[id].Function) + count;
+            var named = totals.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(top).Select(kv => kv.Key).ToList();
+            return Series(from, to, named, totals.Count > named.Count, rows, id => filter.Matches(state.Sites[id]) ? state.Sites[id].Function : null);
+        });
+
+    /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
+    public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names) =>
+        Read(hostId, new TimeSeries([], []), state =>
+        {
+            var (from, to) = Range(state, window);
+            var rows = state.Counters.Range(from, to).ToList();
+            var wanted = names.ToHashSet(StringComparer.Ordinal);
+            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id]) ? state.CounterNames[id] : null);
+        });
+
+    /// <summary>
+    /// What the explanation reads: the 10 ms buckets when the window fits in <see cref="FineKeep"/>, else
+    /// per-second sums (bursts then show at one-second resolution).
+    /// </summary>
+    public (List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs) ExplainInput(string hostId, TimeSpan window) =>
+        Read(hostId, ([], [], 10), state =>
+        {
+            var (from, to) = Range(state, window);
+            var counters = new List<CounterDelta>();
+            foreach (var (second, sums) in state.Counters.Range(from, to))
+                foreach (var (id, delta) in sums)
+                    counters.Add(new CounterDelta(state.CounterNames[id], delta, second * 1000 + 999));
+            if (window <= FineKeep)
+                return (state.Fine.Where(d => d.StartMs >= from * 1000).ToList(), counters, state.Hello.BucketMs);
+            var drops = new List<DropBucket>();
+            foreach (var (second, sums) in state.Drops.Range(from, to))
+                foreach (var (id, count) in sums)
+                {
+                    var k = state.Sites[id];
+                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count));
+                }
+            return (drops, counters, 1000);
+        });
+
+    private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
+
+    private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
+        List<(long Second, Dictionary<int, long> Sums)> rows, Func<int, string?> nameOf)
+    {
+        var seconds = new long[to - from + 1];
+        for (var i = 0; i < seconds.Length; i++) seconds[i] = from + i;
+        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
+        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[seconds.Length]).ToArray();
+        foreach (var (second, sums) in rows)
+            foreach (var (id, value) in sums)
+                if (nameOf(id) is { } name)
+                {
+                    if (index.TryGetValue(name, out var i)) values[i][second - from] += value;
+                    else if (withOther) values[^1][second - from] += value;
+                }
+        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
+        if (withOther) series.Add(new NamedSeries(Other, values[^1]));
+        return new TimeSeries(seconds, series);
+    }
+
+    private Dictionary<int, long> SumBySite(HostState state, TimeSpan window, LiveFilter filter)
+    {
+        var totals = new Dictionary<int, long>();
+        var (from, to) = Range(state, window);
+        foreach (var (_, sums) in state.Drops.Range(from, to))
+            foreach (var (id, count) in sums)
+                if (ReferenceEquals(filter, LiveFilter.None) || filter.Matches(state.Sites[id]))
+                    totals[id] = totals.GetValueOrDefault(id) + count;
+        return totals;
+    }
+
+    // The window ends now, or at the host's newest data when its clock runs ahead of ours.
+    private (long From, long To) Range(HostState state, TimeSpan window)
+    {
+        var to = Math.Max(clock.GetUtcNow().ToUnixTimeSeconds(), state.LatestSecond);
+        return (to - (long)Math.Ceiling(window.TotalSeconds) + 1, to);
+    }
+
+    private T Read<T>(string hostId, T unknown, Func<HostState, T> read) =>
+        _hosts.TryGetValue(hostId, out var state) ? Locked(state, read) : unknown;
+
+    private static T Locked<T>(HostState state, Func<HostState, T> read)
+    {
+        lock (state) return read(state);
+    }
 
     private sealed class HostState
     {
@@ -100,7 +228,27 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public bool Connected;
         public DateTimeOffset? LastBatch;
         public long LostRecords;
-        public readonly List<DropBucket> Drops = [];
-        public readonly List<CounterDelta> Counters = [];
+        public long LatestSecond;
+        public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
+        public readonly SecondRing Counters = new((int)Keep.TotalSeconds);
+        public readonly Queue<DropBucket> Fine = new();
+        public readonly List<SiteKey> Sites = [];
+        public readonly List<string> CounterNames = [];
+        private readonly Dictionary<SiteKey, int> _siteIds = [];
+        private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
+
+        public int SiteId(SiteKey key)
+        {
+            if (_siteIds.TryGetValue(key, out var id)) return id;
+            Sites.Add(key);
+            return _siteIds[key] = Sites.Count - 1;
+        }
+
+        public int CounterId(string name)
+        {
+            if (_counterIds.TryGetValue(name, out var id)) return id;
+            CounterNames.Add(name);
+            return _counterIds[name] = CounterNames.Count - 1;
+        }
     }
 }

@@ -36,6 +36,9 @@ public sealed class EmbeddedAgentApiTests
         await LiveApiReads.WaitForReasonCountAsync(app, host, "SOCKET_RCVBUFF", drops);
         await Task.Delay(600);
         Assert.Equal(drops, await LiveApiReads.ReasonCountAsync(app, host, "SOCKET_RCVBUFF"));
+        // The protocol comes from the tracepoint's skb->protocol: these were IPv4 datagrams.
+        var ipv4 = await app.Http.GetFromJsonAsync<JsonElement>($"api/live/sites?host={host}&seconds=600&reason=SOCKET_RCVBUFF&protocol=IPv4");
+        Assert.Equal(drops, ipv4.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
     }
 
     [Fact]

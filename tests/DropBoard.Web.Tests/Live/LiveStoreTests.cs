@@ -1,0 +1,98 @@
+using DropBoard.Shared.Contracts;
+using DropBoard.Web.Live;
+
+namespace DropBoard.Web.Tests.Live;
+
+public sealed class LiveStoreTests
+{
+    private const long Now = 1_800_000_000_000; // ms
+    private static readonly AgentHello Hello = new("h1", "host-one", "6.18", "tracepoint", "t", 10, "i");
+
+    private sealed class FixedClock(long ms) : TimeProvider
+    {
+        public long Ms { get; set; } = ms;
+        public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(Ms);
+    }
+
+    [Fact]
+    public async Task Sites_sum_per_site_reason_and_protocol_over_the_window_and_filters_narrow_them()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        await store.OnBatchAsync(Hello, Batch(1,
+            Drop("udp_queue_rcv_one_skb", 0x437, "SOCKET_RCVBUFF", Now - 500, 10, 0x0800),
+            Drop("udp_queue_rcv_one_skb", 0x437, "SOCKET_RCVBUFF", Now - 1500, 5, 0x0800),
+            Drop("udp_queue_rcv_one_skb", 0x437, "SOCKET_RCVBUFF", Now - 1500, 2, 0x86DD),
+            Drop("kfree_skb_list", 0x10, "NO_SOCKET", Now - 90_000, 7, 0x0800)), default);
+
+        var minute = store.Sites("h1", TimeSpan.FromMinutes(1));
+        Assert.Equal([("udp_queue_rcv_one_skb+0x437", "IPv4", 15L), ("udp_queue_rcv_one_skb+0x437", "IPv6", 2L)],
+            minute.Select(s => (s.Site, s.Protocol, s.Count)));
+        Assert.Equal(24, store.Sites("h1", TimeSpan.FromMinutes(5)).Sum(s => s.Count));
+        Assert.Equal(2, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Protocol: "IPv6")).Single().Count);
+        Assert.Equal(7, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Reason: "NO_SOCKET")).Single().Count);
+        Assert.Equal(17, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Site: "UDP_QUEUE")).Sum(s => s.Count));
+        Assert.Empty(store.Sites("nobody", TimeSpan.FromMinutes(5)));
+    }
+
+    [Fact]
+    public async Task Data_older_than_the_ring_is_ignored_and_late_data_inside_it_still_counts()
+    {
+        var clock = new FixedClock(Now);
+        var store = new LiveStore(clock);
+        await store.OnBatchAsync(Hello, Batch(1, Drop("f", 1, null, Now, 3)), default);
+        // A spool flushed after an outage: one batch from 10 minutes ago (kept), one from an hour ago (gone).
+        await store.OnBatchAsync(Hello, Batch(2, Drop("f", 1, null, Now - 600_000, 4), Drop("f", 1, null, Now - 3_600_000, 100)), default);
+
+        Assert.Equal(7, store.Sites("h1", LiveStore.Keep).Sum(s => s.Count));
+        clock.Ms += 6 * 60_000;
+        Assert.Equal(3, store.Sites("h1", LiveStore.Keep).Sum(s => s.Count));
+    }
+
+    [Fact]
+    public async Task Drops_over_time_has_one_point_per_second_for_the_top_functions_and_sums_the_rest_as_other()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        var drops = Enumerable.Range(0, 5).Select(i => Drop($"fn{i}", 1, null, Now - 2000, 10 * (i + 1))).ToArray();
+        await store.OnBatchAsync(Hello, Batch(1, [.. drops, Drop("fn4", 1, null, Now, 1)]), default);
+
+        var series = store.DropsOverTime("h1", TimeSpan.FromSeconds(10), top: 2);
+        Assert.Equal(10, series.Seconds.Length);
+        Assert.Equal(Now / 1000, series.Seconds[^1]);
+        Assert.Equal(["fn4", "fn3", LiveStore.Other], series.Series.Select(s => s.Name));
+        Assert.Equal(50, series.Series[0].Values[^3]);
+        Assert.Equal(1, series.Series[0].Values[^1]);
+        Assert.Equal(10 + 20 + 30, series.Series[2].Values[^3]);
+        Assert.Equal(151, series.Series.Sum(s => s.Values.Sum()));
+    }
+
+    [Fact]
+    public async Task Explain_reads_10ms_buckets_for_short_windows_and_per_second_sums_for_long_ones()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        await store.OnBatchAsync(Hello, Batch(1, Drop("f", 1, null, Now - 1000, 2), Drop("f", 1, null, Now - 990, 3))
+            with { Counters = [new CounterDelta("Udp.InErrors", 5, Now)] }, default);
+
+        var (fine, counters, fineMs) = store.ExplainInput("h1", TimeSpan.FromMinutes(1));
+        Assert.Equal((2, 10), (fine.Count, fineMs));
+        Assert.Equal(5, counters.Single().Delta);
+        var (coarse, _, coarseMs) = store.ExplainInput("h1", TimeSpan.FromMinutes(10));
+        Assert.Equal((1, 5L, 1000), (coarse.Count, coarse.Single().Count, coarseMs));
+    }
+
+    [Fact]
+    public async Task Hosts_show_rate_top_functions_lost_records_and_connection_state()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        await store.OnBatchAsync(Hello, Batch(1, Drop("a", 1, null, Now - 100, 120), Drop("b", 1, null, Now - 100, 60)) with { LostRecords = 4 }, default);
+        store.Disconnected("h1");
+
+        var host = store.Hosts().Single();
+        Assert.Equal((180L, 4L, false), (host.DropsLastMinute, host.LostRecords, host.Connected));
+        Assert.Equal([("a", 2.0), ("b", 1.0)], host.TopFunctions.Select(f => (f.Function, f.PerSecond)));
+    }
+
+    private static DropBucket Drop(string function, int offset, string? reason, long ms, long count, ushort protocol = 0) =>
+        new($"{function}+0x{offset:x}", function, reason, ms / 10 * 10, count, protocol);
+
+    private static AgentBatch Batch(long sequence, params DropBucket[] drops) => new("h1", sequence, Now, drops, [], [], 0, 0);
+}
