@@ -25,7 +25,8 @@ public sealed class EmbeddedAgent(BatchIngest ingest, IConfiguration configurati
         AgentPipeline pipeline;
         try
         {
-            pipeline = AgentPipeline.Start(new AgentOptions());
+            // Counters of another namespace than the dashboard's own (a container's, a test's), when asked.
+            pipeline = AgentPipeline.Start(new AgentOptions { NetNamespace = configuration["DropBoard:EmbeddedAgentNetNamespace"] });
         }
         catch (CaptureUnavailableException e)
         {

@@ -6,10 +6,8 @@ public sealed record FunctionRow(string Function, long Count, double PerSecond, 
 /// <summary>Turns site totals into the histogram the live page shows: by function, biggest first.</summary>
 public static class LiveHistogram
 {
-    public static List<FunctionRow> ByFunction(IEnumerable<SiteTotal> sites, TimeSpan window, string? reasonFilter = null, string? siteFilter = null) =>
+    public static List<FunctionRow> ByFunction(IEnumerable<SiteTotal> sites, TimeSpan window) =>
         sites
-            .Where(s => string.IsNullOrEmpty(reasonFilter) || (s.Reason ?? "-") == reasonFilter)
-            .Where(s => string.IsNullOrEmpty(siteFilter) || s.Site.Contains(siteFilter, StringComparison.OrdinalIgnoreCase))
             .GroupBy(s => s.Function)
             .Select(g =>
             {

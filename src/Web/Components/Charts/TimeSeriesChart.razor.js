@@ -1,0 +1,57 @@
+// One ApexCharts instance per component: created once, then fed new series in place, so a live page
+// does not rebuild its chart (and lose zoom and hover) on every refresh.
+const charts = new WeakMap();
+
+function theme() {
+    return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+function options(config, series) {
+    return {
+        chart: {
+            type: config.kind,
+            height: config.height,
+            stacked: config.stacked,
+            animations: { enabled: false },
+            background: 'transparent',
+            toolbar: { show: config.zoom, tools: { download: false } },
+            zoom: { enabled: config.zoom, type: 'x' },
+            fontFamily: 'inherit',
+        },
+        theme: { mode: theme() },
+        series,
+        dataLabels: { enabled: false },
+        stroke: { width: config.kind === 'area' ? 1 : 2, curve: 'straight' },
+        fill: { type: 'solid', opacity: config.kind === 'area' ? 0.55 : 1 },
+        xaxis: { type: 'datetime', labels: { datetimeUTC: false } },
+        yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
+        legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace' },
+        tooltip: { x: { format: 'HH:mm:ss' } },
+        noData: { text: config.empty },
+    };
+}
+
+function shortNumber(v) {
+    if (v >= 1e6) return (v / 1e6).toFixed(1).replace(/\.0$/, '') + 'M';
+    if (v >= 1e3) return (v / 1e3).toFixed(1).replace(/\.0$/, '') + 'k';
+    return Math.round(v).toString();
+}
+
+export function render(element, config, series) {
+    const chart = new window.ApexCharts(element, options(config, series));
+    charts.set(element, chart);
+    element.dataset.updates = '0';
+    return chart.render();
+}
+
+export function update(element, series) {
+    const chart = charts.get(element);
+    if (!chart) return;
+    element.dataset.updates = String(Number(element.dataset.updates) + 1);
+    return chart.updateSeries(series, false);
+}
+
+export function destroy(element) {
+    charts.get(element)?.destroy();
+    charts.delete(element);
+}

@@ -1,0 +1,20 @@
+using DropBoard.Web.Live;
+using Microsoft.AspNetCore.Components;
+
+namespace DropBoard.Web.Components.Live;
+
+/// <summary>Drops by kernel function, biggest first; a row opens to its offsets, reasons and protocols.</summary>
+public sealed partial class DropSiteHistogram : ComponentBase
+{
+    [Parameter, EditorRequired] public IReadOnlyList<FunctionRow> Rows { get; set; } = [];
+    [Parameter] public string Empty { get; set; } = "No drops in this window.";
+
+    private readonly HashSet<string> _expanded = [];
+
+    private void Toggle(string function)
+    {
+        if (!_expanded.Remove(function)) _expanded.Add(function);
+    }
+
+    private double BarWidth(long count) => Rows.Count == 0 ? 0 : Math.Max(1, 100.0 * count / Rows[0].Count);
+}

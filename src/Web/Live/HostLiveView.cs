@@ -1,0 +1,63 @@
+using DropBoard.Shared.Analysis;
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Web.Live;
+
+/// <summary>
+/// Everything the live host page shows, read from the live store for one host, window and filter. The page
+/// holds one, sets the filter and calls <see cref="Refresh"/>; the page itself only lays it out.
+/// </summary>
+public sealed class HostLiveView(LiveStore store)
+{
+    public static readonly int[] Windows = [60, 300, 900];
+
+    public string HostId { get; set; } = "";
+    public int WindowSeconds { get; set; } = 60;
+    public LiveFilter Filter { get; set; } = LiveFilter.None;
+
+    public HostStatus? Host { get; private set; }
+    public IReadOnlyList<FunctionRow> Rows { get; private set; } = [];
+    public IReadOnlyList<string> Reasons { get; private set; } = [];
+    public IReadOnlyList<string> Protocols { get; private set; } = [];
+    public IReadOnlyList<CounterDelta> LossCounters { get; private set; } = [];
+    public IReadOnlyList<CounterDelta> TrafficCounters { get; private set; } = [];
+    public TimeSeries DropsOverTime { get; private set; } = new([], []);
+    public TimeSeries CountersOverTime { get; private set; } = new([], []);
+    public ExplainReport? Explanation { get; private set; }
+    public long WindowStartMs { get; private set; }
+    public long WindowEndMs { get; private set; }
+    public long TotalDrops { get; private set; }
+
+    public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
+
+    public void Refresh()
+    {
+        Host = store.Hosts().FirstOrDefault(h => h.HostId == HostId);
+        if (Host is null) return;
+
+        var unfiltered = store.Sites(HostId, Window);
+        Reasons = unfiltered.Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
+        Protocols = unfiltered.Select(s => s.Protocol).Distinct().Order(StringComparer.Ordinal).ToList();
+        var sites = store.Sites(HostId, Window, Filter);
+        TotalDrops = sites.Sum(s => s.Count);
+        Rows = LiveHistogram.ByFunction(sites, Window);
+
+        var counters = store.Counters(HostId, Window);
+        LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();
+        TrafficCounters = counters.Where(c => !CounterAttributor.IsLossCounter(c.Name)).ToList();
+        DropsOverTime = store.DropsOverTime(HostId, Window, Filter);
+        CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).ToList());
+        WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;
+        WindowEndMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[^1] * 1000 + 999 : 0;
+
+        var hello = store.Hello(HostId);
+        var (drops, deltas, bucketMs) = store.ExplainInput(HostId, Window);
+        Explanation = Explainer.Explain(drops, deltas, new ExplainOptions
+        {
+            KernelRelease = hello?.KernelRelease,
+            BucketMs = bucketMs,
+            WindowStartMs = WindowStartMs,
+            WindowEndMs = WindowEndMs + 1,
+        });
+    }
+}

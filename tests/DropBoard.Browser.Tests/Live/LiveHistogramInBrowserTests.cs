@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using DropBoard.Browser.Tests.Infrastructure;
+using DropBoard.TestKit;
+using Microsoft.Playwright;
+
+namespace DropBoard.Browser.Tests.Live;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KernelCollection
+{
+    public const string Name = "kernel";
+}
+
+/// <summary>
+/// The dashboard in a real headless Chromium, with its embedded agent capturing real drops made in a fresh
+/// network namespace: the histogram must show the site with the kernel's own count, within two seconds.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class LiveHistogramInBrowserTests
+{
+    [Fact]
+    public async Task The_histogram_shows_receive_buffer_drops_with_the_kernels_count_within_two_seconds()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:EmbeddedAgentNetNamespace={ns.Name}");
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.NewPageAsync(app.BaseAddress);
+
+        await page.GotoAsync("");
+        var card = page.Locator(".host-card").First;
+        await card.WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        await card.ClickAsync();
+        await page.Locator("section.controls").WaitForAsync();
+        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
+        await Task.Delay(1000); // the circuit is live: its refresh loop runs
+
+        var before = ns.Snmp("Udp", "RcvbufErrors");
+        UdpTraffic.OverflowReceiveBuffer(ns, 3000, port: 7301);
+        var drops = ns.Snmp("Udp", "RcvbufErrors") - before;
+        var made = Stopwatch.StartNew();
+        Assert.True(drops > 500, $"only {drops} drops");
+
+        // The receive-queue function of this kernel; expanded, its SOCKET_RCVBUFF row carries the count.
+        var row = page.Locator("button.row", new PageLocatorOptions { HasText = "udp_queue_rcv" }).First;
+        await row.WaitForAsync(new LocatorWaitForOptions { Timeout = 2000 });
+        await Assertions.Expect(row).ToHaveAttributeAsync("data-count", drops.ToString(), new LocatorAssertionsToHaveAttributeOptions { Timeout = (float)Math.Max(1, 2000 - made.ElapsedMilliseconds) });
+        var shownAfter = made.ElapsedMilliseconds;
+
+        await row.ClickAsync();
+        var site = page.Locator("tr[data-reason='SOCKET_RCVBUFF']").First;
+        await Assertions.Expect(site).ToHaveAttributeAsync("data-count", drops.ToString());
+        await Assertions.Expect(page.Locator("section.counters tr[data-counter='Udp.RcvbufErrors'] td.num")).ToHaveTextAsync($"+{drops:N0}", new LocatorAssertionsToHaveTextOptions { Timeout = 3000 });
+        await Assertions.Expect(page.Locator(".explain tr[data-counter='Udp.RcvbufErrors']")).ToHaveAttributeAsync("data-match", "Exact");
+        await Assertions.Expect(page.Locator(".chart .plot").First).ToHaveAttributeAsync("data-series", new System.Text.RegularExpressions.Regex("[1-9]"));
+        await Task.Delay(500);
+        var screenshot = await Chromium.ScreenshotAsync(page, "live-host-receive-buffer-drops");
+        TestContext.Current.SendDiagnosticMessage($"histogram showed {drops} drops {shownAfter} ms after they were made; screenshot {screenshot}");
+    }
+}
