@@ -1,9 +1,14 @@
 using BenchmarkDotNet.Running;
 using DropBoard.Benchmarks.Capture;
+using DropBoard.Benchmarks.Live;
 
-// `flood` is a measurement on the live kernel, not a BenchmarkDotNet micro-benchmark.
-if (args is ["flood", ..])
-    return FloodHarness.Run(args);
+// `flood`, `latency` and `fanin` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
+switch (args)
+{
+    case ["flood", ..]: return FloodHarness.Run(args);
+    case ["latency", ..]: return await LatencyHarness.RunAsync(args);
+    case ["fanin", ..]: return await FanInHarness.RunAsync(args);
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;

@@ -14,6 +14,18 @@ public sealed class WebAppProcess : IAsyncDisposable
     private readonly List<string> _log = [];
 
     public Uri BaseAddress { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>CPU time (user + system) the app has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
     public HttpClient Http { get; }
 
     private WebAppProcess(Process process, Uri baseAddress)
