@@ -12,6 +12,7 @@ public sealed class WebAppProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _log = [];
+    private bool _disposed;
 
     public Uri BaseAddress { get; }
 
@@ -91,9 +92,11 @@ public sealed class WebAppProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Kills the app hard, as a crash or an OOM kill would.</summary>
+    /// <summary>Kills the app hard, as a crash or an OOM kill would. Safe to call twice.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed) return;
+        _disposed = true;
         Http.Dispose();
         if (!_process.HasExited)
         {

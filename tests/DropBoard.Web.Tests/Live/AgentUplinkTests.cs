@@ -19,7 +19,7 @@ public sealed class AgentUplinkTests
         var port = WebAppProcess.FreePort();
         var settings = new[] { $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false" };
         var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
-        var first = await WebAppProcess.StartAsync(port, settings);
+        await using var first = await WebAppProcess.StartAsync(port, settings);
         using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{port}", "--token", Token,
             "--spool", spool.FullName, "--netns", ns.Name, "--source", "tracepoint");
         await agent.WaitUntilCapturingAsync();
