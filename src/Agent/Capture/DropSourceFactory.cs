@@ -12,14 +12,14 @@ public static class DropSourceFactory
         {
             case SourceKind.Tracepoint:
                 note = "using the skb:kfree_skb tracepoint (asked for)";
-                return TracepointSource.Open(options.RingPages);
+                return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
             case SourceKind.NetDm:
                 throw new CaptureUnavailableException(
                     "this agent has no NET_DM source yet",
                     "use --source tracepoint (the skb:kfree_skb tracepoint sees the same drops)");
             default:
                 note = "using the skb:kfree_skb tracepoint (this agent has no NET_DM source yet)";
-                return TracepointSource.Open(options.RingPages);
+                return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
         }
     }
 }

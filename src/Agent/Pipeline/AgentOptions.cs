@@ -15,4 +15,6 @@ public sealed record AgentOptions
     public string? NetNamespace { get; init; }
     /// <summary>Data pages per CPU for the tracepoint's perf rings (a power of two).</summary>
     public int RingPages { get; init; } = 256;
+    /// <summary>Also count normal frees (skb:consume_skb) per site, to tell drops from frees; costly on a busy host.</summary>
+    public bool ConsumeSkb { get; init; }
 }

@@ -18,6 +18,7 @@ public sealed class AgentPipeline : IAsyncDisposable
     private readonly AgentOptions _options;
     private readonly IDropSource _source;
     private readonly DropAggregator _aggregator;
+    private readonly DropAggregator? _frees;
     private readonly CounterSampler _counters;
     private readonly SampleCap _samples;
     private readonly Channel<AgentBatch> _batches = Channel.CreateUnbounded<AgentBatch>(new() { SingleReader = true, SingleWriter = true });
@@ -44,6 +45,8 @@ public sealed class AgentPipeline : IAsyncDisposable
         _counters = counters;
         SourceNote = note;
         _aggregator = new DropAggregator(symbolizer, options.BucketMs);
+        if (source is Capture.Tracepoint.TracepointSource { CapturesFrees: true } tracepoint)
+            tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs);
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         _counters.Sample(NowMs());
@@ -119,20 +122,22 @@ public sealed class AgentPipeline : IAsyncDisposable
         if (ReferenceEquals(fresh, _symbolizer)) return;
         _symbolizer = fresh;
         _aggregator.UseSymbolizer(fresh);
+        _frees?.UseSymbolizer(fresh);
     }
 
     private void EmitBatch(bool takeCounters)
     {
         var now = NowMs();
         var drops = _aggregator.Flush();
+        var frees = _frees?.Flush();
         var counters = takeCounters ? _counters.Sample(now) : [];
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
         var lostNow = lost - _lostReported;
         _lostReported = lost;
-        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters)
+        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 })
             return;
-        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed));
+        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees));
     }
 
     private Task? _disposal;

@@ -19,6 +19,11 @@ public static class WatchCommand
         Description = "Read the counters of this network namespace (ip netns name) instead of the agent's own",
     };
 
+    public static readonly Option<bool> ConsumeOption = new("--consume")
+    {
+        Description = "Also count normal frees (skb:consume_skb) per site, to tell drop sites from places that free packets they are done with",
+    };
+
     public static Command Create()
     {
         var seconds = new Option<double?>("--seconds") { Description = "Stop after this many seconds (default: until Ctrl-C)" };
@@ -28,13 +33,17 @@ public static class WatchCommand
             Description = "Seconds between live lines and counter samples",
             DefaultValueFactory = _ => 1.0,
         };
-        var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary") { SourceOption, seconds, json, interval, NetNsOption };
+        var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary")
+        {
+            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption,
+        };
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = new AgentOptions
             {
                 Source = result.GetValue(SourceOption),
                 NetNamespace = result.GetValue(NetNsOption),
+                ConsumeSkb = result.GetValue(ConsumeOption),
                 CounterInterval = TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(interval))),
             };
             return await RunAsync(options, result.GetValue(seconds), result.GetValue(json), result.GetValue(interval), cancellationToken);

@@ -24,6 +24,10 @@ public static class WatchOutput
             yield return json
                 ? JsonSerializer.Serialize(new CounterLine("counter", c.Name, c.Delta), Json.CounterLine)
                 : $"{c.Name} +{c.Delta}";
+        foreach (var f in interval.Frees)
+            yield return json
+                ? JsonSerializer.Serialize(new FreeLine("free", f.Function, f.Site, f.Count), Json.FreeLine)
+                : $"{f.Count} normal frees at {f.Site} (consume_skb, not drops)";
         if (interval.LostRecords > 0)
             yield return json
                 ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords), Json.LostLine)
@@ -35,7 +39,7 @@ public static class WatchOutput
         var relations = explain.LeadLag.Where(r => r.Kind != LeadLagKind.None).Take(5).ToArray();
         if (json)
             return JsonSerializer.Serialize(
-                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations),
+                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations, [.. total.Frees]),
                 Json.SummaryLine);
 
         var text = new StringBuilder();
@@ -49,6 +53,13 @@ public static class WatchOutput
             text.AppendLine($"  {"drops",10}  {"site".PadRight(siteWidth)}  reason");
             foreach (var d in drops)
                 text.AppendLine($"  {d.Count,10}  {d.Site.PadRight(siteWidth)}  {d.Reason ?? "-"}");
+        }
+        var frees = total.Frees.ToList();
+        if (frees.Count > 0)
+        {
+            text.AppendLine($"  {"frees",10}  normal frees (skb:consume_skb), not drops");
+            foreach (var f in frees.Take(10))
+                text.AppendLine($"  {f.Count,10}  {f.Site}");
         }
         var counters = total.Counters.ToList();
         if (counters.Count > 0)
@@ -70,12 +81,15 @@ public static class WatchOutput
 public sealed record DropLine(string Type, string Function, string Site, string? Reason, long Count);
 public sealed record CounterLine(string Type, string Name, long Delta);
 public sealed record LostLine(string Type, long Lost);
+public sealed record FreeLine(string Type, string Function, string Site, long Count);
 public sealed record SummaryLine(
-    string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag);
+    string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag,
+    FreeTotal[] Frees);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DropLine))]
 [JsonSerializable(typeof(CounterLine))]
 [JsonSerializable(typeof(LostLine))]
+[JsonSerializable(typeof(FreeLine))]
 [JsonSerializable(typeof(SummaryLine))]
 internal sealed partial class WatchJson : JsonSerializerContext;

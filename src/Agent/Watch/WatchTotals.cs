@@ -7,6 +7,7 @@ public sealed class WatchTotals
 {
     private readonly Dictionary<(string Site, string Function, string? Reason), long> _drops = [];
     private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Site, string Function), long> _frees = [];
 
     // The run's buckets and deltas as they came, for the explanation at exit; bounded so a storm cannot exhaust memory.
     private const int MaxKept = 1_000_000;
@@ -27,6 +28,8 @@ public sealed class WatchTotals
             _drops[(d.Site, d.Function, d.Reason)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason)) + d.Count;
         foreach (var c in batch.Counters)
             _counters[c.Name] = _counters.GetValueOrDefault(c.Name) + c.Delta;
+        foreach (var f in batch.Frees ?? [])
+            _frees[(f.Site, f.Function)] = _frees.GetValueOrDefault((f.Site, f.Function)) + f.Count;
         LostRecords += batch.LostRecords;
     }
 
@@ -36,15 +39,21 @@ public sealed class WatchTotals
         if (_deltas.Count < MaxKept) _deltas.AddRange(other._deltas);
         foreach (var (key, count) in other._drops) _drops[key] = _drops.GetValueOrDefault(key) + count;
         foreach (var (name, delta) in other._counters) _counters[name] = _counters.GetValueOrDefault(name) + delta;
+        foreach (var (key, count) in other._frees) _frees[key] = _frees.GetValueOrDefault(key) + count;
         LostRecords += other.LostRecords;
     }
 
-    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && LostRecords == 0;
+    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && _frees.Count == 0 && LostRecords == 0;
 
     /// <summary>Most drops first, then by site, so the interesting line is on top and the order is stable.</summary>
     public IEnumerable<DropTotal> Drops =>
         _drops.Select(kv => new DropTotal(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value))
               .OrderByDescending(d => d.Count).ThenBy(d => d.Site, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal);
+
+    /// <summary>Normal frees (skb:consume_skb) per site, most first; empty unless the agent counts them.</summary>
+    public IEnumerable<FreeTotal> Frees =>
+        _frees.Select(kv => new FreeTotal(kv.Key.Function, kv.Key.Site, kv.Value))
+              .OrderByDescending(f => f.Count).ThenBy(f => f.Site, StringComparer.Ordinal);
 
     public IEnumerable<CounterTotal> Counters =>
         _counters.Select(kv => new CounterTotal(kv.Key, kv.Value)).OrderBy(c => c.Name, StringComparer.Ordinal);
@@ -53,3 +62,5 @@ public sealed class WatchTotals
 public sealed record DropTotal(string Function, string Site, string? Reason, long Count);
 
 public sealed record CounterTotal(string Name, long Delta);
+
+public sealed record FreeTotal(string Function, string Site, long Count);

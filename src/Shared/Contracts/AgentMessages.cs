@@ -38,6 +38,7 @@ public sealed record CounterDelta(string Name, long Delta, long AtMs);
 /// <summary>One uplink message. Sequence rises by one per batch per agent; the hub drops repeats, so resends are safe.</summary>
 /// <param name="LostRecords">Records the kernel could not hand to the agent during this batch (perf ring overflow, NET_DM queue drops).</param>
 /// <param name="SamplesSuppressed">Raw samples not sent because of the per-second cap.</param>
+/// <param name="Frees">Normal frees (skb:consume_skb) per site, when the agent counts them; never drops.</param>
 public sealed record AgentBatch(
     string HostId,
     long Sequence,
@@ -46,4 +47,5 @@ public sealed record AgentBatch(
     IReadOnlyList<CounterDelta> Counters,
     IReadOnlyList<DropSample> Samples,
     long LostRecords,
-    long SamplesSuppressed);
+    long SamplesSuppressed,
+    IReadOnlyList<DropBucket>? Frees = null);

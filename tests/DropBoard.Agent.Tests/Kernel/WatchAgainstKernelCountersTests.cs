@@ -74,9 +74,40 @@ public sealed class WatchAgainstKernelCountersTests
         Assert.DoesNotContain(summary.GetProperty("attribution").EnumerateArray(), a => a.GetProperty("counter").GetString()!.StartsWith("Udp."));
     }
 
-    private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops)
+    [Fact]
+    public async Task With_consume_skb_normal_frees_are_counted_apart_from_drops()
     {
-        using var agent = AgentProcess.Start("watch", "--json", "--seconds", "5", "--interval", "0.5", "--netns", ns.Name);
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        // Echo requests to ourselves: icmp_rcv answers and frees each request normally (consume_skb); the replies
+        // find no ping socket and are dropped (kfree_skb, NO_SOCKET).
+        var (summary, _) = await WatchWhile(ns, () => { IcmpTraffic.EchoRequests(ns, 321); return 0; }, "--consume");
+
+        var requests = Delta(before, Snmp(ns), "Icmp.InEchos");
+        Assert.Equal(321, requests);
+        var frees = summary.GetProperty("frees").EnumerateArray()
+            .Where(f => f.GetProperty("function").GetString() == "icmp_rcv").Sum(f => f.GetProperty("count").GetInt64());
+        Assert.Equal(requests, frees);
+        Assert.DoesNotContain(summary.GetProperty("drops").EnumerateArray(), d => d.GetProperty("function").GetString() == "icmp_rcv");
+        Assert.Equal(requests, Drops(summary, "NO_SOCKET").Where(d => d.Function == "ping_rcv").Sum(d => d.Count));
+    }
+
+    [Fact]
+    public async Task Without_consume_skb_the_summary_has_no_frees()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+
+        var (summary, _) = await WatchWhile(ns, () => { IcmpTraffic.EchoRequests(ns, 50); return 0; });
+
+        Assert.Equal(0, summary.GetProperty("frees").GetArrayLength());
+    }
+
+    private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops, params string[] extra)
+    {
+        using var agent = AgentProcess.Start(["watch", "--json", "--seconds", "5", "--interval", "0.5", "--netns", ns.Name, .. extra]);
         await agent.WaitUntilCapturingAsync();
         var result = makeDrops();
         var exit = await agent.WaitForExitAsync();

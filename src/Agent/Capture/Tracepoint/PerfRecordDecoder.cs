@@ -4,7 +4,7 @@ using DropBoard.Agent.Aggregation;
 namespace DropBoard.Agent.Capture.Tracepoint;
 
 /// <summary>
-/// Turns perf ring records of skb:kfree_skb into aggregator counts. Pure: it sees bytes, never the kernel,
+/// Turns perf ring records of skb:kfree_skb (or skb:consume_skb) into aggregator counts. Pure: it sees bytes, never the kernel,
 /// so it is tested on recorded rings. Bad records are counted and described, never thrown: a corrupt
 /// record must not stop the capture of the good ones after it.
 /// </summary>
@@ -103,7 +103,8 @@ public sealed class PerfRecordDecoder
             reasonId = value < (uint)_reasonIds.Length && _reasonIds[value] != 0 ? _reasonIds[value] : UnknownReason(value);
         }
         Samples++;
-        _aggregator.Add(pc, reasonId, time + _clockOffsetNs, 1, BinaryPrimitives.ReadUInt16LittleEndian(raw[_layout.ProtocolOffset..]));
+        var protocol = _layout.HasProtocol ? BinaryPrimitives.ReadUInt16LittleEndian(raw[_layout.ProtocolOffset..]) : (ushort)0;
+        _aggregator.Add(pc, reasonId, time + _clockOffsetNs, 1, protocol);
     }
 
     // A value the print fmt does not name (a distro backport): keep it visible rather than fold it into another reason.

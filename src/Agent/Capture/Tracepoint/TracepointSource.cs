@@ -18,44 +18,65 @@ public sealed unsafe class TracepointSource : IDropSource
     private readonly PerfEvent[] _events;
     private readonly KfreeSkbLayout _layout;
     private readonly TracepointFormat _format;
+    private readonly PerfEvent[] _consumeEvents;
+    private readonly KfreeSkbLayout? _consumeLayout;
     private PerfRecordDecoder? _decoder;
+    private PerfRecordDecoder? _freeDecoder;
     private int _epoll = -1;
 
     public string Name => "tracepoint";
 
-    public long LostRecords => _decoder?.LostRecords ?? 0;
+    public long LostRecords => (_decoder?.LostRecords ?? 0) + (_freeDecoder?.LostRecords ?? 0);
+
+    /// <summary>
+    /// Where normal frees (skb:consume_skb) are counted, when the source was opened with them; set before
+    /// <see cref="Run"/>. They tell a drop site from a place that frees packets it is done with.
+    /// </summary>
+    public DropAggregator? Frees { get; set; }
+
+    public bool CapturesFrees => _consumeLayout is not null;
 
     /// <summary>Records that could not be decoded (each counted, with the last reason in <see cref="LastError"/>).</summary>
     public long CorruptRecords => _decoder?.CorruptRecords ?? 0;
 
     public string? LastError => _decoder?.LastError;
 
-    private TracepointSource(PerfEvent[] events, TracepointFormat format)
+    private TracepointSource(PerfEvent[] events, TracepointFormat format, PerfEvent[] consumeEvents, TracepointFormat? consumeFormat)
     {
         _events = events;
         _format = format;
         _layout = KfreeSkbLayout.From(format);
+        _consumeEvents = consumeEvents;
+        _consumeLayout = consumeFormat is null ? null : KfreeSkbLayout.ForConsumeSkb(consumeFormat);
     }
 
     /// <param name="ringPages">Data pages per CPU ring, a power of two (256 pages = 1 MiB holds ~14k drops).</param>
-    public static TracepointSource Open(int ringPages = 256)
+    /// <param name="consume">Also open skb:consume_skb (normal frees: far more frequent than drops, so off by default).</param>
+    public static TracepointSource Open(int ringPages = 256, bool consume = false)
     {
         if (ringPages <= 0 || (ringPages & (ringPages - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(ringPages), "must be a power of two");
         var tracefs = Tracefs.Locate();
         var format = Tracefs.ReadFormat(tracefs, "skb", "kfree_skb");
+        var consumeFormat = consume ? Tracefs.ReadFormat(tracefs, "skb", "consume_skb") : null;
         var events = new List<PerfEvent>();
+        var consumeEvents = new List<PerfEvent>();
         try
         {
             foreach (var cpu in OnlineCpus())
+            {
                 events.Add(PerfEvent.Open(format.Id, cpu, ringPages, CLOCK_MONOTONIC));
+                if (consumeFormat is not null) consumeEvents.Add(PerfEvent.Open(consumeFormat.Id, cpu, ringPages, CLOCK_MONOTONIC));
+            }
         }
         catch
         {
-            foreach (var e in events) e.Dispose();
+            foreach (var e in events.Concat(consumeEvents)) e.Dispose();
             throw;
         }
-        return new TracepointSource([.. events], format);
+        // Enabled here, not in Run: once Open returns, every drop is in a ring, so "watching" is true when printed.
+        foreach (var e in events.Concat(consumeEvents)) e.Enable();
+        return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat);
     }
 
     public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
@@ -64,33 +85,42 @@ public sealed unsafe class TracepointSource : IDropSource
         var monotonicNs = (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
         var unixNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         var decoder = _decoder = new PerfRecordDecoder(_layout, _format.ReasonNames, aggregator, unixNs - monotonicNs);
+        var frees = _consumeLayout is null ? null : Frees ?? throw new InvalidOperationException("set Frees before Run when capturing consume_skb");
+        var freeDecoder = _freeDecoder = frees is null ? null : new PerfRecordDecoder(_consumeLayout!, new Dictionary<int, string>(), frees, unixNs - monotonicNs);
+        var all = _events.Concat(_consumeEvents).ToArray();
 
         _epoll = epoll_create1(EPOLL_CLOEXEC);
         if (_epoll < 0) throw new CaptureUnavailableException($"epoll_create1 failed (errno {errno})", "check the process's file descriptor limit");
-        for (var i = 0; i < _events.Length; i++)
+        for (var i = 0; i < all.Length; i++)
         {
             var ev = new epoll_event { events = EPOLLIN };
             ev.data.fd = i;
-            epoll_ctl(_epoll, EPOLL_CTL_ADD, _events[i].Fd, &ev);
+            epoll_ctl(_epoll, EPOLL_CTL_ADD, all[i].Fd, &ev);
         }
-        foreach (var e in _events) e.Enable();
 
-        var ready = stackalloc epoll_event[_events.Length];
+        var ready = stackalloc epoll_event[all.Length];
         while (!cancellationToken.IsCancellationRequested)
         {
-            epoll_wait(_epoll, ready, _events.Length, PollMs);
+            epoll_wait(_epoll, ready, all.Length, PollMs);
             // Drain every ring each round: a ring below its watermark still holds drops we want within PollMs.
-            foreach (var e in _events) e.Ring.Drain(decoder);
-            aggregator.Commit();
+            Drain(aggregator, decoder, frees, freeDecoder);
         }
-        foreach (var e in _events) e.Disable();
+        foreach (var e in all) e.Disable();
+        Drain(aggregator, decoder, frees, freeDecoder);
+    }
+
+    private void Drain(DropAggregator aggregator, PerfRecordDecoder decoder, DropAggregator? frees, PerfRecordDecoder? freeDecoder)
+    {
         foreach (var e in _events) e.Ring.Drain(decoder);
         aggregator.Commit();
+        if (frees is null) return;
+        foreach (var e in _consumeEvents) e.Ring.Drain(freeDecoder!);
+        frees.Commit();
     }
 
     public void Dispose()
     {
-        foreach (var e in _events) e.Dispose();
+        foreach (var e in _events.Concat(_consumeEvents)) e.Dispose();
         if (_epoll >= 0) close(_epoll);
         _epoll = -1;
     }
