@@ -46,7 +46,34 @@ public sealed class WebAppProcess : IAsyncDisposable
     public static Task<WebAppProcess> StartAsync(params string[] settings) => StartAsync(FreePort(), settings);
 
     /// <summary>On a given port, so a test can kill the app and bring it back where its agents look for it.</summary>
+    /// <remarks>Each app gets its own new database file unless <c>DropBoard:Database=...</c> is among the settings.</remarks>
     public static async Task<WebAppProcess> StartAsync(int port, params string[] settings)
+    {
+        var app = new WebAppProcess(Process.Start(StartInfo(port, settings))!, new Uri($"http://127.0.0.1:{port}/"));
+        await app.WaitUntilServingAsync();
+        return app;
+    }
+
+    /// <summary>Starts the app expecting it to refuse to start; returns its exit code and everything it printed.</summary>
+    public static async Task<(int ExitCode, string Output)> RunUntilExitAsync(params string[] settings)
+    {
+        using var process = Process.Start(StartInfo(FreePort(), settings))!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the web app was expected to refuse to start, but it ran for 60 s:\n{await stdout}{await stderr}");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static ProcessStartInfo StartInfo(int port, string[] settings)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll");
         var psi = new ProcessStartInfo("dotnet")
@@ -60,10 +87,10 @@ public sealed class WebAppProcess : IAsyncDisposable
         psi.ArgumentList.Add("--urls");
         psi.ArgumentList.Add($"http://127.0.0.1:{port}");
         foreach (var s in settings) psi.ArgumentList.Add($"--{s}");
+        if (!settings.Any(s => s.StartsWith("DropBoard:Database=", StringComparison.Ordinal)))
+            psi.ArgumentList.Add($"--DropBoard:Database={Path.Combine(Path.GetTempPath(), $"dropboard-test-{Guid.NewGuid():n}.db")}");
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
-        var app = new WebAppProcess(Process.Start(psi)!, new Uri($"http://127.0.0.1:{port}/"));
-        await app.WaitUntilServingAsync();
-        return app;
+        return psi;
     }
 
     private async Task WaitUntilServingAsync()

@@ -1,0 +1,35 @@
+using DropBoard.Web.Investigations;
+using DropBoard.Web.Sessions;
+
+namespace DropBoard.Web.Api;
+
+/// <summary>Permalinked investigations: create, read, edit (each edit keeps the previous version).</summary>
+public static class InvestigationApi
+{
+    public static IEndpointRouteBuilder MapInvestigationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/investigations", (InvestigationBody body, InvestigationStore store, SessionQueries sessions, HttpRequest request) =>
+        {
+            if (Problem(body, sessions) is { } problem) return Results.BadRequest(new { error = problem });
+            var slug = store.Create(body);
+            return Results.Created($"/api/investigations/{slug}", new { slug, url = $"{request.Scheme}://{request.Host}/i/{slug}" });
+        });
+        app.MapGet("/api/investigations/{slug}", (string slug, InvestigationStore store) =>
+            store.Get(slug) is { } investigation ? Results.Ok(investigation) : Results.NotFound(new { error = $"no investigation '{slug}'" }));
+        app.MapPut("/api/investigations/{slug}", (string slug, InvestigationBody body, InvestigationStore store, SessionQueries sessions) =>
+        {
+            if (Problem(body, sessions) is { } problem) return Results.BadRequest(new { error = problem });
+            return store.Update(slug, body) is { } version ? Results.Ok(new { slug, version }) : Results.NotFound(new { error = $"no investigation '{slug}'" });
+        });
+        return app;
+    }
+
+    private static string? Problem(InvestigationBody? body, SessionQueries sessions)
+    {
+        if (body is null || string.IsNullOrWhiteSpace(body.Title)) return "an investigation needs a title";
+        if (body.Sessions is not { Count: > 0 }) return "an investigation needs at least one session";
+        if (body.Sessions.FirstOrDefault(id => sessions.Get(id) is null) is var missing and > 0) return $"session {missing} does not exist";
+        if (body.Window is { } w && w.ToMs <= w.FromMs) return "the window ends before it starts";
+        return null;
+    }
+}

@@ -1,0 +1,115 @@
+using DropBoard.Shared.Analysis;
+using DropBoard.Web.Sessions;
+using DropBoard.Web.Sessions.Import;
+
+namespace DropBoard.Web.Api;
+
+/// <summary>Sessions for scripts and the agent CLI: start, stop, read, import, export, compare.</summary>
+public static class SessionApi
+{
+    public sealed record CreateSession(string Name, IReadOnlyList<string>? Hosts);
+
+    public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/api/sessions", (CreateSession request, SessionStore store, SessionRecorder recorder) =>
+        {
+            if (string.IsNullOrWhiteSpace(request?.Name)) return Results.BadRequest(new { error = "a session needs a name" });
+            var id = store.Create(request.Name.Trim(), request.Hosts);
+            recorder.Refresh();
+            return Results.Created($"/api/sessions/{id}", new { id });
+        });
+        app.MapPost("/api/sessions/{id:long}/stop", (long id, SessionStore store, SessionRecorder recorder) =>
+        {
+            var stopped = store.Stop(id);
+            recorder.Refresh();
+            return stopped ? Results.Ok(new { id, state = SessionStates.Stopped }) : NotRecording(id);
+        });
+        app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
+        app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
+            queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));
+        app.MapGet("/api/sessions/{id:long}/sites", (long id, SessionQueries queries, string? host, long? from, long? to) =>
+            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Sites(id, host, from, to)));
+        app.MapGet("/api/sessions/{id:long}/counters", (long id, SessionQueries queries, string? host) =>
+            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Counters(id, host)));
+        app.MapGet("/api/sessions/{id:long}/explain", (long id, SessionQueries queries) =>
+        {
+            if (queries.Get(id) is null) return NoSession(id);
+            var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id);
+            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = kernel, BucketMs = bucketMs, HorizonMs = Math.Max(1000, 2L * bucketMs) }));
+        });
+        app.MapGet("/api/sessions/{id:long}/export", (long id, SessionQueries queries, string? format) =>
+        {
+            if (queries.Export(id) is not { } file) return NoSession(id);
+            return (format ?? "json") switch
+            {
+                "json" => Results.File(SessionFileJson.Write(file), "application/json", $"dropboard-session-{id}.json"),
+                "csv" => Results.Text(SessionCsv.Write(file), "text/csv"),
+                var other => Results.BadRequest(new { error = $"export format '{other}' is not json or csv" }),
+            };
+        });
+        app.MapPost("/api/import", ImportAsync).DisableAntiforgery();
+        app.MapGet("/api/compare", (long a, long b, SessionQueries queries) =>
+            SessionCompare.Run(queries, a, b) is { } result ? Results.Ok(result) : Results.NotFound(new { error = $"session {a} or {b} does not exist" }));
+        return app;
+    }
+
+    /// <summary>
+    /// The body is the file (<c>format=dropwatch|perf-script|dropboard</c>). For dropwatch, a multipart form
+    /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts).
+    /// </summary>
+    private static async Task<IResult> ImportAsync(HttpRequest request, SessionStore store, TimeProvider clock, string? format, string? name, string? kernel)
+    {
+        string? before = null, after = null;
+        byte[] body;
+        if (request.HasFormContentType)
+        {
+            var form = await request.ReadFormAsync();
+            if (form.Files.GetFile("file") is not { } upload) return Results.BadRequest(new { error = "the form has no 'file' part" });
+            using var stream = new MemoryStream();
+            await upload.CopyToAsync(stream);
+            body = stream.ToArray();
+            before = await Text(form, "netstatBefore");
+            after = await Text(form, "netstatAfter");
+            name ??= upload.FileName;
+        }
+        else
+        {
+            using var stream = new MemoryStream();
+            await request.Body.CopyToAsync(stream);
+            body = stream.ToArray();
+        }
+        if (body.Length == 0) return Results.BadRequest(new { error = "the import is empty" });
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        try
+        {
+            var text = () => System.Text.Encoding.UTF8.GetString(body);
+            var file = format switch
+            {
+                "dropwatch" => DropwatchImport.Parse(text(), name ?? "dropwatch import", now, before, after, kernel),
+                "perf-script" => PerfScriptImport.Parse(text(), name ?? "perf script import", now, kernel),
+                "dropboard" => SessionFileJson.Read(body),
+                _ => throw new ImportException($"format '{format}' is not one of dropwatch, perf-script, dropboard"),
+            };
+            var id = store.Import(file);
+            return Results.Created($"/api/sessions/{id}", new { sessionId = id });
+        }
+        catch (ImportException e)
+        {
+            return Results.BadRequest(new { error = $"{format} import: {e.Message}" });
+        }
+    }
+
+    private static async Task<string?> Text(IFormCollection form, string name)
+    {
+        if (form.Files.GetFile(name) is { } file)
+        {
+            using var reader = new StreamReader(file.OpenReadStream());
+            return await reader.ReadToEndAsync();
+        }
+        return form.TryGetValue(name, out var value) ? value.ToString() : null;
+    }
+
+    private static IResult NoSession(long id) => Results.NotFound(new { error = $"no session {id}; see /api/sessions" });
+
+    private static IResult NotRecording(long id) => Results.Conflict(new { error = $"session {id} does not exist or is not recording" });
+}

@@ -1,0 +1,147 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace DropBoard.Web.Sessions;
+
+/// <summary>The database file could not be opened as DropBoard's; the message names the file and what is wrong.</summary>
+public sealed class SessionDatabaseException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The SQLite file that holds sessions and investigations: WAL mode, schema versioned by
+/// <c>PRAGMA user_version</c> and migrated in code at start-up. An existing file that is not a DropBoard
+/// database, is damaged, or is locked is reported and left exactly as it was: nothing is ever re-created
+/// over it.
+/// </summary>
+public sealed class SessionDatabase
+{
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,            -- recording | stopped
+            origin TEXT NOT NULL,           -- live | dropwatch | perf-script | dropboard
+            hosts TEXT NULL,                -- JSON array of host ids to record; NULL = every host
+            started_ms INTEGER NOT NULL,
+            stopped_ms INTEGER NULL,
+            last_write_ms INTEGER NULL,
+            notes TEXT NOT NULL DEFAULT '');
+        CREATE TABLE session_hosts (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            host_id TEXT NOT NULL, host_name TEXT NOT NULL, kernel TEXT NOT NULL, source TEXT NOT NULL,
+            bucket_ms INTEGER NOT NULL, lost_records INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (session_id, host_id));
+        CREATE TABLE sites (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL, function TEXT NOT NULL, reason TEXT NULL, protocol INTEGER NOT NULL,
+            UNIQUE (site, reason, protocol));
+        -- Only non-zero buckets are stored: a quiet site costs nothing.
+        CREATE TABLE buckets (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site INTEGER NOT NULL, start_ms INTEGER NOT NULL, count INTEGER NOT NULL);
+        CREATE INDEX buckets_by_host_time ON buckets (session_host, start_ms);
+        -- Per-second sums of the same buckets, so histograms and comparisons of long sessions stay fast.
+        CREATE TABLE seconds (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site INTEGER NOT NULL, second INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (session_host, site, second)) WITHOUT ROWID;
+        CREATE TABLE counters (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            name TEXT NOT NULL, at_ms INTEGER NOT NULL, delta INTEGER NOT NULL);
+        CREATE INDEX counters_by_host ON counters (session_host, at_ms);
+        CREATE TABLE samples (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            ts_ns INTEGER NOT NULL, site TEXT NOT NULL, function TEXT NOT NULL, reason TEXT NULL, protocol INTEGER NOT NULL,
+            in_port TEXT NULL, original_length INTEGER NOT NULL, header BLOB NULL);
+        CREATE TABLE gaps (
+            session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL, why TEXT NOT NULL);
+        -- Batches already written, so a resend after a dashboard restart is not recorded twice.
+        CREATE TABLE batches_seen (
+            session_host INTEGER NOT NULL, instance_id TEXT NOT NULL, sequence INTEGER NOT NULL,
+            PRIMARY KEY (session_host, instance_id, sequence)) WITHOUT ROWID;
+        """,
+        """
+        CREATE TABLE investigations (
+            slug TEXT PRIMARY KEY, title TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+            version INTEGER NOT NULL, body TEXT NOT NULL);
+        CREATE TABLE investigation_history (
+            slug TEXT NOT NULL REFERENCES investigations(slug) ON DELETE CASCADE,
+            version INTEGER NOT NULL, saved_ms INTEGER NOT NULL, body TEXT NOT NULL,
+            PRIMARY KEY (slug, version));
+        """,
+    ];
+
+    public string Path { get; }
+    private readonly string _connectionString;
+
+    public static int SchemaVersion => Migrations.Length;
+
+    private SessionDatabase(string path)
+    {
+        Path = path;
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 5 }.ToString();
+    }
+
+    /// <exception cref="SessionDatabaseException">The file is damaged, foreign, newer than this build, or locked.</exception>
+    public static SessionDatabase Open(string path)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
+        var existed = File.Exists(full) && new FileInfo(full).Length > 0;
+        var database = new SessionDatabase(full);
+        try
+        {
+            using var connection = database.Connect();
+            if (existed) database.CheckExisting(connection);
+            database.Migrate(connection);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6) // SQLITE_BUSY, SQLITE_LOCKED
+        {
+            throw new SessionDatabaseException($"database {full} is locked by another process ({e.Message}); stop it or set DropBoard:Database to another file", e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            throw new SessionDatabaseException($"database {full} is damaged or not an SQLite file ({e.Message}); it was left untouched: move it aside or set DropBoard:Database to another file", e);
+        }
+        return database;
+    }
+
+    public SqliteConnection Connect()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        connection.Execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;");
+        return connection;
+    }
+
+    private void CheckExisting(SqliteConnection connection)
+    {
+        // Reads every page: a damaged file fails here, before anything is written to it.
+        var check = connection.ExecuteScalar<string>("PRAGMA quick_check");
+        if (check != "ok")
+            throw new SessionDatabaseException($"database {Path} is damaged (quick_check: {check}); it was left untouched: move it aside or set DropBoard:Database to another file");
+        var version = connection.ExecuteScalar<long>("PRAGMA user_version");
+        var tables = connection.Query<string>("SELECT name FROM sqlite_master WHERE type = 'table'").ToList();
+        if (version == 0 && tables.Count > 0)
+            throw new SessionDatabaseException($"{Path} is an SQLite database of something else (tables: {string.Join(", ", tables.Take(5))}); it was left untouched: set DropBoard:Database to another file");
+        if (version > Migrations.Length)
+            throw new SessionDatabaseException($"database {Path} has schema version {version}, newer than this DropBoard ({Migrations.Length}); upgrade DropBoard");
+    }
+
+    private void Migrate(SqliteConnection connection)
+    {
+        // Exclusive while migrating: fails fast (busy) when another process holds the file.
+        connection.Execute("PRAGMA journal_mode = WAL;");
+        var version = connection.ExecuteScalar<long>("PRAGMA user_version");
+        for (var v = (int)version; v < Migrations.Length; v++)
+        {
+            using var transaction = connection.BeginTransaction();
+            connection.Execute(Migrations[v], transaction: transaction);
+            connection.Execute($"PRAGMA user_version = {v + 1}", transaction: transaction);
+            transaction.Commit();
+        }
+    }
+}

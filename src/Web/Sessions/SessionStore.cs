@@ -1,0 +1,205 @@
+using System.Text.Json;
+using Dapper;
+using DropBoard.Shared.Contracts;
+using Microsoft.Data.Sqlite;
+
+namespace DropBoard.Web.Sessions;
+
+/// <summary>
+/// Writes and reads capture sessions. Writes go through one connection in one transaction per batch, with
+/// prepared statements (the recording hot path); reads use pooled connections and Dapper.
+/// </summary>
+public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
+{
+    private const int MaxSamplesPerHost = 10_000;
+    private readonly Lock _write = new();
+    private SqliteConnection? _writer;
+    private readonly Dictionary<(string Site, string? Reason, ushort Protocol), long> _siteIds = [];
+    private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
+
+    public SessionDatabase Database => database;
+
+    private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public long Create(string name, IReadOnlyList<string>? hosts)
+    {
+        using var connection = database.Connect();
+        return connection.ExecuteScalar<long>(
+            "INSERT INTO sessions (name, state, origin, hosts, started_ms, last_write_ms) VALUES (@name, @state, 'live', @hosts, @now, @now) RETURNING id",
+            new { name, state = SessionStates.Recording, hosts = hosts is { Count: > 0 } ? JsonSerializer.Serialize(hosts) : null, now = Now });
+    }
+
+    /// <returns>False when there is no such session or it was not recording.</returns>
+    public bool Stop(long id)
+    {
+        using var connection = database.Connect();
+        return connection.Execute("UPDATE sessions SET state = @stopped, stopped_ms = @now WHERE id = @id AND state = @recording",
+            new { id, now = Now, stopped = SessionStates.Stopped, recording = SessionStates.Recording }) == 1;
+    }
+
+    public void SetNotes(long id, string notes)
+    {
+        using var connection = database.Connect();
+        connection.Execute("UPDATE sessions SET notes = @notes WHERE id = @id", new { id, notes });
+    }
+
+    /// <summary>Sessions recording now, with the hosts each records (null = all).</summary>
+    public IReadOnlyList<(long Id, HashSet<string>? Hosts)> Recording()
+    {
+        using var connection = database.Connect();
+        return connection.Query<(long Id, string? Hosts)>("SELECT id, hosts FROM sessions WHERE state = @recording", new { recording = SessionStates.Recording })
+            .Select(r => (r.Id, r.Hosts is null ? null : JsonSerializer.Deserialize<string[]>(r.Hosts)!.ToHashSet(StringComparer.Ordinal)))
+            .ToList();
+    }
+
+    /// <summary>
+    /// At start-up: sessions still recording were interrupted by a restart. They go on recording; the time
+    /// between their last write and now is marked as a gap.
+    /// </summary>
+    public int MarkRestartGaps()
+    {
+        using var connection = database.Connect();
+        return connection.Execute(
+            "INSERT INTO gaps (session_id, from_ms, to_ms, why) SELECT id, last_write_ms, @now, 'dashboard restarted' FROM sessions WHERE state = @recording AND last_write_ms < @now",
+            new { now = Now, recording = SessionStates.Recording });
+    }
+
+    /// <summary>Records one batch into one session. Returns false when that batch was already recorded.</summary>
+    public bool Append(long sessionId, AgentHello hello, AgentBatch batch)
+    {
+        lock (_write)
+            return Writing(connection =>
+            {
+            using var transaction = connection.BeginTransaction();
+            var host = HostKey(connection, transaction, sessionId, hello);
+            if (connection.Execute("INSERT OR IGNORE INTO batches_seen VALUES (@host, @instance, @sequence)",
+                    new { host, instance = hello.InstanceId, sequence = batch.Sequence }, transaction) == 0)
+                return false;
+            WriteDrops(connection, transaction, host, batch.Drops);
+            WriteCounters(connection, transaction, host, batch.Counters);
+            WriteSamples(connection, transaction, host, batch.Samples);
+            connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
+            connection.Execute("UPDATE sessions SET last_write_ms = @now WHERE id = @sessionId", new { sessionId, now = Now }, transaction);
+            transaction.Commit();
+            return true;
+            });
+    }
+
+    /// <summary>A whole session at once (import): one transaction, all or nothing.</summary>
+    public long Import(SessionFile file)
+    {
+        lock (_write)
+            return Writing(connection =>
+            {
+            using var transaction = connection.BeginTransaction();
+            var id = connection.ExecuteScalar<long>(
+                "INSERT INTO sessions (name, state, origin, started_ms, stopped_ms, last_write_ms, notes) VALUES (@Name, @state, @Origin, @StartedMs, @StoppedMs, @StoppedMs, @Notes) RETURNING id",
+                new { file.Name, state = SessionStates.Stopped, file.Origin, file.StartedMs, StoppedMs = file.StoppedMs ?? file.StartedMs, file.Notes }, transaction);
+            foreach (var h in file.Hosts)
+            {
+                var host = HostKey(connection, transaction, id, new AgentHello(h.HostId, h.HostName, h.Kernel, h.Source, "import", h.BucketMs));
+                WriteDrops(connection, transaction, host, h.Drops);
+                WriteCounters(connection, transaction, host, h.Counters);
+                WriteSamples(connection, transaction, host, h.Samples);
+                connection.Execute("UPDATE session_hosts SET lost_records = @lost WHERE id = @host", new { host, lost = h.LostRecords }, transaction);
+            }
+            foreach (var g in file.Gaps)
+                connection.Execute("INSERT INTO gaps VALUES (@id, @FromMs, @ToMs, @Why)", new { id, g.FromMs, g.ToMs, g.Why }, transaction);
+            transaction.Commit();
+            return id;
+            });
+    }
+
+    // Ids cached during a transaction that failed may not exist: forget them, and the connection with them.
+    private T Writing<T>(Func<SqliteConnection, T> write)
+    {
+        try
+        {
+            return write(_writer ??= database.Connect());
+        }
+        catch
+        {
+            _siteIds.Clear();
+            _hostKeys.Clear();
+            _writer?.Dispose();
+            _writer = null;
+            throw;
+        }
+    }
+
+    private long HostKey(SqliteConnection connection, SqliteTransaction transaction, long sessionId, AgentHello hello)
+    {
+        if (_hostKeys.TryGetValue((sessionId, hello.HostId), out var key)) return key;
+        connection.Execute(
+            """
+            INSERT INTO session_hosts (session_id, host_id, host_name, kernel, source, bucket_ms) VALUES (@sessionId, @HostId, @HostName, @KernelRelease, @Source, @BucketMs)
+            ON CONFLICT (session_id, host_id) DO UPDATE SET host_name = excluded.host_name, kernel = excluded.kernel, source = excluded.source
+            """, new { sessionId, hello.HostId, hello.HostName, hello.KernelRelease, hello.Source, hello.BucketMs }, transaction);
+        key = connection.ExecuteScalar<long>("SELECT id FROM session_hosts WHERE session_id = @sessionId AND host_id = @HostId", new { sessionId, hello.HostId }, transaction);
+        _hostKeys[(sessionId, hello.HostId)] = key;
+        return key;
+    }
+
+    private void WriteDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
+    {
+        if (drops.Count == 0) return;
+        using var bucket = connection.CreateCommand();
+        bucket.Transaction = transaction;
+        bucket.CommandText = "INSERT INTO buckets VALUES ($host, $site, $start, $count)";
+        var (bHost, bSite, bStart, bCount) = (bucket.Parameters.Add("$host", SqliteType.Integer), bucket.Parameters.Add("$site", SqliteType.Integer),
+            bucket.Parameters.Add("$start", SqliteType.Integer), bucket.Parameters.Add("$count", SqliteType.Integer));
+        bucket.Prepare();
+        bHost.Value = host;
+        var seconds = new Dictionary<(long Site, long Second), long>();
+        foreach (var d in drops)
+        {
+            var site = SiteId(connection, transaction, d);
+            bSite.Value = site;
+            bStart.Value = d.StartMs;
+            bCount.Value = d.Count;
+            bucket.ExecuteNonQuery();
+            var second = Math.DivRem(d.StartMs, 1000, out var rem) - (rem < 0 ? 1 : 0);
+            seconds[(site, second)] = seconds.GetValueOrDefault((site, second)) + d.Count;
+        }
+        using var rollup = connection.CreateCommand();
+        rollup.Transaction = transaction;
+        rollup.CommandText = "INSERT INTO seconds VALUES ($host, $site, $second, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count";
+        var (rHost, rSite, rSecond, rCount) = (rollup.Parameters.Add("$host", SqliteType.Integer), rollup.Parameters.Add("$site", SqliteType.Integer),
+            rollup.Parameters.Add("$second", SqliteType.Integer), rollup.Parameters.Add("$count", SqliteType.Integer));
+        rollup.Prepare();
+        rHost.Value = host;
+        foreach (var ((site, second), count) in seconds)
+        {
+            rSite.Value = site;
+            rSecond.Value = second;
+            rCount.Value = count;
+            rollup.ExecuteNonQuery();
+        }
+    }
+
+    private long SiteId(SqliteConnection connection, SqliteTransaction transaction, DropBucket d)
+    {
+        var key = (d.Site, d.Reason, d.Protocol);
+        if (_siteIds.TryGetValue(key, out var id)) return id;
+        connection.Execute("INSERT OR IGNORE INTO sites (site, function, reason, protocol) VALUES (@Site, @Function, @Reason, @Protocol)",
+            new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol }, transaction);
+        id = connection.ExecuteScalar<long>("SELECT id FROM sites WHERE site = @Site AND reason IS @Reason AND protocol = @Protocol",
+            new { d.Site, d.Reason, Protocol = (int)d.Protocol }, transaction);
+        return _siteIds[key] = id;
+    }
+
+    private static void WriteCounters(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<CounterDelta> counters)
+    {
+        if (counters.Count > 0)
+            connection.Execute("INSERT INTO counters VALUES (@host, @Name, @AtMs, @Delta)", counters.Select(c => new { host, c.Name, c.AtMs, c.Delta }), transaction);
+    }
+
+    private static void WriteSamples(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropSample> samples)
+    {
+        if (samples.Count == 0) return;
+        var room = MaxSamplesPerHost - connection.ExecuteScalar<long>("SELECT count(*) FROM samples WHERE session_host = @host", new { host }, transaction);
+        connection.Execute("INSERT INTO samples VALUES (@host, @TimestampNs, @Site, @Function, @Reason, @Protocol, @InPort, @OriginalLength, @Header)",
+            samples.Take((int)Math.Max(0, room)).Select(s => new { host, s.TimestampNs, s.Site, s.Function, s.Reason, Protocol = (int)s.Protocol, s.InPort, s.OriginalLength, s.Header }),
+            transaction);
+    }
+}
