@@ -57,40 +57,24 @@ public static class SessionApi
     /// The body is the file (<c>format=dropwatch|perf-script|dropboard</c>). For dropwatch, a multipart form
     /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts).
     /// </summary>
-    private static async Task<IResult> ImportAsync(HttpRequest request, SessionStore store, TimeProvider clock, string? format, string? name, string? kernel)
+    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel)
     {
         string? before = null, after = null;
-        byte[] body;
+        using var body = new MemoryStream();
         if (request.HasFormContentType)
         {
             var form = await request.ReadFormAsync();
             if (form.Files.GetFile("file") is not { } upload) return Results.BadRequest(new { error = "the form has no 'file' part" });
-            using var stream = new MemoryStream();
-            await upload.CopyToAsync(stream);
-            body = stream.ToArray();
+            await upload.CopyToAsync(body);
             before = await Text(form, "netstatBefore");
             after = await Text(form, "netstatAfter");
             name ??= upload.FileName;
         }
         else
-        {
-            using var stream = new MemoryStream();
-            await request.Body.CopyToAsync(stream);
-            body = stream.ToArray();
-        }
-        if (body.Length == 0) return Results.BadRequest(new { error = "the import is empty" });
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            await request.Body.CopyToAsync(body);
         try
         {
-            var text = () => System.Text.Encoding.UTF8.GetString(body);
-            var file = format switch
-            {
-                "dropwatch" => DropwatchImport.Parse(text(), name ?? "dropwatch import", now, before, after, kernel),
-                "perf-script" => PerfScriptImport.Parse(text(), name ?? "perf script import", now, kernel),
-                "dropboard" => SessionFileJson.Read(body),
-                _ => throw new ImportException($"format '{format}' is not one of dropwatch, perf-script, dropboard"),
-            };
-            var id = store.Import(file);
+            var id = importer.Import(format, body.ToArray(), name, kernel, before, after);
             return Results.Created($"/api/sessions/{id}", new { sessionId = id });
         }
         catch (ImportException e)

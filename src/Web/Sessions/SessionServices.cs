@@ -17,6 +17,7 @@ public static class SessionServices
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionQueries>();
         services.AddSingleton<SessionRecorder>();
+        services.AddSingleton<SessionImporter>();
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<SessionRecorder>());
         services.AddSingleton<InvestigationStore>();
         services.AddHostedService<SessionStartup>();

@@ -1,0 +1,49 @@
+using DropBoard.Web.Investigations;
+using DropBoard.Web.Sessions;
+using Microsoft.AspNetCore.Components;
+
+namespace DropBoard.Web.Components.Pages.Sessions;
+
+/// <summary>An investigation opened from its link: exactly the saved sessions, filters, window, pins and notes.</summary>
+public sealed partial class InvestigationPage : ComponentBase
+{
+    [Inject] private InvestigationStore Store { get; set; } = null!;
+    [Inject] private SessionQueries Queries { get; set; } = null!;
+
+    [Parameter] public string Slug { get; set; } = "";
+
+    private Investigation? Investigation { get; set; }
+    private IReadOnlyList<SessionView> Views { get; set; } = [];
+    private string NotesHtml { get; set; } = "";
+    private bool Editing { get; set; }
+    private string EditTitle { get; set; } = "";
+    private string EditNotes { get; set; } = "";
+
+    protected override void OnParametersSet() => Load();
+
+    private void Load()
+    {
+        Investigation = Store.Get(Slug);
+        if (Investigation is null) return;
+        var b = Investigation.Body;
+        Views = b.Sessions
+            .Select(id => SessionView.Build(Queries, id, b.Filters?.Host, b.Filters?.Reason, b.Filters?.Site, b.Window?.FromMs, b.Window?.ToMs))
+            .OfType<SessionView>()
+            .ToList();
+        NotesHtml = InvestigationNotes.ToHtml(b.Notes);
+    }
+
+    private void Edit()
+    {
+        (EditTitle, EditNotes, Editing) = (Investigation!.Body.Title, Investigation.Body.Notes, true);
+    }
+
+    private void Save()
+    {
+        Store.Update(Slug, Investigation!.Body with { Title = EditTitle.Trim().Length > 0 ? EditTitle.Trim() : Investigation.Body.Title, Notes = EditNotes });
+        Editing = false;
+        Load();
+    }
+
+    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm");
+}

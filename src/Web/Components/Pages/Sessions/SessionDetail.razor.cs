@@ -1,0 +1,62 @@
+using DropBoard.Web.Investigations;
+using DropBoard.Web.Sessions;
+using Microsoft.AspNetCore.Components;
+
+namespace DropBoard.Web.Components.Pages.Sessions;
+
+/// <summary>One session: histogram, drops over time, counters, hosts, explanation; compare and save as investigation.</summary>
+public sealed partial class SessionDetail : ComponentBase, IDisposable
+{
+    [Inject] private SessionQueries Queries { get; set; } = null!;
+    [Inject] private SessionStore Store { get; set; } = null!;
+    [Inject] private SessionRecorder Recorder { get; set; } = null!;
+    [Inject] private InvestigationStore Investigations { get; set; } = null!;
+    [Inject] private NavigationManager Navigation { get; set; } = null!;
+
+    [Parameter] public long Id { get; set; }
+
+    private SessionView? View { get; set; }
+    private IReadOnlyList<SessionInfo> Others { get; set; } = [];
+    private IReadOnlyList<string> Reasons { get; set; } = [];
+    private long CompareWith { get; set; }
+    private string Title { get; set; } = "";
+    private string Notes { get; set; } = "";
+    private string Reason { get; set; } = "";
+    private Timer? _refresh;
+
+    private string Started => View is null ? "" : DateTimeOffset.FromUnixTimeMilliseconds(View.Session.StartedMs).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
+
+    protected override void OnParametersSet()
+    {
+        Load();
+        Others = Queries.List().Where(s => s.Id != Id).ToList();
+        Title = View is null ? "" : $"Investigation of {View.Session.Name}";
+        // A recording session grows: show it growing.
+        _refresh ??= new Timer(_ => InvokeAsync(() => { if (View?.Session.Recording == true) { Load(); StateHasChanged(); } }), null, 2000, 2000);
+    }
+
+    private void Load()
+    {
+        View = SessionView.Build(Queries, Id);
+        Reasons = Queries.Sites(Id).Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
+    }
+
+    private void Stop()
+    {
+        Store.Stop(Id);
+        Recorder.Refresh();
+        Load();
+    }
+
+    private void Compare() => Navigation.NavigateTo($"compare?a={Id}&b={CompareWith}");
+
+    private void SaveInvestigation()
+    {
+        if (string.IsNullOrWhiteSpace(Title)) return;
+        var slug = Investigations.Create(new InvestigationBody(Title.Trim(), [Id], Notes,
+            Reason == "" ? null : new InvestigationFilters(Reason: Reason)));
+        Navigation.NavigateTo($"i/{slug}");
+    }
+
+    public void Dispose() => _refresh?.Dispose();
+}

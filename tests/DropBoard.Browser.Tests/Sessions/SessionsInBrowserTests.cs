@@ -1,0 +1,91 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DropBoard.Browser.Tests.Infrastructure;
+using DropBoard.TestKit;
+using Microsoft.Playwright;
+
+namespace DropBoard.Browser.Tests.Sessions;
+
+/// <summary>
+/// Sessions in a real Chromium: start one from the page, compare two, save an investigation, and open its
+/// link in a fresh browser context (as a teammate would) to find the same view.
+/// </summary>
+public sealed class SessionsInBrowserTests
+{
+    private static string Fixture(params string[] path) => Path.Combine([AppContext.BaseDirectory, "Fixtures", .. path]);
+
+    [Fact]
+    public async Task Create_compare_and_share_an_investigation_that_a_fresh_browser_opens_identically()
+    {
+        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        var founding = await ImportAsync(app, "dropwatch", Fixture("seed-rhel7", "dropwatch-session.txt"), "founding case");
+        var perf = await ImportAsync(app, "perf-script", Fixture("perf-script-kfree_skb-6.18.txt"), "after the fix");
+        await using var chromium = await Chromium.LaunchAsync();
+
+        // Start a session from the page.
+        var page = await chromium.NewPageAsync(app.BaseAddress);
+        await page.GotoAsync("sessions");
+        await WaitForCircuitAsync(page);
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded from the page");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start recording" }).ClickAsync();
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("recorded from the page");
+        var sessions = await app.Http.GetFromJsonAsync<JsonElement>("api/sessions");
+        Assert.Contains(sessions.EnumerateArray(), s => s.GetProperty("name").GetString() == "recorded from the page" && s.GetProperty("state").GetString() == "recording");
+
+        // Compare the founding case with the later capture.
+        await page.GotoAsync($"sessions/{founding}");
+        await WaitForCircuitAsync(page);
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "with" }).SelectOptionAsync(new SelectOptionValue { Label = "after the fix" });
+        await page.GetByRole(AriaRole.Button, new() { Name = "Compare", Exact = true }).ClickAsync();
+        var onlyInA = page.Locator("table.compare-sites tr[data-site='udp_queue_rcv_skb+0x218']");
+        await Assertions.Expect(onlyInA).ToContainTextAsync("(only in A)");
+        await Assertions.Expect(page.Locator("table.compare-sites tr[data-site='udp_queue_rcv_one_skb+0x437']")).ToContainTextAsync("(only in B)");
+        await Chromium.ScreenshotAsync(page, "compare-sessions");
+
+        // Save an investigation of the founding case.
+        await page.GotoAsync($"sessions/{founding}");
+        await WaitForCircuitAsync(page);
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "Title" }).FillAsync("TPROXY loss");
+        await page.GetByRole(AriaRole.Textbox, new() { Name = "Notes (markdown)" }).FillAsync("**174** drops at `udp_queue_rcv_skb` explain Udp InErrors");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Save and get a link" }).ClickAsync();
+        await page.WaitForURLAsync("**/i/*");
+        var link = page.Url;
+        var seen = await HistogramAsync(page);
+        Assert.Equal(482, seen["net_tx_action"]);
+        Assert.Equal(174, seen["udp_queue_rcv_skb"]);
+
+        // A teammate opens the link: no cookies, no state, the same view.
+        var teammate = await chromium.NewPageAsync(app.BaseAddress, dark: true);
+        await teammate.GotoAsync(link);
+        await Assertions.Expect(teammate.Locator("h1")).ToHaveTextAsync("TPROXY loss");
+        await Assertions.Expect(teammate.Locator(".markdown strong")).ToHaveTextAsync("174");
+        Assert.Equal(seen, await HistogramAsync(teammate));
+        await Chromium.ScreenshotAsync(teammate, "investigation-opened-by-teammate");
+    }
+
+    private static async Task<long> ImportAsync(WebAppProcess app, string format, string file, string name)
+    {
+        var content = new ByteArrayContent(await File.ReadAllBytesAsync(file));
+        content.Headers.ContentType = new MediaTypeHeaderValue("text/plain");
+        using var response = await app.Http.PostAsync($"api/import?format={format}&name={Uri.EscapeDataString(name)}", content);
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetInt64();
+    }
+
+    private static async Task WaitForCircuitAsync(IPage page)
+    {
+        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
+        await Task.Delay(500); // the interactive circuit attaches its handlers
+    }
+
+    private static async Task<Dictionary<string, long>> HistogramAsync(IPage page)
+    {
+        await page.Locator("button.row").First.WaitForAsync();
+        var rows = await page.Locator("button.row").AllAsync();
+        var counts = new Dictionary<string, long>();
+        foreach (var row in rows)
+            counts[(await row.GetAttributeAsync("data-function"))!] = long.Parse((await row.GetAttributeAsync("data-count"))!);
+        return counts;
+    }
+}
