@@ -39,12 +39,12 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         var hosts = connection.Query<HostRow>(
             """
             SELECT h.host_id AS HostId, h.host_name AS HostName, h.kernel AS Kernel, h.source AS Source, h.bucket_ms AS BucketMs,
-                   h.lost_records AS LostRecords, coalesce((SELECT sum(count) FROM seconds WHERE session_host = h.id), 0) AS Drops
+                   h.lost_records AS LostRecords, h.drops AS Drops, h.bucket_rows AS BucketRows
             FROM session_hosts h WHERE h.session_id = @id ORDER BY h.host_name
-            """, new { id }).Select(h => h.ToHost()).ToList();
+            """, new { id }).ToList();
         var gaps = connection.Query<SessionGap>("SELECT from_ms AS FromMs, to_ms AS ToMs, why AS Why FROM gaps WHERE session_id = @id ORDER BY from_ms", new { id }).ToList();
-        var rows = connection.ExecuteScalar<long>("SELECT count(*) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id });
-        return new SessionInfo(row.Id, row.Name, row.State, row.Origin, row.StartedMs, row.StoppedMs, row.Notes, hosts, gaps, hosts.Sum(h => h.Drops), rows);
+        return new SessionInfo(row.Id, row.Name, row.State, row.Origin, row.StartedMs, row.StoppedMs, row.Notes,
+            hosts.Select(h => h.ToHost()).ToList(), gaps, hosts.Sum(h => h.Drops), hosts.Sum(h => h.BucketRows));
     }
 
     /// <summary>Drops per site, reason and protocol, optionally of one host and within [fromMs, toMs).</summary>
@@ -76,13 +76,13 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     public TimeSeries DropsOverTime(long id, int stepSeconds, int top = 8, string? host = null)
     {
         using var connection = database.Connect();
-        var rows = connection.Query<(long Step, string Function, long Count)>(
-            $"""
-            SELECT t.second / @step AS Step, s.function AS Function, sum(t.count) AS Count
-            FROM seconds t JOIN sites s ON s.id = t.site
-            WHERE t.session_host IN ({HostFilter})
-            GROUP BY Step, s.function
-            """, new { id, host, step = stepSeconds }).ToList();
+        var functions = SiteFunctions(connection);
+        var rows = connection.Query<(long Step, long Site, long Count)>(
+            $"SELECT second / @step, site, sum(count) FROM seconds WHERE session_host IN ({HostFilter}) GROUP BY 1, 2",
+            new { id, host, step = stepSeconds })
+            .GroupBy(r => (r.Step, Function: functions[r.Site]))
+            .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
+            .ToList();
         if (rows.Count == 0) return new TimeSeries([], []);
         var first = rows.Min(r => r.Step);
         var last = rows.Max(r => r.Step);
@@ -105,7 +105,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         using var connection = database.Connect();
         var kernel = connection.ExecuteScalar<string?>("SELECT kernel FROM session_hosts WHERE session_id = @id ORDER BY id LIMIT 1", new { id });
         var bucketMs = connection.ExecuteScalar<int?>("SELECT max(bucket_ms) FROM session_hosts WHERE session_id = @id", new { id }) ?? 10;
-        var fine = connection.ExecuteScalar<long>("SELECT count(*) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id });
+        var fine = connection.ExecuteScalar<long>("SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE session_id = @id", new { id });
         var counters = connection.Query<CounterRow>(
             "SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id) ORDER BY at_ms",
             new { id }).Select(r => r.ToDelta()).ToList();
@@ -119,12 +119,17 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
                 """, new { id }).Select(r => r.ToBucket()).ToList();
             return (drops, counters, bucketMs, kernel);
         }
-        var coarse = connection.Query<BucketRow>(
-            """
-            SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, t.second * 1000 AS StartMs, t.count AS Count, s.protocol AS Protocol
-            FROM seconds t JOIN sites s ON s.id = t.site
-            WHERE t.session_host IN (SELECT id FROM session_hosts WHERE session_id = @id) ORDER BY t.second
-            """, new { id }).Select(r => r.ToBucket()).ToList();
+        var sites = connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol)>("SELECT id, site, function, reason, protocol FROM sites")
+            .ToDictionary(s => s.Id);
+        var coarse = connection.Query<(long Second, long Site, long Count)>(
+                "SELECT second, site, count FROM seconds WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id })
+            .Select(r =>
+            {
+                var s = sites[r.Site];
+                return new DropBucket(s.Site, s.Function, s.Reason, r.Second * 1000, r.Count, (ushort)s.Protocol);
+            })
+            .OrderBy(d => d.StartMs)
+            .ToList();
         return (coarse, counters, Math.Max(1000, bucketMs), kernel);
     }
 
@@ -140,7 +145,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         {
             var key = h.Key;
             var drops = connection.Query<BucketRow>(
-                "SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol FROM buckets b JOIN sites s ON s.id = b.site WHERE b.session_host = @key ORDER BY b.rowid",
+                "SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol FROM buckets b JOIN sites s ON s.id = b.site WHERE b.session_host = @key ORDER BY b.start_ms, b.site",
                 new { key }).Select(r => r.ToBucket()).ToList();
             var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
             var samples = connection.Query<SampleRow>(
@@ -150,6 +155,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         }
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
+
+    private static Dictionary<long, string> SiteFunctions(Microsoft.Data.Sqlite.SqliteConnection connection) =>
+        connection.Query<(long Id, string Function)>("SELECT id, function FROM sites").ToDictionary(s => s.Id, s => s.Function);
 
     // SQLite hands back 64-bit integers; these rows take them as they come and narrow them once.
     private sealed class BucketRow
@@ -190,6 +198,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public long BucketMs { get; set; }
         public long LostRecords { get; set; }
         public long Drops { get; set; }
+        public long BucketRows { get; set; }
         public SessionHost ToHost() => new(HostId, HostName, Kernel, Source, (int)BucketMs, LostRecords, Drops);
     }
 

@@ -14,6 +14,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
     private const int MaxSamplesPerHost = 10_000;
     private readonly Lock _write = new();
     private SqliteConnection? _writer;
+    private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
 
@@ -123,6 +124,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
             _hostKeys.Clear();
             _writer?.Dispose();
             _writer = null;
+            _prepared = null;
             throw;
         }
     }
@@ -143,37 +145,61 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
     private void WriteDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
     {
         if (drops.Count == 0) return;
-        using var bucket = connection.CreateCommand();
-        bucket.Transaction = transaction;
-        bucket.CommandText = "INSERT INTO buckets VALUES ($host, $site, $start, $count)";
-        var (bHost, bSite, bStart, bCount) = (bucket.Parameters.Add("$host", SqliteType.Integer), bucket.Parameters.Add("$site", SqliteType.Integer),
-            bucket.Parameters.Add("$start", SqliteType.Integer), bucket.Parameters.Add("$count", SqliteType.Integer));
-        bucket.Prepare();
-        bHost.Value = host;
+        var writes = _prepared ??= new PreparedWrites(connection);
+        writes.Begin(transaction, host);
         var seconds = new Dictionary<(long Site, long Second), long>();
         foreach (var d in drops)
         {
             var site = SiteId(connection, transaction, d);
-            bSite.Value = site;
-            bStart.Value = d.StartMs;
-            bCount.Value = d.Count;
-            bucket.ExecuteNonQuery();
+            writes.Bucket(site, d.StartMs, d.Count);
             var second = Math.DivRem(d.StartMs, 1000, out var rem) - (rem < 0 ? 1 : 0);
             seconds[(site, second)] = seconds.GetValueOrDefault((site, second)) + d.Count;
         }
-        using var rollup = connection.CreateCommand();
-        rollup.Transaction = transaction;
-        rollup.CommandText = "INSERT INTO seconds VALUES ($host, $site, $second, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count";
-        var (rHost, rSite, rSecond, rCount) = (rollup.Parameters.Add("$host", SqliteType.Integer), rollup.Parameters.Add("$site", SqliteType.Integer),
-            rollup.Parameters.Add("$second", SqliteType.Integer), rollup.Parameters.Add("$count", SqliteType.Integer));
-        rollup.Prepare();
-        rHost.Value = host;
         foreach (var ((site, second), count) in seconds)
+            writes.Second(site, second, count);
+        writes.Totals(drops.Sum(d => d.Count), drops.Count);
+    }
+
+    /// <summary>The hot-path statements, prepared once on the writer connection.</summary>
+    private sealed class PreparedWrites(SqliteConnection connection)
+    {
+        // A bucket can arrive in parts (late records): parts add up.
+        private readonly Statement _bucket = new(connection, "INSERT INTO buckets VALUES ($host, $start, $site, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count");
+        private readonly Statement _second = new(connection, "INSERT INTO seconds VALUES ($host, $second, $site, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count");
+        private readonly Statement _totals = new(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
+        private long _host;
+
+        public void Begin(SqliteTransaction transaction, long host)
         {
-            rSite.Value = site;
-            rSecond.Value = second;
-            rCount.Value = count;
-            rollup.ExecuteNonQuery();
+            _bucket.Command.Transaction = _second.Command.Transaction = _totals.Command.Transaction = transaction;
+            _host = host;
+        }
+
+        public void Bucket(long site, long startMs, long count) => _bucket.Run(_host, startMs, site, count);
+
+        public void Second(long site, long second, long count) => _second.Run(_host, second, site, count);
+
+        public void Totals(long drops, long rows) => _totals.Run(drops, rows, _host);
+
+        /// <summary>A statement whose parameters, in order of appearance, are all integers.</summary>
+        private sealed class Statement
+        {
+            public SqliteCommand Command { get; }
+            private readonly SqliteParameter[] _parameters;
+
+            public Statement(SqliteConnection connection, string sql)
+            {
+                Command = connection.CreateCommand();
+                Command.CommandText = sql;
+                _parameters = System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct()
+                    .Select(name => Command.Parameters.Add(name, SqliteType.Integer)).ToArray();
+            }
+
+            public void Run(params long[] values)
+            {
+                for (var i = 0; i < values.Length; i++) _parameters[i].Value = values[i];
+                Command.ExecuteNonQuery();
+            }
         }
     }
 
