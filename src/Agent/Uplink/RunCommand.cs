@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Net.Http.Json;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
 using DropBoard.Agent.Watch;
@@ -45,18 +46,22 @@ public static class RunCommand
             Description = "Batches kept while the server is away (4 a second); the oldest go first, counted",
             DefaultValueFactory = _ => 20_000,
         };
+        var session = new Option<string?>("--session")
+        {
+            Description = "Record this host into a new dashboard session of this name, stopped when the agent stops",
+        };
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
-            server, token, spool, spoolMax, WatchCommand.SourceOption, WatchCommand.NetNsOption,
+            server, token, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(server)!, result.GetValue(token)!, new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
+            result.GetValue(server)!, result.GetValue(token)!, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
             new AgentOptions { Source = result.GetValue(WatchCommand.SourceOption), NetNamespace = result.GetValue(WatchCommand.NetNsOption) },
             cancellationToken));
         return command;
     }
 
-    private static async Task<int> RunAsync(Uri server, string token, Spool spool, AgentOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
     {
         AgentPipeline pipeline;
         try
@@ -86,6 +91,9 @@ public static class RunCommand
             }
         }, CancellationToken.None);
 
+        using var api = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(10) };
+        api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        long? sessionId = null;
         var exitCode = 0;
         var backoff = TimeSpan.FromSeconds(1);
         long evictedReported = 0;
@@ -110,6 +118,8 @@ public static class RunCommand
                     await Console.Error.WriteLineAsync($"dropboard-agent: connected to {hub}");
                     backoff = TimeSpan.FromSeconds(1);
                 }
+                if (sessionName is not null && sessionId is null)
+                    sessionId = await StartSessionAsync(api, sessionName, pipeline.Hello.HostId);
                 var ack = await connection.InvokeAsync<BatchAck>("Batch", next.Entry.Hello, next.Entry.Batch, CancellationToken.None);
                 if (ack.Rejected is null)
                     spool.Remove(next.File);
@@ -138,6 +148,27 @@ public static class RunCommand
             }
         }
         await pipeline.DisposeAsync();
+        if (sessionId is { } id)
+        {
+            try
+            {
+                using var stopped = await api.PostAsync($"api/sessions/{id}/stop", null, CancellationToken.None);
+                await Console.Error.WriteLineAsync($"dropboard-agent: session {id} stopped");
+            }
+            catch (HttpRequestException e)
+            {
+                await Console.Error.WriteLineAsync($"dropboard-agent: could not stop session {id} ({e.Message}); stop it on the dashboard");
+            }
+        }
         return exitCode;
+    }
+
+    private static async Task<long> StartSessionAsync(HttpClient api, string name, string hostId)
+    {
+        using var response = await api.PostAsJsonAsync("api/sessions", new { name, hosts = new[] { hostId } }, CancellationToken.None);
+        response.EnsureSuccessStatusCode();
+        var id = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(CancellationToken.None)).GetProperty("id").GetInt64();
+        await Console.Error.WriteLineAsync($"dropboard-agent: recording into session {id} '{name}'");
+        return id;
     }
 }

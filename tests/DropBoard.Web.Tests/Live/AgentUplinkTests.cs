@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using DropBoard.TestKit;
 
 namespace DropBoard.Web.Tests.Live;
@@ -50,6 +52,34 @@ public sealed class AgentUplinkTests
         Assert.Equal(dropsB, reported);
         Assert.Equal(dropsB, await LiveApiReads.CounterSumAsync(second, host, "Udp.RcvbufErrors"));
         Assert.Contains("server unreachable", agent.Stderr);
+        spool.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task An_agent_run_with_session_records_its_drops_into_that_session_and_stops_it_on_exit()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", Token, "--spool", spool.FullName,
+            "--netns", ns.Name, "--source", "tracepoint", "--session", "from the agent");
+        await agent.WaitUntilCapturingAsync();
+        var host = await LiveApiReads.FirstHostAsync(app);
+        for (var i = 0; i < 50 && !agent.Stderr.Contains("recording into session"); i++) await Task.Delay(100);
+
+        var before = ns.Snmp("Udp", "RcvbufErrors");
+        UdpTraffic.OverflowReceiveBuffer(ns, 1500, port: 7203);
+        var drops = ns.Snmp("Udp", "RcvbufErrors") - before;
+        await LiveApiReads.WaitForCounterSumAsync(app, host, "Udp.RcvbufErrors", drops);
+        agent.Terminate();
+        Assert.Equal(0, await agent.WaitForExitAsync());
+
+        var session = (await app.Http.GetFromJsonAsync<JsonElement>("api/sessions")).EnumerateArray().Single();
+        Assert.Equal(("from the agent", "stopped"), (session.GetProperty("name").GetString(), session.GetProperty("state").GetString()));
+        Assert.Equal(host, session.GetProperty("hosts").EnumerateArray().Single().GetProperty("hostId").GetString());
+        var sites = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{session.GetProperty("id").GetInt64()}/sites");
+        Assert.Equal(drops, sites.EnumerateArray().Where(s => s.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(s => s.GetProperty("count").GetInt64()));
         spool.Delete(recursive: true);
     }
 
