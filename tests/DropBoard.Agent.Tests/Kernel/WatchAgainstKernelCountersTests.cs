@@ -95,6 +95,30 @@ public sealed class WatchAgainstKernelCountersTests
     }
 
     [Fact]
+    public async Task A_full_accept_queue_raises_ListenOverflows_exactly_and_its_SYNs_are_consumed_not_dropped()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        // A listener with a backlog of 1 that never accepts; 20 clients connect. On this kernel the refused
+        // SYNs are freed with consume_skb in tcp_rcv_state_process, like the accepted ones: no drop event.
+        var (summary, _) = await WatchWhile(ns, () => { TcpTraffic.OverflowAcceptQueue(ns, 20, port: 7004); return 0; }, "--consume");
+
+        var overflows = CounterInSummary(summary, "TcpExt.ListenOverflows");
+        Assert.True(overflows > 0, "the accept queue should overflow");
+        Assert.Equal(overflows, CounterInSummary(summary, "TcpExt.ListenDrops"));
+        var passiveOpens = Delta(before, Snmp(ns), "Tcp.PassiveOpens");
+        var synFrees = summary.GetProperty("frees").EnumerateArray()
+            .Where(f => f.GetProperty("function").GetString() == "tcp_rcv_state_process").Sum(f => f.GetProperty("count").GetInt64());
+        Assert.Equal(overflows + passiveOpens, synFrees);
+        Assert.Empty(Drops(summary, "TCP_LISTEN_OVERFLOW"));
+        // No other site is credited with it: the rise is reported as unexplained by drops.
+        var row = summary.GetProperty("attribution").EnumerateArray().Single(a => a.GetProperty("counter").GetString() == "TcpExt.ListenOverflows");
+        Assert.Equal(("Unexplained", 0L), (row.GetProperty("match").GetString(), row.GetProperty("explained").GetInt64()));
+    }
+
+    [Fact]
     public async Task Without_consume_skb_the_summary_has_no_frees()
     {
         using var ns = NetNamespace.Create();
