@@ -63,16 +63,7 @@ public static class RunCommand
 
     private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
     {
-        AgentPipeline pipeline;
-        try
-        {
-            pipeline = AgentPipeline.Start(options);
-        }
-        catch (CaptureUnavailableException e)
-        {
-            await Console.Error.WriteLineAsync($"dropboard-agent: cannot capture: {e.Message}. Fix: {e.Fix}");
-            return 3;
-        }
+        if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
 
         var hub = new Uri(server, "hubs/agent");

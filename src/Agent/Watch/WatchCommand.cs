@@ -53,16 +53,7 @@ public static class WatchCommand
 
     private static async Task<int> RunAsync(AgentOptions options, double? seconds, bool json, double intervalSeconds, CancellationToken cancellationToken)
     {
-        AgentPipeline pipeline;
-        try
-        {
-            pipeline = AgentPipeline.Start(options);
-        }
-        catch (CaptureUnavailableException e)
-        {
-            await Console.Error.WriteLineAsync($"dropboard-agent: cannot capture: {e.Message}. Fix: {e.Fix}");
-            return 3;
-        }
+        if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
 
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; watching{(seconds is null ? " until Ctrl-C" : $" for {seconds} s")}");
         foreach (var problem in pipeline.CounterProblems)
