@@ -29,8 +29,7 @@ internal static class LatencyHarness
         await page.Locator(".host-card").First.WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
         var host = await page.Locator(".host-card").First.GetAttributeAsync("data-host");
         await page.GotoAsync($"hosts/{host}");
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
-        await Task.Delay(1500);
+        await page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
         // Every change of the row's count, with the browser's wall clock, as the DOM takes it.
         await page.EvaluateAsync("""
             () => {

@@ -32,8 +32,8 @@ public sealed class LiveHistogramInBrowserTests
         await card.WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
         await card.ClickAsync();
         await page.Locator("section.controls").WaitForAsync();
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
-        await Task.Delay(1000); // the circuit is live: its refresh loop runs
+        // The circuit is live (its refresh loop runs) once the page marks itself interactive.
+        await page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
 
         var before = ns.Snmp("Udp", "RcvbufErrors");
         UdpTraffic.OverflowReceiveBuffer(ns, 3000, port: 7301);

@@ -30,6 +30,7 @@ public sealed class SessionsInBrowserTests
         await page.GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded from the page");
         await page.GetByRole(AriaRole.Button, new() { Name = "Start recording" }).ClickAsync();
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("recorded from the page");
+        await WaitForCircuitAsync(page);
         var sessions = await app.Http.GetFromJsonAsync<JsonElement>("api/sessions");
         Assert.Contains(sessions.EnumerateArray(), s => s.GetProperty("name").GetString() == "recorded from the page" && s.GetProperty("state").GetString() == "recording");
 
@@ -73,11 +74,8 @@ public sealed class SessionsInBrowserTests
         return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetInt64();
     }
 
-    private static async Task WaitForCircuitAsync(IPage page)
-    {
-        await page.WaitForFunctionAsync("() => window.Blazor !== undefined");
-        await Task.Delay(500); // the interactive circuit attaches its handlers
-    }
+    private static Task WaitForCircuitAsync(IPage page) =>
+        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
 
     private static async Task<Dictionary<string, long>> HistogramAsync(IPage page)
     {
