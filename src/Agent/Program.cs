@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Uplink;
 using DropBoard.Agent.Watch;
 
@@ -6,5 +7,6 @@ var root = new RootCommand("dropboard-agent: captures kernel packet drops and ne
 {
     WatchCommand.Create(),
     RunCommand.Create(),
+    NetDmStopCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Capture.Tracepoint;
 using DropBoard.Agent.Pipeline;
 
@@ -14,12 +15,32 @@ public static class DropSourceFactory
                 note = "using the skb:kfree_skb tracepoint (asked for)";
                 return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
             case SourceKind.NetDm:
-                throw new CaptureUnavailableException(
-                    "this agent has no NET_DM source yet",
-                    "use --source tracepoint (the skb:kfree_skb tracepoint sees the same drops)");
+                return OpenNetDm(options, "asked for", out note);
             default:
-                note = "using the skb:kfree_skb tracepoint (this agent has no NET_DM source yet)";
-                return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                if (options.ConsumeSkb)
+                {
+                    note = "using the skb:kfree_skb tracepoint (--consume needs it)";
+                    return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                }
+                // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
+                if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
+                    return OpenNetDm(options, "packet mode asked for", out note);
+                try
+                {
+                    return OpenNetDm(options, "the kernel has it", out note);
+                }
+                catch (CaptureUnavailableException e)
+                {
+                    note = $"using the skb:kfree_skb tracepoint, NET_DM is not available: {e.Message}";
+                    return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                }
         }
+    }
+
+    private static NetDmSource OpenNetDm(AgentOptions options, string why, out string note)
+    {
+        var source = NetDmSource.Open(options.NetDm);
+        note = $"using NET_DM in {source.Mode.ToString().ToLowerInvariant()} mode ({why})" + (source.StartNote is null ? "" : $"; {source.StartNote}");
+        return source;
     }
 }

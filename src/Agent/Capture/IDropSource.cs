@@ -19,6 +19,9 @@ public interface IDropSource : IDisposable
 /// <summary>Receives per-packet detail where a source has it (NET_DM packet mode).</summary>
 public interface IDropSampleSink
 {
+    /// <summary>Whether the next sample is wanted (samples are rate-capped); ask before building one.</summary>
+    bool Admit();
+
     void OnSample(DropSample sample);
 }
 

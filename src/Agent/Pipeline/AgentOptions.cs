@@ -1,3 +1,5 @@
+using DropBoard.Agent.Capture.NetDm;
+
 namespace DropBoard.Agent.Pipeline;
 
 public enum SourceKind { Auto, Tracepoint, NetDm }
@@ -17,4 +19,6 @@ public sealed record AgentOptions
     public int RingPages { get; init; } = 256;
     /// <summary>Also count normal frees (skb:consume_skb) per site, to tell drops from frees; costly on a busy host.</summary>
     public bool ConsumeSkb { get; init; }
+    /// <summary>How the NET_DM source runs (summary or packet mode, pcapng file), when it is the one used.</summary>
+    public NetDmOptions NetDm { get; init; } = new();
 }

@@ -12,7 +12,7 @@ internal sealed class SampleCap(int perSecond) : IDropSampleSink
     private int _inSecond;
     private long _suppressed;
 
-    public void OnSample(DropSample sample)
+    public bool Admit()
     {
         var second = Environment.TickCount64 / 1000;
         if (second != _second)
@@ -23,11 +23,13 @@ internal sealed class SampleCap(int perSecond) : IDropSampleSink
         if (_inSecond >= perSecond)
         {
             Interlocked.Increment(ref _suppressed);
-            return;
+            return false;
         }
         _inSecond++;
-        _queue.Enqueue(sample);
+        return true;
     }
+
+    public void OnSample(DropSample sample) => _queue.Enqueue(sample);
 
     public (List<DropSample> Samples, long Suppressed) Take()
     {

@@ -52,11 +52,16 @@ public static class RunCommand
         };
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
-            server, token, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption,
+            server, token, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
         };
         command.SetAction((result, cancellationToken) => RunAsync(
             result.GetValue(server)!, result.GetValue(token)!, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
-            new AgentOptions { Source = result.GetValue(WatchCommand.SourceOption), NetNamespace = result.GetValue(WatchCommand.NetNsOption) },
+            new AgentOptions
+            {
+                Source = result.GetValue(WatchCommand.SourceOption),
+                NetNamespace = result.GetValue(WatchCommand.NetNsOption),
+                NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
+            },
             cancellationToken));
         return command;
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using DropBoard.Agent.Capture;
+using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Pipeline;
 using DropBoard.Shared.Analysis;
 
@@ -24,8 +25,22 @@ public static class WatchCommand
         Description = "Also count normal frees (skb:consume_skb) per site, to tell drop sites from places that free packets they are done with",
     };
 
+    public static readonly Option<NetDmMode> ModeOption = new("--mode")
+    {
+        Description = "NET_DM alert mode: summary (the kernel counts per site, cheapest) or packet (every dropped packet with its reason, time and headers)",
+        DefaultValueFactory = _ => NetDmMode.Summary,
+    };
+
     public static Command Create()
     {
+        var pcap = new Option<string?>("--pcap")
+        {
+            Description = "Write the dropped packets to this pcapng file, each with its drop site and reason as the packet comment (NET_DM packet mode)",
+        };
+        var recordNetlink = new Option<string?>("--record-netlink")
+        {
+            Description = "Write every NET_DM netlink message sent and received to this file as hex lines (for bug reports and test fixtures)",
+        };
         var seconds = new Option<double?>("--seconds") { Description = "Stop after this many seconds (default: until Ctrl-C)" };
         var json = new Option<bool>("--json") { Description = "One JSON object per line instead of text" };
         var interval = new Option<double>("--interval")
@@ -35,7 +50,7 @@ public static class WatchCommand
         };
         var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary")
         {
-            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption,
+            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, ModeOption, pcap, recordNetlink,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -44,6 +59,13 @@ public static class WatchCommand
                 Source = result.GetValue(SourceOption),
                 NetNamespace = result.GetValue(NetNsOption),
                 ConsumeSkb = result.GetValue(ConsumeOption),
+                NetDm = new NetDmOptions
+                {
+                    // --pcap means packets: no need to say --mode packet as well.
+                    Mode = result.GetValue(pcap) is null ? result.GetValue(ModeOption) : NetDmMode.Packet,
+                    PcapPath = result.GetValue(pcap),
+                    RecordPath = result.GetValue(recordNetlink),
+                },
                 CounterInterval = TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(interval))),
             };
             return await RunAsync(options, result.GetValue(seconds), result.GetValue(json), result.GetValue(interval), cancellationToken);

@@ -1,0 +1,469 @@
+using System.Diagnostics;
+using System.Text;
+using DropBoard.Agent.Aggregation;
+using DropBoard.Shared.Contracts;
+using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
+
+namespace DropBoard.Agent.Capture.NetDm;
+
+/// <summary>How to run the kernel's drop monitor.</summary>
+public sealed record NetDmOptions
+{
+    public NetDmMode Mode { get; init; } = NetDmMode.Summary;
+    /// <summary>Packet mode: bytes of each dropped packet the kernel copies (from the MAC header).</summary>
+    public int TruncateBytes { get; init; } = 128;
+    /// <summary>Packet mode: packets the kernel queues per CPU before it counts them as its own drops (kernel default 1000).</summary>
+    public int QueueLength { get; init; } = 10_000;
+    /// <summary>Also monitor hardware drops (devlink traps), where the driver reports them.</summary>
+    public bool Hardware { get; init; } = true;
+    /// <summary>Packet mode: write the dropped packets here as pcapng.</summary>
+    public string? PcapPath { get; init; }
+    /// <summary>Write every netlink datagram sent and received here (<see cref="NetlinkRecording"/>).</summary>
+    public string? RecordPath { get; init; }
+}
+
+/// <summary>
+/// Drops from the NET_DM generic-netlink family (what dropwatch speaks), through our own netlink socket: resolve
+/// the family, configure, join its "events" group, start; on the way out drain what the kernel still holds and
+/// stop. Summary mode counts in the kernel (pc + count, about once a second); packet mode sends every dropped
+/// packet with its reason, time, protocol and headers.
+/// </summary>
+public sealed class NetDmSource : IDropSource
+{
+    private const string HardwareSite = "hardware (rx_dropped rose)";
+
+    private readonly NetlinkSocket _commands;
+    private readonly NetlinkSocket _events;
+    private readonly GenlFamily _family;
+    private readonly NetDmOptions _options;
+    private readonly NetlinkRecording? _recording;
+    private readonly PcapngWriter? _pcap;
+    private readonly Lock _commandGate = new();
+    private readonly Dictionary<string, int> _reasonIds = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _reasonLookup;
+    private (ulong Software, ulong Hardware) _statsAtStart;
+    private long _queueDrops;
+    private long _socketOverruns;
+    private int _running;
+
+    public string Name => "netdm";
+
+    public NetDmMode Mode => _options.Mode;
+
+    /// <summary>Packets the kernel's monitor queue dropped, plus one per receive-buffer overrun (its count is unknown).</summary>
+    public long LostRecords => Interlocked.Read(ref _queueDrops) + Interlocked.Read(ref _socketOverruns);
+
+    public long Messages { get; private set; }
+
+    /// <summary>Messages that could not be parsed, each counted, the last reason in <see cref="LastError"/>.</summary>
+    public long CorruptMessages { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    /// <summary>What was noticed while starting (hardware monitoring unavailable, ...), for the agent's start line.</summary>
+    public string? StartNote { get; private set; }
+
+    private NetDmSource(NetlinkSocket commands, NetlinkSocket events, GenlFamily family, NetDmOptions options, NetlinkRecording? recording, PcapngWriter? pcap)
+    {
+        _commands = commands;
+        _events = events;
+        _family = family;
+        _options = options;
+        _recording = recording;
+        _pcap = pcap;
+        _reasonLookup = _reasonIds.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
+
+    /// <exception cref="CaptureUnavailableException">No NET_DM here, or the monitor is in use, or not allowed.</exception>
+    public static NetDmSource Open(NetDmOptions options)
+    {
+        if (options.PcapPath is not null && options.Mode != NetDmMode.Packet)
+            throw new CaptureUnavailableException("--pcap needs the dropped packets", "add --mode packet");
+        NetlinkRecording? recording = null;
+        NetlinkSocket? commands = null, events = null;
+        PcapngWriter? pcap = null;
+        try
+        {
+            recording = options.RecordPath is null ? null : NetlinkRecording.Create(options.RecordPath, RecordingHeader(options));
+            commands = OpenSocket(recording);
+            var family = ResolveFamily(commands);
+            if (!family.MulticastGroups.TryGetValue(EventsGroup, out var group))
+                throw new CaptureUnavailableException($"the kernel's {FamilyName} family has no '{EventsGroup}' multicast group", "use --source tracepoint");
+
+            Configure(commands, family, options);
+            events = OpenSocket(recording);
+            // Packet mode can burst thousands of messages between two receives; the kernel's queue holds the rest.
+            events.SetReceiveBuffer(options.Mode == NetDmMode.Packet ? 64 << 20 : 4 << 20);
+            try
+            {
+                events.Join(group);
+            }
+            catch (NetlinkErrorException e) when (e.Errno == 1)
+            {
+                throw new CaptureUnavailableException(
+                    $"joining {FamilyName} '{EventsGroup}' was refused ({e.Message})", "run the agent as root (CAP_SYS_ADMIN since Linux 6.7 and its stable backports)");
+            }
+            if (options.PcapPath is not null)
+                pcap = PcapngWriter.Create(options.PcapPath, options.TruncateBytes);
+            var source = new NetDmSource(commands, events, family, options, recording, pcap);
+            source._statsAtStart = source.ReadStats();
+            source.StartMonitor();
+            return source;
+        }
+        catch (Exception e) when (e is NetlinkErrorException or NetDmParseException or TimeoutException or IOException or UnauthorizedAccessException)
+        {
+            events?.Dispose();
+            commands?.Dispose();
+            recording?.Dispose();
+            pcap?.Dispose();
+            throw new CaptureUnavailableException($"NET_DM: {e.Message}", "use --source tracepoint");
+        }
+        catch
+        {
+            events?.Dispose();
+            commands?.Dispose();
+            recording?.Dispose();
+            pcap?.Dispose();
+            throw;
+        }
+    }
+
+    private static string RecordingHeader(NetDmOptions options) =>
+        $"dropboard-agent NET_DM recording, mode {options.Mode.ToString().ToLowerInvariant()}\n" +
+        $"kernel {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, recorded {DateTime.UtcNow:O}";
+
+    private static NetlinkSocket OpenSocket(NetlinkRecording? recording)
+    {
+        try
+        {
+            var socket = NetlinkSocket.Open(Netlink.NETLINK_GENERIC);
+            if (recording is not null) socket.Recorder = recording.Write;
+            return socket;
+        }
+        catch (NetlinkErrorException e)
+        {
+            throw new CaptureUnavailableException($"cannot open a generic netlink socket: {e.Message}", "check that the kernel has CONFIG_NET and generic netlink");
+        }
+    }
+
+    /// <summary>The family id and groups; loads drop_monitor when the family is missing.</summary>
+    private static GenlFamily ResolveFamily(NetlinkSocket commands)
+    {
+        const int ENOENT = 2;
+        try
+        {
+            return ReadFamily(commands);
+        }
+        catch (NetlinkErrorException e) when (e.Errno == ENOENT)
+        {
+            var modprobe = LoadModule("drop_monitor");
+            try
+            {
+                return ReadFamily(commands);
+            }
+            catch (NetlinkErrorException again) when (again.Errno == ENOENT)
+            {
+                throw new CaptureUnavailableException(
+                    $"the kernel has no {FamilyName} drop monitor and 'modprobe drop_monitor' did not add it ({modprobe})",
+                    "use --source tracepoint, or a kernel built with CONFIG_NET_DROP_MONITOR");
+            }
+        }
+    }
+
+    private static GenlFamily ReadFamily(NetlinkSocket commands)
+    {
+        foreach (var reply in commands.Transact($"resolve {FamilyName}", GenlFamily.Request(FamilyName, 0).ToArray()))
+            foreach (var message in new NetlinkDatagram(reply))
+                if (message.Type == Netlink.GENL_ID_CTRL)
+                    return GenlFamily.Parse(message);
+        throw new NetDmParseException($"the controller acknowledged the {FamilyName} lookup without describing it");
+    }
+
+    private static string LoadModule(string module)
+    {
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo("modprobe", module) { RedirectStandardError = true, UseShellExecute = false })!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            if (!process.WaitForExit(10_000))
+            {
+                process.Kill();
+                return "modprobe did not finish within 10 s";
+            }
+            var text = stderr.Result.Trim();
+            return process.ExitCode == 0 ? "it loaded, but the family did not appear" : $"exit {process.ExitCode}: {text}";
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            return $"modprobe could not run: {e.Message}";
+        }
+    }
+
+    private static void Configure(NetlinkSocket commands, GenlFamily family, NetDmOptions options)
+    {
+        const int EBUSY = 16, EOPNOTSUPP = 95, ENOTSUPP = 524;
+        var request = new GenlRequest(family.Id, CMD_CONFIG, (byte)family.Version, 0).U8(ATTR_ALERT_MODE, (byte)options.Mode);
+        if (options.Mode == NetDmMode.Packet)
+            request.U32(ATTR_TRUNC_LEN, (uint)options.TruncateBytes).U32(ATTR_QUEUE_LEN, (uint)options.QueueLength);
+        try
+        {
+            commands.Transact("configure the drop monitor", request.ToArray());
+        }
+        catch (NetlinkErrorException e) when (e.Errno == EBUSY)
+        {
+            throw AlreadyRunning(e);
+        }
+        // Kernels before 5.4 know only summary mode and refuse CONFIG: summary needs none.
+        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP && options.Mode == NetDmMode.Summary)
+        {
+        }
+        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP)
+        {
+            throw new CaptureUnavailableException($"this kernel's drop monitor has no packet mode ({e.Message})", "use --mode summary (packet mode needs Linux 5.4+)");
+        }
+    }
+
+    private static CaptureUnavailableException AlreadyRunning(NetlinkErrorException e) => new(
+        $"the kernel's drop monitor is already running ({e.Message}): another dropwatch or agent uses it, or one was killed before it could stop it",
+        "stop that dropwatch or agent; if none is running, 'dropboard-agent netdm-stop' switches the monitor off");
+
+    private void StartMonitor()
+    {
+        const int EAGAIN = 11, EBUSY = 16;
+        var request = new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS);
+        if (_options.Hardware) request.Flag(ATTR_HW_DROPS);
+        try
+        {
+            lock (_commandGate) _commands.Transact("start the drop monitor", request.ToArray());
+        }
+        catch (NetlinkErrorException e) when (e.Errno is EAGAIN or EBUSY)
+        {
+            throw AlreadyRunning(e);
+        }
+        catch (NetlinkErrorException e) when (_options.Hardware)
+        {
+            // Hardware monitoring needs devlink support; software drops are what every host has.
+            lock (_commandGate)
+                _commands.Transact("start the drop monitor", new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS).ToArray());
+            StartNote = $"hardware drops not monitored ({e.Message})";
+        }
+        Volatile.Write(ref _running, 1);
+        // Never leave the kernel's monitor running behind the user: also on a crash or a plain process exit.
+        AppDomain.CurrentDomain.UnhandledException += StopOnExit;
+        AppDomain.CurrentDomain.ProcessExit += StopOnExit;
+    }
+
+    private void StopOnExit(object? sender, EventArgs e) => StopMonitor();
+
+    /// <summary>Sends STOP once; safe from any thread and from exit handlers.</summary>
+    private void StopMonitor()
+    {
+        if (Interlocked.Exchange(ref _running, 0) == 0) return;
+        AppDomain.CurrentDomain.UnhandledException -= StopOnExit;
+        AppDomain.CurrentDomain.ProcessExit -= StopOnExit;
+        try
+        {
+            lock (_commandGate) _commands.Transact("stop the drop monitor", StopRequest(_family).ToArray());
+        }
+        catch (Exception e) when (e is NetlinkErrorException or TimeoutException or NetDmParseException)
+        {
+            LastError = $"stopping the drop monitor failed: {e.Message}";
+        }
+    }
+
+    private static GenlRequest StopRequest(GenlFamily family) =>
+        new GenlRequest(family.Id, CMD_STOP, (byte)family.Version, 0).Flag(ATTR_SW_DROPS).Flag(ATTR_HW_DROPS);
+
+    /// <summary>Switches the kernel's drop monitor off, whoever started it (a killed dropwatch or agent).</summary>
+    public static void StopAnyMonitor()
+    {
+        using var commands = OpenSocket(null);
+        var family = ResolveFamily(commands);
+        commands.Transact("stop the drop monitor", StopRequest(family).ToArray());
+    }
+
+    private (ulong Software, ulong Hardware) ReadStats()
+    {
+        const int EOPNOTSUPP = 95, EINVAL = 22;
+        try
+        {
+            List<byte[]> replies;
+            lock (_commandGate)
+                replies = _commands.Transact("read the drop monitor's statistics", new GenlRequest(_family.Id, CMD_STATS_GET, (byte)_family.Version, 0).ToArray());
+            foreach (var reply in replies)
+                foreach (var message in new NetlinkDatagram(reply))
+                    if (message.Type == _family.Id && message.GenlCommand == CMD_STATS_NEW)
+                        return NetDmAlerts.ParseStats(message);
+        }
+        // Kernels before 5.4 have no statistics: summary mode cannot lose packets to a queue there anyway.
+        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or EINVAL)
+        {
+        }
+        return _statsAtStart;
+    }
+
+    public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[Math.Max(64 * 1024, _options.TruncateBytes + 4096)];
+        var clock = Stopwatch.StartNew();
+        var nextStats = 1000L;
+        var lastMessageMs = 0L;
+        long? stoppingSinceMs = null;
+        // dm_delay: a summary alert leaves the kernel up to a second after the drop that opened it.
+        var settleMs = _options.Mode == NetDmMode.Summary ? 1200 : 300;
+        while (true)
+        {
+            if (cancellationToken.IsCancellationRequested && stoppingSinceMs is null) stoppingSinceMs = clock.ElapsedMilliseconds;
+            if (stoppingSinceMs is { } since)
+            {
+                var now = clock.ElapsedMilliseconds;
+                // Drain what the kernel still holds, then stop: drops seen before the stop must not be lost.
+                if (now - since >= 3000 || (now - since >= settleMs && now - lastMessageMs >= 200)) break;
+            }
+            var length = _events.Receive(buffer, 50);
+            if (length < 0) Interlocked.Increment(ref _socketOverruns);
+            while (length > 0)
+            {
+                lastMessageMs = clock.ElapsedMilliseconds;
+                Handle(buffer.AsSpan(0, length), aggregator, samples);
+                length = _events.Receive(buffer, 0);
+                if (length < 0) Interlocked.Increment(ref _socketOverruns);
+            }
+            aggregator.Commit();
+            if (clock.ElapsedMilliseconds >= nextStats)
+            {
+                nextStats += 1000;
+                UpdateLost();
+                _pcap?.Flush();
+            }
+        }
+        StopMonitor();
+        // The kernel sends nothing after STOP returns; take what was already in the socket.
+        for (var length = _events.Receive(buffer, 0); length != 0; length = _events.Receive(buffer, 0))
+            if (length > 0) Handle(buffer.AsSpan(0, length), aggregator, samples);
+        aggregator.Commit();
+        UpdateLost();
+        _pcap?.Flush();
+    }
+
+    private void UpdateLost()
+    {
+        if (_options.Mode != NetDmMode.Packet) return;
+        var stats = ReadStats();
+        Interlocked.Exchange(ref _queueDrops, (long)(stats.Software - _statsAtStart.Software + stats.Hardware - _statsAtStart.Hardware));
+    }
+
+    /// <summary>One received datagram: every message in it, each parsed on its own so a bad one costs only itself.</summary>
+    internal void Handle(ReadOnlySpan<byte> datagram, DropAggregator aggregator, IDropSampleSink samples)
+    {
+        try
+        {
+            foreach (var message in new NetlinkDatagram(datagram))
+            {
+                if (message.Type != _family.Id) continue;
+                Messages++;
+                try
+                {
+                    switch (message.GenlCommand)
+                    {
+                        case CMD_ALERT: OnSummary(NetDmAlerts.ParseSummary(message), aggregator); break;
+                        case CMD_PACKET_ALERT: OnPacket(NetDmAlerts.ParsePacket(message), aggregator, samples); break;
+                    }
+                }
+                catch (NetDmParseException e)
+                {
+                    Corrupt(e.Message);
+                }
+            }
+        }
+        catch (NetDmParseException e)
+        {
+            Corrupt(e.Message);
+        }
+    }
+
+    private void Corrupt(string why)
+    {
+        CorruptMessages++;
+        LastError = $"malformed NET_DM message: {why}";
+    }
+
+    private void OnSummary(SummaryAlert alert, DropAggregator aggregator)
+    {
+        // Summary alerts carry no time: the drops happened within the second before the alert arrived.
+        var now = UnixNowNs();
+        foreach (var point in alert.Points)
+        {
+            if (point.Pc == 0) aggregator.AddNamedSite(HardwareSite, "hardware", DropReasonTable.None, now, point.Count);
+            else aggregator.Add(point.Pc, DropReasonTable.None, now, point.Count);
+        }
+        foreach (var trap in alert.HardwareTraps)
+            aggregator.AddNamedSite($"{trap.TrapName} (hardware trap)", trap.TrapName, DropReasonTable.None, now, trap.Count);
+        if (alert.Problem is not null) Corrupt(alert.Problem);
+    }
+
+    private void OnPacket(PacketAlert packet, DropAggregator aggregator, IDropSampleSink samples)
+    {
+        var timestamp = packet.TimestampNs != 0 ? (long)packet.TimestampNs : UnixNowNs();
+        var reasonId = ReasonId(packet.Reason, aggregator);
+        if (packet.IsHardware)
+        {
+            var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
+            aggregator.AddNamedSite($"{trap} (hardware trap)", trap, reasonId, timestamp, 1);
+        }
+        else
+        {
+            aggregator.Add(packet.Pc, reasonId, timestamp, 1, packet.Protocol);
+        }
+        var wantSample = samples.Admit();
+        if (_pcap is null && !wantSample) return;
+
+        var site = SiteOf(packet);
+        var reason = packet.Reason.IsEmpty ? null : Encoding.UTF8.GetString(packet.Reason);
+        var port = !packet.InPortName.IsEmpty ? Encoding.UTF8.GetString(packet.InPortName)
+            : packet.InPortIfIndex != 0 ? $"ifindex {packet.InPortIfIndex}" : null;
+        _pcap?.Write((ulong)timestamp, packet.Payload, packet.OriginalLength,
+            $"dropped at {site.Site}{(reason is null ? "" : $", reason {reason}")}{(port is null ? "" : $", in {port}")}");
+        if (!wantSample) return;
+        samples.OnSample(new DropSample(timestamp, site.Site, site.Function, reason, packet.Protocol, port, (int)packet.OriginalLength,
+            packet.Payload[..Math.Min(packet.Payload.Length, 128)].ToArray()));
+    }
+
+    // The kernel's own "%pS" symbol ("udp_queue_rcv_one_skb+0x3b5/0x4c0 [mod]") in DropSite's form, without the size.
+    private static (string Site, string Function) SiteOf(PacketAlert packet)
+    {
+        if (packet.IsHardware)
+        {
+            var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
+            return ($"{trap} (hardware trap)", trap);
+        }
+        var symbol = Encoding.UTF8.GetString(packet.Symbol);
+        if (symbol.Length == 0) return ($"0x{packet.Pc:x}", $"0x{packet.Pc:x}");
+        var slash = symbol.IndexOf('/');
+        var space = symbol.IndexOf(' ');
+        var site = slash < 0 ? symbol : symbol[..slash] + (space > slash ? symbol[space..] : "");
+        var plus = site.IndexOf('+');
+        return (site, plus < 0 ? site : site[..plus]);
+    }
+
+    private int ReasonId(ReadOnlySpan<byte> reason, DropAggregator aggregator)
+    {
+        if (reason.IsEmpty) return DropReasonTable.None;
+        Span<char> chars = stackalloc char[Math.Min(reason.Length, 128)];
+        var count = Encoding.UTF8.GetChars(reason[..chars.Length], chars);
+        if (_reasonLookup.TryGetValue(chars[..count], out var id)) return id;
+        var name = new string(chars[..count]);
+        return _reasonIds[name] = aggregator.Reasons.Intern(name);
+    }
+
+    private static long UnixNowNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+
+    public void Dispose()
+    {
+        StopMonitor();
+        _events.Dispose();
+        _commands.Dispose();
+        _pcap?.Dispose();
+        _recording?.Dispose();
+    }
+}
