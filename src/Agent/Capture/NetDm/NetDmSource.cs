@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using System.Text;
 using DropBoard.Agent.Aggregation;
-using DropBoard.Shared.Contracts;
 using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
 
 namespace DropBoard.Agent.Capture.NetDm;
@@ -30,17 +28,12 @@ public sealed record NetDmOptions
 /// </summary>
 public sealed class NetDmSource : IDropSource
 {
-    private const string HardwareSite = "hardware (rx_dropped rose)";
-
     private readonly NetlinkSocket _commands;
     private readonly NetlinkSocket _events;
     private readonly GenlFamily _family;
     private readonly NetDmOptions _options;
     private readonly NetlinkRecording? _recording;
-    private readonly PcapngWriter? _pcap;
     private readonly Lock _commandGate = new();
-    private readonly Dictionary<string, int> _reasonIds = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _reasonLookup;
     private (ulong Software, ulong Hardware) _statsAtStart;
     private long _queueDrops;
     private long _socketOverruns;
@@ -53,25 +46,27 @@ public sealed class NetDmSource : IDropSource
     /// <summary>Packets the kernel's monitor queue dropped, plus one per receive-buffer overrun (its count is unknown).</summary>
     public long LostRecords => Interlocked.Read(ref _queueDrops) + Interlocked.Read(ref _socketOverruns);
 
-    public long Messages { get; private set; }
+    public long Messages => _decoder?.Messages ?? 0;
 
     /// <summary>Messages that could not be parsed, each counted, the last reason in <see cref="LastError"/>.</summary>
-    public long CorruptMessages { get; private set; }
+    public long CorruptMessages => _decoder?.CorruptMessages ?? 0;
 
-    public string? LastError { get; private set; }
+    public string? LastError => _stopError ?? _decoder?.LastError;
+
+    private PcapngWriter? _pcap;
+    private NetDmDecoder? _decoder;
+    private string? _stopError;
 
     /// <summary>What was noticed while starting (hardware monitoring unavailable, ...), for the agent's start line.</summary>
     public string? StartNote { get; private set; }
 
-    private NetDmSource(NetlinkSocket commands, NetlinkSocket events, GenlFamily family, NetDmOptions options, NetlinkRecording? recording, PcapngWriter? pcap)
+    private NetDmSource(NetlinkSocket commands, NetlinkSocket events, GenlFamily family, NetDmOptions options, NetlinkRecording? recording)
     {
         _commands = commands;
         _events = events;
         _family = family;
         _options = options;
         _recording = recording;
-        _pcap = pcap;
-        _reasonLookup = _reasonIds.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     /// <exception cref="CaptureUnavailableException">No NET_DM here, or the monitor is in use, or not allowed.</exception>
@@ -105,7 +100,7 @@ public sealed class NetDmSource : IDropSource
             }
             if (options.PcapPath is not null)
                 pcap = PcapngWriter.Create(options.PcapPath, options.TruncateBytes);
-            var source = new NetDmSource(commands, events, family, options, recording, pcap);
+            var source = new NetDmSource(commands, events, family, options, recording) { _pcap = pcap };
             source._statsAtStart = source.ReadStats();
             source.StartMonitor();
             return source;
@@ -267,7 +262,7 @@ public sealed class NetDmSource : IDropSource
         }
         catch (Exception e) when (e is NetlinkErrorException or TimeoutException or NetDmParseException)
         {
-            LastError = $"stopping the drop monitor failed: {e.Message}";
+            _stopError = $"stopping the drop monitor failed: {e.Message}";
         }
     }
 
@@ -304,6 +299,7 @@ public sealed class NetDmSource : IDropSource
 
     public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
     {
+        var decoder = _decoder = new NetDmDecoder(_family.Id, aggregator, samples, _pcap);
         var buffer = new byte[Math.Max(64 * 1024, _options.TruncateBytes + 4096)];
         var clock = Stopwatch.StartNew();
         var nextStats = 1000L;
@@ -325,7 +321,7 @@ public sealed class NetDmSource : IDropSource
             while (length > 0)
             {
                 lastMessageMs = clock.ElapsedMilliseconds;
-                Handle(buffer.AsSpan(0, length), aggregator, samples);
+                decoder.Decode(buffer.AsSpan(0, length));
                 length = _events.Receive(buffer, 0);
                 if (length < 0) Interlocked.Increment(ref _socketOverruns);
             }
@@ -340,7 +336,7 @@ public sealed class NetDmSource : IDropSource
         StopMonitor();
         // The kernel sends nothing after STOP returns; take what was already in the socket.
         for (var length = _events.Receive(buffer, 0); length != 0; length = _events.Receive(buffer, 0))
-            if (length > 0) Handle(buffer.AsSpan(0, length), aggregator, samples);
+            if (length > 0) decoder.Decode(buffer.AsSpan(0, length));
         aggregator.Commit();
         UpdateLost();
         _pcap?.Flush();
@@ -352,111 +348,6 @@ public sealed class NetDmSource : IDropSource
         var stats = ReadStats();
         Interlocked.Exchange(ref _queueDrops, (long)(stats.Software - _statsAtStart.Software + stats.Hardware - _statsAtStart.Hardware));
     }
-
-    /// <summary>One received datagram: every message in it, each parsed on its own so a bad one costs only itself.</summary>
-    internal void Handle(ReadOnlySpan<byte> datagram, DropAggregator aggregator, IDropSampleSink samples)
-    {
-        try
-        {
-            foreach (var message in new NetlinkDatagram(datagram))
-            {
-                if (message.Type != _family.Id) continue;
-                Messages++;
-                try
-                {
-                    switch (message.GenlCommand)
-                    {
-                        case CMD_ALERT: OnSummary(NetDmAlerts.ParseSummary(message), aggregator); break;
-                        case CMD_PACKET_ALERT: OnPacket(NetDmAlerts.ParsePacket(message), aggregator, samples); break;
-                    }
-                }
-                catch (NetDmParseException e)
-                {
-                    Corrupt(e.Message);
-                }
-            }
-        }
-        catch (NetDmParseException e)
-        {
-            Corrupt(e.Message);
-        }
-    }
-
-    private void Corrupt(string why)
-    {
-        CorruptMessages++;
-        LastError = $"malformed NET_DM message: {why}";
-    }
-
-    private void OnSummary(SummaryAlert alert, DropAggregator aggregator)
-    {
-        // Summary alerts carry no time: the drops happened within the second before the alert arrived.
-        var now = UnixNowNs();
-        foreach (var point in alert.Points)
-        {
-            if (point.Pc == 0) aggregator.AddNamedSite(HardwareSite, "hardware", DropReasonTable.None, now, point.Count);
-            else aggregator.Add(point.Pc, DropReasonTable.None, now, point.Count);
-        }
-        foreach (var trap in alert.HardwareTraps)
-            aggregator.AddNamedSite($"{trap.TrapName} (hardware trap)", trap.TrapName, DropReasonTable.None, now, trap.Count);
-        if (alert.Problem is not null) Corrupt(alert.Problem);
-    }
-
-    private void OnPacket(PacketAlert packet, DropAggregator aggregator, IDropSampleSink samples)
-    {
-        var timestamp = packet.TimestampNs != 0 ? (long)packet.TimestampNs : UnixNowNs();
-        var reasonId = ReasonId(packet.Reason, aggregator);
-        if (packet.IsHardware)
-        {
-            var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
-            aggregator.AddNamedSite($"{trap} (hardware trap)", trap, reasonId, timestamp, 1);
-        }
-        else
-        {
-            aggregator.Add(packet.Pc, reasonId, timestamp, 1, packet.Protocol);
-        }
-        var wantSample = samples.Admit();
-        if (_pcap is null && !wantSample) return;
-
-        var site = SiteOf(packet);
-        var reason = packet.Reason.IsEmpty ? null : Encoding.UTF8.GetString(packet.Reason);
-        var port = !packet.InPortName.IsEmpty ? Encoding.UTF8.GetString(packet.InPortName)
-            : packet.InPortIfIndex != 0 ? $"ifindex {packet.InPortIfIndex}" : null;
-        _pcap?.Write((ulong)timestamp, packet.Payload, packet.OriginalLength,
-            $"dropped at {site.Site}{(reason is null ? "" : $", reason {reason}")}{(port is null ? "" : $", in {port}")}");
-        if (!wantSample) return;
-        samples.OnSample(new DropSample(timestamp, site.Site, site.Function, reason, packet.Protocol, port, (int)packet.OriginalLength,
-            packet.Payload[..Math.Min(packet.Payload.Length, 128)].ToArray()));
-    }
-
-    // The kernel's own "%pS" symbol ("udp_queue_rcv_one_skb+0x3b5/0x4c0 [mod]") in DropSite's form, without the size.
-    private static (string Site, string Function) SiteOf(PacketAlert packet)
-    {
-        if (packet.IsHardware)
-        {
-            var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
-            return ($"{trap} (hardware trap)", trap);
-        }
-        var symbol = Encoding.UTF8.GetString(packet.Symbol);
-        if (symbol.Length == 0) return ($"0x{packet.Pc:x}", $"0x{packet.Pc:x}");
-        var slash = symbol.IndexOf('/');
-        var space = symbol.IndexOf(' ');
-        var site = slash < 0 ? symbol : symbol[..slash] + (space > slash ? symbol[space..] : "");
-        var plus = site.IndexOf('+');
-        return (site, plus < 0 ? site : site[..plus]);
-    }
-
-    private int ReasonId(ReadOnlySpan<byte> reason, DropAggregator aggregator)
-    {
-        if (reason.IsEmpty) return DropReasonTable.None;
-        Span<char> chars = stackalloc char[Math.Min(reason.Length, 128)];
-        var count = Encoding.UTF8.GetChars(reason[..chars.Length], chars);
-        if (_reasonLookup.TryGetValue(chars[..count], out var id)) return id;
-        var name = new string(chars[..count]);
-        return _reasonIds[name] = aggregator.Reasons.Intern(name);
-    }
-
-    private static long UnixNowNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
 
     public void Dispose()
     {

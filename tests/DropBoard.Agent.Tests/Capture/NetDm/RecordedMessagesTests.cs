@@ -1,0 +1,152 @@
+using System.Buffers.Binary;
+using DropBoard.Agent.Capture.NetDm;
+using DropBoard.TestKit;
+
+namespace DropBoard.Agent.Tests.Capture.NetDm;
+
+/// <summary>The NET_DM parsers on messages a real 6.1 kernel sent (no VM needed).</summary>
+public sealed class RecordedMessagesTests
+{
+    [Fact]
+    public void The_controller_reply_names_the_family_its_version_and_the_events_group()
+    {
+        var reply = RecordedNetDm.Read(RecordedNetDm.Summary).Where(d => d.Kind == "reply").Select(d => d.Bytes)
+            .First(b => BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(4)) == Netlink.GENL_ID_CTRL);
+        var family = Parse(reply);
+
+        Assert.Equal("NET_DM", family.Name);
+        Assert.Equal(2u, family.Version);
+        Assert.True(family.MulticastGroups.ContainsKey("events"));
+        // Every alert of the recording is addressed with the id the controller gave.
+        Assert.All(RecordedNetDm.Events(RecordedNetDm.Packet), e => Assert.Equal(RecordedNetDm.FamilyId(RecordedNetDm.Packet), BinaryPrimitives.ReadUInt16LittleEndian(e.AsSpan(4))));
+
+        static GenlFamily Parse(byte[] bytes)
+        {
+            foreach (var message in new NetlinkDatagram(bytes)) return GenlFamily.Parse(message);
+            throw new InvalidOperationException("empty");
+        }
+    }
+
+    [Fact]
+    public void The_lookup_before_modprobe_is_an_ENOENT_and_every_command_after_it_is_acknowledged()
+    {
+        var errors = new List<int>();
+        foreach (var (kind, bytes) in RecordedNetDm.Read(RecordedNetDm.Summary))
+        {
+            if (kind != "reply") continue;
+            foreach (var message in new NetlinkDatagram(bytes))
+                if (message.Type == Netlink.NLMSG_ERROR) errors.Add(message.Error().Errno);
+        }
+        Assert.Equal(2, errors[0]);
+        Assert.All(errors.Skip(1), e => Assert.Equal(0, e));
+        Assert.Equal(6, errors.Count); // the failed lookup, then the lookup, CONFIG, STATS_GET, START and STOP acknowledged
+    }
+
+    [Fact]
+    public void A_summary_alert_gives_the_kernel_counts_per_site_equal_to_RcvbufErrors()
+    {
+        var (aggregator, decoder, _) = RecordedNetDm.Decoder(RecordedNetDm.Summary);
+        foreach (var e in RecordedNetDm.Events(RecordedNetDm.Summary)) decoder.Decode(e);
+        aggregator.Commit();
+        var sites = aggregator.Flush().GroupBy(b => b.Site).ToDictionary(g => g.Key, g => g.Sum(b => b.Count));
+
+        Assert.Equal(0, decoder.CorruptMessages);
+        Assert.Equal(RecordedNetDm.RcvbufErrors, sites["udp_queue_rcv_one_skb+0x40b"]);
+        Assert.Equal(4, sites["udp_destruct_common+0xb7"]);
+        Assert.Equal(2, sites.Count);
+    }
+
+    [Fact]
+    public void A_summary_alert_with_the_short_nlmsg_len_of_old_kernels_still_gives_every_point()
+    {
+        var alert = RecordedNetDm.Events(RecordedNetDm.Summary).Single();
+        // RHEL 7's 3.10 never updated nlmsg_len as points were added: header, genl header, attribute header, entry count.
+        BinaryPrimitives.WriteUInt32LittleEndian(alert, 16 + 4 + 4 + 4);
+        var (aggregator, decoder, _) = RecordedNetDm.Decoder(RecordedNetDm.Summary);
+        decoder.Decode(alert);
+        aggregator.Commit();
+
+        Assert.Equal(RecordedNetDm.RcvbufErrors + 4, aggregator.Flush().Sum(b => b.Count));
+    }
+
+    [Fact]
+    public void A_summary_alert_cut_short_counts_its_whole_points_and_says_what_was_missing()
+    {
+        var alert = RecordedNetDm.Events(RecordedNetDm.Summary).Single();
+        var cut = alert.AsSpan(0, alert.Length - 12).ToArray(); // the second drop point is gone
+        BinaryPrimitives.WriteUInt32LittleEndian(cut, (uint)cut.Length);
+        BinaryPrimitives.WriteUInt16LittleEndian(cut.AsSpan(20), (ushort)(cut.Length - 20));
+        var (aggregator, decoder, _) = RecordedNetDm.Decoder(RecordedNetDm.Summary);
+        decoder.Decode(cut);
+        aggregator.Commit();
+
+        Assert.Single(aggregator.Flush());
+        Assert.Equal(1, decoder.CorruptMessages);
+        Assert.Contains("claims 2 drop points, 1 fit", decoder.LastError);
+    }
+
+    [Fact]
+    public void Packet_alerts_give_one_drop_each_with_reason_protocol_time_port_and_headers()
+    {
+        var (aggregator, decoder, samples) = RecordedNetDm.Decoder(RecordedNetDm.Packet);
+        foreach (var e in RecordedNetDm.Events(RecordedNetDm.Packet)) decoder.Decode(e);
+        aggregator.Commit();
+        var buckets = aggregator.Flush();
+
+        Assert.Equal(0, decoder.CorruptMessages);
+        Assert.Equal(RecordedNetDm.RcvbufErrors, buckets.Where(b => b.Reason == "SOCKET_RCVBUFF").Sum(b => b.Count));
+        Assert.All(buckets.Where(b => b.Reason == "SOCKET_RCVBUFF"), b => Assert.Equal("udp_queue_rcv_one_skb+0x40b", b.Site));
+        Assert.Equal(4, buckets.Where(b => b.Reason == "NOT_SPECIFIED").Sum(b => b.Count));
+        Assert.All(buckets, b => Assert.Equal(0x0800, b.Protocol));
+
+        Assert.Equal(300, samples.Samples.Count);
+        var first = samples.Samples[0];
+        Assert.Equal("udp_queue_rcv_one_skb+0x40b", first.Site); // the kernel's own %pS, without the function size
+        Assert.Equal("udp_queue_rcv_one_skb", first.Function);
+        Assert.Equal("ifindex 1", first.InPort);
+        Assert.Equal(132, first.OriginalLength); // Ethernet 14 + IP 118
+        Assert.Equal(128, first.Header!.Length); // truncated as configured
+        Assert.Equal(0x0800, BinaryPrimitives.ReadUInt16BigEndian(first.Header.AsSpan(12)));
+        Assert.Equal(5000, BinaryPrimitives.ReadUInt16BigEndian(first.Header.AsSpan(14 + 20 + 2)));
+        // The kernel stamps the drop with the wall clock: the recording was made on 2026-11-25.
+        Assert.Equal(new DateOnly(2026, 11, 25), DateOnly.FromDateTime(DateTime.UnixEpoch.AddTicks(first.TimestampNs / 100)));
+        Assert.True(samples.Samples.Zip(samples.Samples.Skip(1)).All(p => p.First.TimestampNs <= p.Second.TimestampNs));
+    }
+
+    [Fact]
+    public void Statistics_replies_say_how_many_packets_the_kernel_queue_dropped()
+    {
+        var familyId = RecordedNetDm.FamilyId(RecordedNetDm.Packet);
+        var stats = new List<(ulong, ulong)>();
+        foreach (var (kind, bytes) in RecordedNetDm.Read(RecordedNetDm.Packet))
+            foreach (var message in new NetlinkDatagram(bytes))
+                if (kind == "reply" && message.Type == familyId && message.GenlCommand == NetDmProtocol.CMD_STATS_NEW)
+                    stats.Add(NetDmAlerts.ParseStats(message));
+        Assert.True(stats.Count >= 2);
+        Assert.All(stats, s => Assert.Equal((0ul, 0ul), s)); // 300 packets fit the 10,000-packet queue
+    }
+
+    [Fact]
+    public async Task The_pcapng_file_of_the_recorded_drops_reads_in_tshark_with_site_and_reason_per_packet()
+    {
+        Privileged.RequireCommand("tshark", "tshark");
+        var path = Path.Combine(Path.GetTempPath(), $"dropboard-netdm-{Guid.NewGuid():n}.pcapng");
+        try
+        {
+            using (var pcap = PcapngWriter.Create(path, 128))
+            {
+                var (_, decoder, _) = RecordedNetDm.Decoder(RecordedNetDm.Packet, pcap);
+                foreach (var e in RecordedNetDm.Events(RecordedNetDm.Packet)) decoder.Decode(e);
+            }
+            var (code, stdout, stderr) = await Task.Run(() => Commands.TryRun("tshark", "-r", path, "-T", "fields", "-e", "frame.comment", "-e", "udp.dstport", "-e", "frame.len"));
+            Assert.True(code == 0, stderr);
+            var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(300, lines.Length);
+            Assert.Equal(RecordedNetDm.RcvbufErrors, lines.Count(l => l.StartsWith("dropped at udp_queue_rcv_one_skb+0x40b, reason SOCKET_RCVBUFF, in ifindex 1\t5000\t132", StringComparison.Ordinal)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
