@@ -126,6 +126,22 @@ public static class NetDmAlerts
         return alert;
     }
 
+    /// <summary>NET_DM_CMD_CONFIG_NEW: the monitor's current alert mode, truncation and queue length.</summary>
+    public static (NetDmMode Mode, uint TruncateBytes, uint QueueLength) ParseConfig(NetlinkMessage message)
+    {
+        var (mode, truncate, queue) = (NetDmMode.Summary, 0u, 0u);
+        foreach (var attribute in message.GenlAttributes())
+        {
+            switch (attribute.Type)
+            {
+                case ATTR_ALERT_MODE: mode = (NetDmMode)attribute.U8(); break;
+                case ATTR_TRUNC_LEN: truncate = attribute.U32(); break;
+                case ATTR_QUEUE_LEN: queue = attribute.U32(); break;
+            }
+        }
+        return (mode, truncate, queue);
+    }
+
     /// <summary>NET_DM_CMD_STATS_NEW: packets the monitor itself dropped because its queue was full (software, hardware).</summary>
     public static (ulong Software, ulong Hardware) ParseStats(NetlinkMessage message)
     {

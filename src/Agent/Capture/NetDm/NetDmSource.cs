@@ -85,7 +85,7 @@ public sealed class NetDmSource : IDropSource
             if (!family.MulticastGroups.TryGetValue(EventsGroup, out var group))
                 throw new CaptureUnavailableException($"the kernel's {FamilyName} family has no '{EventsGroup}' multicast group", "use --source tracepoint");
 
-            Configure(commands, family, options);
+            var shared = !Configure(commands, family, options);
             events = OpenSocket(recording);
             // Packet mode can burst thousands of messages between two receives; the kernel's queue holds the rest.
             events.SetReceiveBuffer(options.Mode == NetDmMode.Packet ? 64 << 20 : 4 << 20);
@@ -102,7 +102,10 @@ public sealed class NetDmSource : IDropSource
                 pcap = PcapngWriter.Create(options.PcapPath, options.TruncateBytes);
             var source = new NetDmSource(commands, events, family, options, recording) { _pcap = pcap };
             source._statsAtStart = source.ReadStats();
-            source.StartMonitor();
+            if (shared)
+                source.StartNote = "sharing the drop monitor another program (dropwatch?) started: it keeps running when this agent stops";
+            else
+                source.StartMonitor();
             return source;
         }
         catch (Exception e) when (e is NetlinkErrorException or NetDmParseException or TimeoutException or IOException or UnauthorizedAccessException)
@@ -194,7 +197,8 @@ public sealed class NetDmSource : IDropSource
         }
     }
 
-    private static void Configure(NetlinkSocket commands, GenlFamily family, NetDmOptions options)
+    /// <summary>Sets the alert mode; false when another program runs the monitor in that same mode (share it).</summary>
+    private static bool Configure(NetlinkSocket commands, GenlFamily family, NetDmOptions options)
     {
         const int EBUSY = 16, EOPNOTSUPP = 95, ENOTSUPP = 524;
         var request = new GenlRequest(family.Id, CMD_CONFIG, (byte)family.Version, 0).U8(ATTR_ALERT_MODE, (byte)options.Mode);
@@ -203,19 +207,32 @@ public sealed class NetDmSource : IDropSource
         try
         {
             commands.Transact("configure the drop monitor", request.ToArray());
+            return true;
         }
         catch (NetlinkErrorException e) when (e.Errno == EBUSY)
         {
+            // Monitoring already: its alerts reach every member of the group, so in the mode we want, listen along.
+            if (RunningMode(commands, family) == options.Mode && options.PcapPath is null) return false;
             throw AlreadyRunning(e);
         }
         // Kernels before 5.4 know only summary mode and refuse CONFIG: summary needs none.
         catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP && options.Mode == NetDmMode.Summary)
         {
+            return true;
         }
         catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP)
         {
             throw new CaptureUnavailableException($"this kernel's drop monitor has no packet mode ({e.Message})", "use --mode summary (packet mode needs Linux 5.4+)");
         }
+    }
+
+    private static NetDmMode? RunningMode(NetlinkSocket commands, GenlFamily family)
+    {
+        foreach (var reply in commands.Transact("read the drop monitor's configuration", new GenlRequest(family.Id, CMD_CONFIG_GET, (byte)family.Version, 0).ToArray()))
+            foreach (var message in new NetlinkDatagram(reply))
+                if (message.Type == family.Id && message.GenlCommand == CMD_CONFIG_NEW)
+                    return NetDmAlerts.ParseConfig(message).Mode;
+        return null;
     }
 
     private static CaptureUnavailableException AlreadyRunning(NetlinkErrorException e) => new(

@@ -1,0 +1,67 @@
+using Xunit;
+
+namespace DropBoard.TestKit;
+
+/// <summary>
+/// A throw-away VM on Debian's 6.1 kernel (tests/vm/dropboard-vm.sh), for kernel features this machine lacks
+/// (drop_monitor). The guest sees this machine's files, so the built agent runs inside; a shared directory
+/// carries the script in and the results out.
+/// </summary>
+public sealed class TestVm : IDisposable
+{
+    private static readonly string VmDir = Path.Combine(AppContext.BaseDirectory, "vm");
+
+    /// <summary>The directory the script runs in, inside the VM and here.</summary>
+    public string Share { get; } = Directory.CreateTempSubdirectory("dropboard-vm-").FullName;
+
+    /// <summary>Fails (CI) or skips (laptop) with the reason when a VM cannot boot here.</summary>
+    public static void Require()
+    {
+        Privileged.RequireRoot();
+        Privileged.Require(File.Exists("/dev/kvm"), "/dev/kvm is missing: the NET_DM tests boot a VM (enable virtualisation or nested KVM)");
+        Privileged.RequireCommand("qemu-system-x86_64", "qemu-system-x86");
+        Privileged.RequireCommand("busybox", "busybox-static");
+        Privileged.RequireCommand("python3", "python3");
+    }
+
+    /// <summary>
+    /// Boots, runs <paramref name="script"/> (POSIX sh, with AGENT, VM_DIR and the helpers of guest-lib.sh) in
+    /// <see cref="Share"/>, powers off. Returns the script's exit code and the console.
+    /// </summary>
+    public async Task<(int ExitCode, string Console)> RunAsync(string script, int timeoutSeconds = 300)
+    {
+        var agent = $"{Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "/usr/bin/dotnet"} {Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll")}";
+        await File.WriteAllTextAsync(Path.Combine(Share, "run.sh"),
+            $"AGENT='{agent}'\nVM_DIR='{VmDir}'\n. \"$VM_DIR/guest-lib.sh\"\n{script}\n");
+        var (code, stdout, stderr) = await Task.Run(() => Commands.TryRun("bash", Path.Combine(VmDir, "dropboard-vm.sh"), "run", Share, timeoutSeconds.ToString()));
+        var console = File.Exists(Path.Combine(Share, "console.log")) ? await File.ReadAllTextAsync(Path.Combine(Share, "console.log")) : "";
+        Keep(console);
+        if (code == 2 && stderr.Contains("dropboard-vm:", StringComparison.Ordinal))
+            Assert.Fail($"the test VM did not run the script: {stderr.Trim()}\n{stdout}");
+        return (code, console);
+    }
+
+    /// <summary>A file the script wrote; a missing one reads as a note saying so (the assertion on it then fails readably).</summary>
+    public string Read(string file) => File.Exists(PathOf(file)) ? File.ReadAllText(PathOf(file)) : $"({file} was not written)";
+
+    public string PathOf(string file) => Path.Combine(Share, file);
+
+    // CI keeps each VM's console for the record (DROPBOARD_TEST_ARTEFACTS).
+    private void Keep(string console)
+    {
+        if (Environment.GetEnvironmentVariable("DROPBOARD_TEST_ARTEFACTS") is not { Length: > 0 } artefacts) return;
+        Directory.CreateDirectory(artefacts);
+        File.WriteAllText(Path.Combine(artefacts, $"vm-{Path.GetFileName(Share)}-console.log"), console);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Share, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
