@@ -12,6 +12,12 @@ public interface IDropSource : IDisposable
     /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
     long LostRecords { get; }
 
+    /// <summary>Records or messages that could not be decoded and were skipped, cumulative.</summary>
+    long CorruptRecords { get; }
+
+    /// <summary>What was wrong with the last of them (or with stopping the source).</summary>
+    string? LastError { get; }
+
     /// <summary>Feeds every drop into the aggregator until cancelled. Blocks: call it on a thread of its own.</summary>
     void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken);
 }

@@ -107,6 +107,8 @@ public static class WatchCommand
         }
         Print(interval, json, total);
         await pipeline.DisposeAsync();
+        if (pipeline.Source.CorruptRecords > 0 || pipeline.Source.LastError is not null)
+            await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.Source.CorruptRecords} malformed records skipped; last problem: {pipeline.Source.LastError}");
         var explain = Explainer.Explain(total.Buckets, total.Deltas, new ExplainOptions { KernelRelease = pipeline.Hello.KernelRelease, BucketMs = options.BucketMs });
         Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, explain, json));
         return exitCode;

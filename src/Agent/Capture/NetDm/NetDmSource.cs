@@ -49,7 +49,7 @@ public sealed class NetDmSource : IDropSource
     public long Messages => _decoder?.Messages ?? 0;
 
     /// <summary>Messages that could not be parsed, each counted, the last reason in <see cref="LastError"/>.</summary>
-    public long CorruptMessages => _decoder?.CorruptMessages ?? 0;
+    public long CorruptRecords => _decoder?.CorruptMessages ?? 0;
 
     public string? LastError => _stopError ?? _decoder?.LastError;
 

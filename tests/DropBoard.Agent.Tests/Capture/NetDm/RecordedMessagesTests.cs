@@ -114,6 +114,26 @@ public sealed class RecordedMessagesTests
     }
 
     [Fact]
+    public void Malformed_messages_between_real_ones_are_counted_and_described_and_cost_no_real_drop()
+    {
+        var (aggregator, decoder, _) = RecordedNetDm.Decoder(RecordedNetDm.Packet);
+        var events = RecordedNetDm.Events(RecordedNetDm.Packet).ToList();
+        foreach (var e in events)
+        {
+            decoder.Decode(e);
+            decoder.Decode(e.AsSpan(0, e.Length / 2)); // a truncated copy: its nlmsg_len claims more than arrived
+        }
+        var noPc = events[0].ToArray();
+        noPc[20 + 8 + 2] = 99; // the PC attribute (after ORIGIN) turned into an unknown type
+        decoder.Decode(noPc);
+        aggregator.Commit();
+
+        Assert.Equal(300, aggregator.Flush().Sum(b => b.Count));
+        Assert.Equal(301, decoder.CorruptMessages);
+        Assert.Equal("malformed NET_DM message: a packet alert without a program counter", decoder.LastError);
+    }
+
+    [Fact]
     public void Statistics_replies_say_how_many_packets_the_kernel_queue_dropped()
     {
         var familyId = RecordedNetDm.FamilyId(RecordedNetDm.Packet);
