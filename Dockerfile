@@ -6,6 +6,8 @@ COPY . .
 RUN dotnet publish src/Web -c Release -o /app/web && dotnet publish src/Agent -c Release -o /app/agent
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
+# modprobe, for the agent to load the host's drop_monitor (NET_DM) from the mounted /lib/modules.
+RUN apt-get update && apt-get install -y --no-install-recommends kmod && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/agent/dropboard-agent /usr/local/bin/dropboard-agent
