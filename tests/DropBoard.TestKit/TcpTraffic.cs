@@ -7,8 +7,10 @@ namespace DropBoard.TestKit;
 public static class TcpTraffic
 {
     /// <summary>
-    /// A listener with a backlog of 1 that never accepts, and <paramref name="clients"/> connecting at once:
-    /// the accept queue overflows and the kernel refuses SYNs (and their retransmissions) until the sockets close.
+    /// A listener with a backlog of 1 that never accepts: two clients fill its accept queue first, then the
+    /// others connect at once and the kernel refuses their SYNs (and retransmissions) until the sockets close.
+    /// Filling the queue first keeps every refusal at SYN time: a client let in while the queue had room and
+    /// refused only at its ACK would make the counts depend on timing (seen on a loaded CI machine).
     /// </summary>
     public static void OverflowAcceptQueue(NetNamespace ns, int clients, int port)
     {
@@ -18,9 +20,17 @@ public static class TcpTraffic
         var sockets = new List<Socket>();
         try
         {
+            const int queueRoom = 2; // a backlog of 1 holds two: the kernel counts full only beyond it
             for (var i = 0; i < clients; i++)
             {
                 var client = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                if (i < queueRoom)
+                {
+                    client.Connect(new IPEndPoint(IPAddress.Loopback, port));
+                    sockets.Add(client);
+                    if (i == queueRoom - 1) Thread.Sleep(100); // the last ACK reaches the queue before any refused SYN
+                    continue;
+                }
                 client.Blocking = false;
                 try
                 {
