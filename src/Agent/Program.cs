@@ -9,4 +9,7 @@ var root = new RootCommand("dropboard-agent: captures kernel packet drops and ne
     RunCommand.Create(),
     NetDmStopCommand.Create(),
 };
-return await root.Parse(args).InvokeAsync();
+// On Ctrl-C or SIGTERM the agent drains what the kernel still holds (NET_DM sends summary counts up to a
+// second late), stops the kernel's drop monitor and prints its summary: give it that time before the
+// default 2 s forced exit.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = TimeSpan.FromSeconds(15) });

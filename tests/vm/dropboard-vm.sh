@@ -84,9 +84,10 @@ prepare() {
 accelerator() {
     if [[ -n ${DROPBOARD_VM_ACCEL:-} ]]; then echo "$DROPBOARD_VM_ACCEL"; return; fi
     if [[ -e /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]]; then
-        echo "-enable-kvm -cpu host"
+        echo "-enable-kvm -cpu host -smp 2"
     else
-        echo "-accel tcg,thread=multi -cpu max"
+        # One emulated CPU: the VM then takes one core of this machine, not all, and the tests beside it keep theirs.
+        echo "-accel tcg,thread=single -cpu max -smp 1"
     fi
 }
 
@@ -98,7 +99,7 @@ run() {
     dir=$(prepare)
     rm -f "$share/exit-code"
     # shellcheck disable=SC2046 # the accelerator is a list of options
-    timeout --kill-after=5 "$seconds" qemu-system-x86_64 $(accelerator) -smp 2 -m 1G \
+    timeout --kill-after=5 "$seconds" qemu-system-x86_64 $(accelerator) -m 1G \
         -nographic -no-reboot -nodefaults -serial stdio \
         -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet panic=-1 dropboard.share=$share" \

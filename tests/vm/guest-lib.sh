@@ -25,3 +25,19 @@ make_netns() {
 udp_flood() {
     ip netns exec "$1" python3 "$VM_DIR/udp-flood.py" "$2"
 }
+
+# The agent watching (extra arguments: its options) while namespace $1 takes a flood of $2 datagrams.
+# Leaves agent.json, agent.err, agent.exit and rcvbuf-errors (the kernel's count over the flood) here.
+watch_udp_flood() {
+    ns=$1 datagrams=$2
+    shift 2
+    $AGENT watch --json --netns "$ns" "$@" >agent.json 2>agent.err &
+    agent=$!
+    wait_for agent.err "watching" 90 || return 11
+    before=$(udp_rcvbuf_errors "$ns")
+    udp_flood "$ns" "$datagrams"
+    after=$(udp_rcvbuf_errors "$ns")
+    echo $((after - before)) >rcvbuf-errors
+    wait $agent
+    echo $? >agent.exit
+}

@@ -48,7 +48,10 @@ public sealed class SessionsInBrowserTests
         await page.GotoAsync($"sessions/{founding}");
         await WaitForCircuitAsync(page);
         await page.GetByRole(AriaRole.Textbox, new() { Name = "Title" }).FillAsync("TPROXY loss");
-        await page.GetByRole(AriaRole.Textbox, new() { Name = "Notes (markdown)" }).FillAsync("**174** drops at `udp_queue_rcv_skb` explain Udp InErrors");
+        var notes = page.GetByRole(AriaRole.Textbox, new() { Name = "Notes (markdown)" });
+        await notes.FillAsync("**174** drops at `udp_queue_rcv_skb` explain Udp InErrors");
+        // Leave the field as a user would, so its change event reaches the circuit before the submit does.
+        await notes.PressAsync("Tab");
         await page.GetByRole(AriaRole.Button, new() { Name = "Save and get a link" }).ClickAsync();
         await page.WaitForURLAsync("**/i/*");
         var link = page.Url;
