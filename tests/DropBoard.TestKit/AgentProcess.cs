@@ -55,6 +55,9 @@ public sealed class AgentProcess : IDisposable
     /// <summary>Asks the agent to stop, as Ctrl-C or systemd would (SIGTERM).</summary>
     public void Terminate() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGTERM);
 
+    /// <summary>Ctrl-C (SIGINT).</summary>
+    public void Interrupt() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGINT);
+
     public string Stderr { get { lock (_stderr) return string.Join('\n', _stderr); } }
 
     public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return [.. _stdout]; } }
