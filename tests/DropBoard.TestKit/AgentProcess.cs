@@ -30,7 +30,11 @@ public sealed class AgentProcess : IDisposable
     public static AgentProcess Start(params string[] args)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Through env, so Ctrl-C (SIGINT) reaches the agent as it does from a terminal even when the test run
+        // itself was started in the background, where SIGINT is ignored and the ignoring is inherited.
+        var psi = new ProcessStartInfo("/usr/bin/env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add("dotnet");
         psi.ArgumentList.Add(dll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         return new AgentProcess(Process.Start(psi)!);
