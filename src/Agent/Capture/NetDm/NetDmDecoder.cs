@@ -1,6 +1,7 @@
 using System.Text;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Sites;
 using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
 
 namespace DropBoard.Agent.Capture.NetDm;
@@ -71,7 +72,7 @@ public sealed class NetDmDecoder(ushort familyId, DropAggregator aggregator, IDr
             else _aggregator.Add(point.Pc, DropReasonTable.None, now, point.Count);
         }
         foreach (var trap in alert.HardwareTraps)
-            _aggregator.AddNamedSite($"{trap.TrapName} (hardware trap)", trap.TrapName, DropReasonTable.None, now, trap.Count);
+            _aggregator.AddNamedSite(TrapSite(trap.TrapName), trap.TrapName, DropReasonTable.None, now, trap.Count);
         if (alert.Problem is not null) Corrupt(alert.Problem);
     }
 
@@ -79,19 +80,16 @@ public sealed class NetDmDecoder(ushort familyId, DropAggregator aggregator, IDr
     {
         var timestamp = packet.TimestampNs != 0 ? (long)packet.TimestampNs : UnixNowNs();
         var reasonId = ReasonId(packet.Reason);
-        if (packet.IsHardware)
-        {
-            var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
-            _aggregator.AddNamedSite($"{trap} (hardware trap)", trap, reasonId, timestamp, 1);
-        }
+        // A hardware drop has no pc: its trap's name is its site, needed for the count itself.
+        (string Site, string Function)? trapSite = packet.IsHardware ? SiteOf(packet) : null;
+        if (trapSite is { } trap)
+            _aggregator.AddNamedSite(trap.Site, trap.Function, reasonId, timestamp, 1);
         else
-        {
             _aggregator.Add(packet.Pc, reasonId, timestamp, 1, packet.Protocol);
-        }
         var wantSample = _samples.Admit();
         if (pcap is null && !wantSample) return;
 
-        var site = SiteOf(packet);
+        var site = trapSite ?? SiteOf(packet);
         var reason = packet.Reason.IsEmpty ? null : Encoding.UTF8.GetString(packet.Reason);
         var port = !packet.InPortName.IsEmpty ? Encoding.UTF8.GetString(packet.InPortName)
             : packet.InPortIfIndex != 0 ? $"ifindex {packet.InPortIfIndex}" : null;
@@ -108,16 +106,13 @@ public sealed class NetDmDecoder(ushort familyId, DropAggregator aggregator, IDr
         if (packet.IsHardware)
         {
             var trap = Encoding.UTF8.GetString(packet.HardwareTrapName);
-            return ($"{trap} (hardware trap)", trap);
+            return (TrapSite(trap), trap);
         }
-        var symbol = Encoding.UTF8.GetString(packet.Symbol);
-        if (symbol.Length == 0) return ($"0x{packet.Pc:x}", $"0x{packet.Pc:x}");
-        var slash = symbol.IndexOf('/');
-        var space = symbol.IndexOf(' ');
-        var site = slash < 0 ? symbol : symbol[..slash] + (space > slash ? symbol[space..] : "");
-        var plus = site.IndexOf('+');
-        return (site, plus < 0 ? site : site[..plus]);
+        if (DropSite.TryParse(Encoding.UTF8.GetString(packet.Symbol), out var site)) return (site.ToString(), site.Function);
+        return ($"0x{packet.Pc:x}", $"0x{packet.Pc:x}");
     }
+
+    private static string TrapSite(string trap) => $"{trap} (hardware trap)";
 
     private int ReasonId(ReadOnlySpan<byte> reason)
     {

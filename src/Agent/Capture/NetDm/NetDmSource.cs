@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DropBoard.Agent.Aggregation;
 using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
+using static Tmds.Linux.LibC;
 
 namespace DropBoard.Agent.Capture.NetDm;
 
@@ -33,6 +34,9 @@ public sealed class NetDmSource : IDropSource
     private readonly GenlFamily _family;
     private readonly NetDmOptions _options;
     private readonly NetlinkRecording? _recording;
+    // Linux's own "not supported" (include/linux/errno.h), which libc does not name: old kernels answer CONFIG with it.
+    private const int ENOTSUPP = 524;
+
     private readonly Lock _commandGate = new();
     private (ulong Software, ulong Hardware) _statsAtStart;
     private long _queueDrops;
@@ -46,27 +50,26 @@ public sealed class NetDmSource : IDropSource
     /// <summary>Packets the kernel's monitor queue dropped, plus one per receive-buffer overrun (its count is unknown).</summary>
     public long LostRecords => Interlocked.Read(ref _queueDrops) + Interlocked.Read(ref _socketOverruns);
 
-    public long Messages => _decoder?.Messages ?? 0;
-
     /// <summary>Messages that could not be parsed, each counted, the last reason in <see cref="LastError"/>.</summary>
     public long CorruptRecords => _decoder?.CorruptMessages ?? 0;
 
     public string? LastError => _stopError ?? _decoder?.LastError;
 
-    private PcapngWriter? _pcap;
+    private readonly PcapngWriter? _pcap;
     private NetDmDecoder? _decoder;
     private string? _stopError;
 
     /// <summary>What was noticed while starting (hardware monitoring unavailable, ...), for the agent's start line.</summary>
     public string? StartNote { get; private set; }
 
-    private NetDmSource(NetlinkSocket commands, NetlinkSocket events, GenlFamily family, NetDmOptions options, NetlinkRecording? recording)
+    private NetDmSource(NetlinkSocket commands, NetlinkSocket events, GenlFamily family, NetDmOptions options, NetlinkRecording? recording, PcapngWriter? pcap)
     {
         _commands = commands;
         _events = events;
         _family = family;
         _options = options;
         _recording = recording;
+        _pcap = pcap;
     }
 
     /// <exception cref="CaptureUnavailableException">No NET_DM here, or the monitor is in use, or not allowed.</exception>
@@ -93,35 +96,30 @@ public sealed class NetDmSource : IDropSource
             {
                 events.Join(group);
             }
-            catch (NetlinkErrorException e) when (e.Errno == 1)
+            catch (NetlinkErrorException e) when (e.Errno == EPERM)
             {
                 throw new CaptureUnavailableException(
                     $"joining {FamilyName} '{EventsGroup}' was refused ({e.Message})", "run the agent as root (CAP_SYS_ADMIN since Linux 6.7 and its stable backports)");
             }
             if (options.PcapPath is not null)
                 pcap = PcapngWriter.Create(options.PcapPath, options.TruncateBytes);
-            var source = new NetDmSource(commands, events, family, options, recording) { _pcap = pcap };
-            source._statsAtStart = source.ReadStats();
+            var source = new NetDmSource(commands, events, family, options, recording, pcap);
+            // Queue drops are packet mode's only loss: the baseline they are counted from.
+            if (options.Mode == NetDmMode.Packet) source._statsAtStart = source.ReadStats();
             if (shared)
                 source.StartNote = "sharing the drop monitor another program (dropwatch?) started: it keeps running when this agent stops";
             else
                 source.StartMonitor();
             return source;
         }
-        catch (Exception e) when (e is NetlinkErrorException or NetDmParseException or TimeoutException or IOException or UnauthorizedAccessException)
+        catch (Exception e)
         {
             events?.Dispose();
             commands?.Dispose();
             recording?.Dispose();
             pcap?.Dispose();
-            throw new CaptureUnavailableException($"NET_DM: {e.Message}", "use --source tracepoint");
-        }
-        catch
-        {
-            events?.Dispose();
-            commands?.Dispose();
-            recording?.Dispose();
-            pcap?.Dispose();
+            if (e is NetlinkErrorException or NetDmParseException or TimeoutException or IOException or UnauthorizedAccessException)
+                throw new CaptureUnavailableException($"NET_DM: {e.Message}", "use --source tracepoint");
             throw;
         }
     }
@@ -147,7 +145,6 @@ public sealed class NetDmSource : IDropSource
     /// <summary>The family id and groups; loads drop_monitor when the family is missing.</summary>
     private static GenlFamily ResolveFamily(NetlinkSocket commands)
     {
-        const int ENOENT = 2;
         try
         {
             return ReadFamily(commands);
@@ -200,7 +197,6 @@ public sealed class NetDmSource : IDropSource
     /// <summary>Sets the alert mode; false when another program runs the monitor in that same mode (share it).</summary>
     private static bool Configure(NetlinkSocket commands, GenlFamily family, NetDmOptions options)
     {
-        const int EBUSY = 16, EOPNOTSUPP = 95, ENOTSUPP = 524;
         var request = new GenlRequest(family.Id, CMD_CONFIG, (byte)family.Version, 0).U8(ATTR_ALERT_MODE, (byte)options.Mode);
         if (options.Mode == NetDmMode.Packet)
             request.U32(ATTR_TRUNC_LEN, (uint)options.TruncateBytes).U32(ATTR_QUEUE_LEN, (uint)options.QueueLength);
@@ -216,11 +212,11 @@ public sealed class NetDmSource : IDropSource
             throw AlreadyRunning(e);
         }
         // Kernels before 5.4 know only summary mode and refuse CONFIG: summary needs none.
-        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP && options.Mode == NetDmMode.Summary)
+        catch (NetlinkErrorException e) when ((e.Errno == EOPNOTSUPP || e.Errno == ENOTSUPP) && options.Mode == NetDmMode.Summary)
         {
             return true;
         }
-        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or ENOTSUPP)
+        catch (NetlinkErrorException e) when (e.Errno == EOPNOTSUPP || e.Errno == ENOTSUPP)
         {
             throw new CaptureUnavailableException($"this kernel's drop monitor has no packet mode ({e.Message})", "use --mode summary (packet mode needs Linux 5.4+)");
         }
@@ -241,28 +237,30 @@ public sealed class NetDmSource : IDropSource
 
     private void StartMonitor()
     {
-        const int EAGAIN = 11, EBUSY = 16;
-        var request = new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS);
-        if (_options.Hardware) request.Flag(ATTR_HW_DROPS);
         try
         {
-            lock (_commandGate) _commands.Transact("start the drop monitor", request.ToArray());
+            lock (_commandGate) _commands.Transact("start the drop monitor", StartRequest(_options.Hardware));
         }
-        catch (NetlinkErrorException e) when (e.Errno is EAGAIN or EBUSY)
+        catch (NetlinkErrorException e) when (e.Errno == EAGAIN || e.Errno == EBUSY)
         {
             throw AlreadyRunning(e);
         }
         catch (NetlinkErrorException e) when (_options.Hardware)
         {
             // Hardware monitoring needs devlink support; software drops are what every host has.
-            lock (_commandGate)
-                _commands.Transact("start the drop monitor", new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS).ToArray());
+            lock (_commandGate) _commands.Transact("start the drop monitor", StartRequest(hardware: false));
             StartNote = $"hardware drops not monitored ({e.Message})";
         }
         Volatile.Write(ref _running, 1);
         // Never leave the kernel's monitor running behind the user: also on a crash or a plain process exit.
         AppDomain.CurrentDomain.UnhandledException += StopOnExit;
         AppDomain.CurrentDomain.ProcessExit += StopOnExit;
+    }
+
+    private byte[] StartRequest(bool hardware)
+    {
+        var request = new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS);
+        return (hardware ? request.Flag(ATTR_HW_DROPS) : request).ToArray();
     }
 
     private void StopOnExit(object? sender, EventArgs e) => StopMonitor();
@@ -296,7 +294,6 @@ public sealed class NetDmSource : IDropSource
 
     private (ulong Software, ulong Hardware) ReadStats()
     {
-        const int EOPNOTSUPP = 95, EINVAL = 22;
         try
         {
             List<byte[]> replies;
@@ -308,7 +305,7 @@ public sealed class NetDmSource : IDropSource
                         return NetDmAlerts.ParseStats(message);
         }
         // Kernels before 5.4 have no statistics: summary mode cannot lose packets to a queue there anyway.
-        catch (NetlinkErrorException e) when (e.Errno is EOPNOTSUPP or EINVAL)
+        catch (NetlinkErrorException e) when (e.Errno == EOPNOTSUPP || e.Errno == EINVAL)
         {
         }
         return _statsAtStart;
@@ -333,14 +330,10 @@ public sealed class NetDmSource : IDropSource
                 // Drain what the kernel still holds, then stop: drops seen before the stop must not be lost.
                 if (now - since >= 3000 || (now - since >= settleMs && now - lastMessageMs >= 200)) break;
             }
-            var length = _events.Receive(buffer, 50);
-            if (length < 0) Interlocked.Increment(ref _socketOverruns);
-            while (length > 0)
+            for (var length = Receive(buffer, 50); length > 0; length = Receive(buffer, 0))
             {
                 lastMessageMs = clock.ElapsedMilliseconds;
                 decoder.Decode(buffer.AsSpan(0, length));
-                length = _events.Receive(buffer, 0);
-                if (length < 0) Interlocked.Increment(ref _socketOverruns);
             }
             aggregator.Commit();
             if (clock.ElapsedMilliseconds >= nextStats)
@@ -352,11 +345,19 @@ public sealed class NetDmSource : IDropSource
         }
         StopMonitor();
         // The kernel sends nothing after STOP returns; take what was already in the socket.
-        for (var length = _events.Receive(buffer, 0); length != 0; length = _events.Receive(buffer, 0))
+        for (var length = Receive(buffer, 0); length != 0; length = Receive(buffer, 0))
             if (length > 0) decoder.Decode(buffer.AsSpan(0, length));
         aggregator.Commit();
         UpdateLost();
         _pcap?.Flush();
+    }
+
+    /// <summary>One datagram's length, 0 when none came, or -1 after an overrun (counted as lost).</summary>
+    private int Receive(byte[] buffer, int timeoutMs)
+    {
+        var length = _events.Receive(buffer, timeoutMs);
+        if (length < 0) Interlocked.Increment(ref _socketOverruns);
+        return length;
     }
 
     private void UpdateLost()

@@ -19,8 +19,6 @@ public sealed class NetlinkErrorException(string operation, int errno, string? k
 /// </summary>
 public sealed unsafe class NetlinkSocket : IDisposable
 {
-    public const int ENOBUFS = 105;
-
     [StructLayout(LayoutKind.Sequential)]
     private struct SockaddrNl
     {
