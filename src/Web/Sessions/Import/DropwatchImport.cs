@@ -33,11 +33,10 @@ public static partial class DropwatchImport
             if (!m.Success)
             {
                 if (Chatter().IsMatch(line)) continue;
-                throw ImportException.AtLine(lineNumber, $"not a dropwatch line: '{Shorten(line)}' (expected 'N drops at function+offset (0xaddress)')");
+                throw ImportException.AtLine(lineNumber, $"not a dropwatch line: '{ImportException.Excerpt(line)}' (expected 'N drops at function+offset (0xaddress)')");
             }
-            // dropwatch prints offsets in hex without 0x: "udp_queue_rcv_skb+218" is 0x218.
-            var siteText = Regex.Replace(m.Groups["site"].Value, @"\+(?!0x)([0-9a-fA-F]+)$", "+0x$1");
-            if (!DropSite.TryParse(siteText, out var site))
+            // dropwatch prints offsets in hex without 0x ("udp_queue_rcv_skb+218" is 0x218): DropSite reads both.
+            if (!DropSite.TryParse(m.Groups["site"].Value, out var site))
                 throw ImportException.AtLine(lineNumber, $"'{m.Groups["site"].Value}' is not a drop site (function+offset)");
             if (!long.TryParse(m.Groups["count"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count <= 0)
                 throw ImportException.AtLine(lineNumber, $"drop count '{m.Groups["count"].Value}' is not a positive number");
@@ -58,6 +57,4 @@ public static partial class DropwatchImport
         var host = new SessionFileHost("dropwatch", "dropwatch import", kernel ?? "", "dropwatch", 1000, 0, drops, counters, []);
         return new SessionFile(SessionFile.FormatName, 1, name, "dropwatch", startedMs, stoppedMs, "", [host], []);
     }
-
-    private static string Shorten(string line) => line.Length <= 80 ? line : line[..77] + "...";
 }

@@ -4,4 +4,7 @@ namespace DropBoard.Web.Sessions.Import;
 public sealed class ImportException(string message) : Exception(message)
 {
     public static ImportException AtLine(int line, string what) => new($"line {line}: {what}");
+
+    /// <summary>A line as quoted in a message: at most 80 characters.</summary>
+    public static string Excerpt(string line) => line.Length <= 80 ? line : line[..77] + "...";
 }

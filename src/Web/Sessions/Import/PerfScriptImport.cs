@@ -33,7 +33,7 @@ public static partial class PerfScriptImport
             if (line.Trim().Length == 0 || line.TrimStart().StartsWith('#')) continue;
             var m = KfreeSkbLine().Match(line);
             if (!m.Success)
-                throw ImportException.AtLine(lineNumber, $"not a perf script line of skb:kfree_skb: '{(line.Length > 80 ? line[..77] + "..." : line.Trim())}'");
+                throw ImportException.AtLine(lineNumber, $"not a perf script line of skb:kfree_skb: '{ImportException.Excerpt(line.Trim())}'");
             var time = double.Parse(m.Groups["time"].Value, CultureInfo.InvariantCulture);
             first ??= time;
             last = Math.Max(last, time);
