@@ -20,17 +20,19 @@ internal static class RecordedNetDm
 
     public static Symbolizer Symbolizer() => Agent.Symbols.Symbolizer.FromText(Fixture.Text("netdm", "kallsyms-excerpt.txt"));
 
-    /// <summary>NET_DM's family id on the recording kernel, from the recorded controller reply.</summary>
-    public static ushort FamilyId(string name)
+    /// <summary>NET_DM as the recording kernel's controller described it.</summary>
+    public static GenlFamily Family(string name)
     {
         foreach (var (kind, bytes) in Read(name))
         {
             if (kind != "reply") continue;
             foreach (var message in new NetlinkDatagram(bytes))
-                if (message.Type == Netlink.GENL_ID_CTRL) return GenlFamily.Parse(message).Id;
+                if (message.Type == Netlink.GENL_ID_CTRL) return GenlFamily.Parse(message);
         }
         throw new InvalidOperationException($"{name} has no family reply");
     }
+
+    public static ushort FamilyId(string name) => Family(name).Id;
 
     public static (DropAggregator Aggregator, NetDmDecoder Decoder, SampleList Samples) Decoder(string name, PcapngWriter? pcap = null)
     {
