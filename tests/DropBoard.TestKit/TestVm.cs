@@ -14,11 +14,13 @@ public sealed class TestVm : IDisposable
     /// <summary>The directory the script runs in, inside the VM and here.</summary>
     public string Share { get; } = Directory.CreateTempSubdirectory("dropboard-vm-").FullName;
 
-    /// <summary>Fails (CI) or skips (laptop) with the reason when a VM cannot boot here.</summary>
+    /// <summary>
+    /// Fails (CI) or skips (laptop) with the reason when a VM cannot boot here. KVM is not needed: without a
+    /// usable /dev/kvm the script emulates the guest (TCG), which boots this small guest in seconds too.
+    /// </summary>
     public static void Require()
     {
         Privileged.RequireRoot();
-        Privileged.Require(File.Exists("/dev/kvm"), "/dev/kvm is missing: the NET_DM tests boot a VM (enable virtualisation or nested KVM)");
         Privileged.RequireCommand("qemu-system-x86_64", "qemu-system-x86");
         Privileged.RequireCommand("busybox", "busybox-static");
         Privileged.RequireCommand("python3", "python3");

@@ -83,7 +83,7 @@ prepare() {
 # right after decompression, so emulate (TCG boots this small guest in about 3 s too).
 accelerator() {
     if [[ -n ${DROPBOARD_VM_ACCEL:-} ]]; then echo "$DROPBOARD_VM_ACCEL"; return; fi
-    if [[ -e /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]]; then
+    if [[ -r /dev/kvm && -w /dev/kvm && ( -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ) ]]; then
         echo "-enable-kvm -cpu host -smp 2"
     else
         # One emulated CPU: the VM then takes one core of this machine, not all, and the tests beside it keep theirs.
@@ -92,14 +92,16 @@ accelerator() {
 }
 
 run() {
-    local share=${1:?usage: run DIR [SECS]} seconds=${2:-120} dir rc
+    local share=${1:?usage: run DIR [SECS]} seconds=${2:-120} dir rc accel
     share=$(realpath "$share")
     [[ -f $share/run.sh ]] || die "$share/run.sh is missing"
     [[ $share != *[[:space:]]* ]] || die "the shared directory's path must have no spaces"
     dir=$(prepare)
     rm -f "$share/exit-code"
+    accel=$(accelerator)
+    echo "dropboard-vm: booting with $accel" >&2
     # shellcheck disable=SC2046 # the accelerator is a list of options
-    timeout --kill-after=5 "$seconds" qemu-system-x86_64 $(accelerator) -m 1G \
+    timeout --kill-after=5 "$seconds" qemu-system-x86_64 $accel -m 1G \
         -nographic -no-reboot -nodefaults -serial stdio \
         -kernel "$dir/vmlinuz" -initrd "$dir/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet panic=-1 dropboard.share=$share" \
