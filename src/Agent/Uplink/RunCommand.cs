@@ -10,7 +10,7 @@ using Microsoft.AspNetCore.SignalR.Client;
 namespace DropBoard.Agent.Uplink;
 
 /// <summary>
-/// <c>dropboard-agent run --server URL --token TOKEN</c>: captures and streams batches to the dashboard's hub.
+/// <c>dropboard-agent run --server URL --token-file PATH</c>: captures and streams batches to the dashboard's hub.
 /// Every batch goes through the disk spool first and leaves it only when the server acknowledged it, so a
 /// server restart or a network cut loses nothing; the server drops repeats, so nothing counts twice.
 /// </summary>
@@ -20,6 +20,18 @@ public static class RunCommand
     private sealed record BatchAck(long Sequence, bool Duplicate, string? Rejected);
 
     private const string TooFast = "too fast";
+
+    /// <summary>How the hub refuses a batch from a host the credential is not for.</summary>
+    private const string Forbidden = "forbidden";
+
+    /// <summary>The server does not know the credential (HTTP 401).</summary>
+    public const int TokenRefusedExitCode = 5;
+
+    /// <summary>The server knows the credential but refused what it was used for (HTTP 403).</summary>
+    public const int ForbiddenExitCode = 6;
+
+    /// <summary>The --token-file is missing, unreadable, not a regular file, open to others, someone else's or empty.</summary>
+    public const int CredentialFileExitCode = 7;
 
     public static Command Create()
     {
@@ -35,7 +47,16 @@ public static class RunCommand
                 return null;
             },
         };
-        var token = new Option<string>("--token") { Description = "The dashboard's DropBoard:AgentToken", Required = true };
+        var token = new Option<string>("--token")
+        {
+            Description = "The credential itself: the dashboard's DropBoard:AgentToken or a per-host one. Prefer --token-file: "
+                          + "the command line is visible to every user of this host in ps",
+        };
+        var tokenFile = new Option<string>("--token-file")
+        {
+            HelpName = "PATH",
+            Description = "File holding the credential on its first line; it must be the agent user's own, mode 600",
+        };
         var spool = new Option<string>("--spool")
         {
             Description = "Directory for batches the server has not acknowledged yet",
@@ -52,18 +73,43 @@ public static class RunCommand
         };
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
-            server, token, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            server, token, tokenFile, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
         };
-        command.SetAction((result, cancellationToken) => RunAsync(
-            result.GetValue(server)!, result.GetValue(token)!, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
-            new AgentOptions
-            {
-                Source = result.GetValue(WatchCommand.SourceOption),
-                NetNamespace = result.GetValue(WatchCommand.NetNsOption),
-                NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
-            },
-            cancellationToken));
+        command.Validators.Add(result =>
+        {
+            if ((result.GetResult(token) is null) == (result.GetResult(tokenFile) is null))
+                result.AddError("give the credential with exactly one of --token-file PATH (preferred) and --token TOKEN");
+        });
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            // Before capturing or connecting: a credential file others can read is refused outright.
+            var credential = result.GetValue(tokenFile) is { } path ? await ReadOrSayWhyAsync(path) : result.GetValue(token);
+            if (credential is null) return CredentialFileExitCode;
+            return await RunAsync(
+                result.GetValue(server)!, credential, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
+                new AgentOptions
+                {
+                    Source = result.GetValue(WatchCommand.SourceOption),
+                    NetNamespace = result.GetValue(WatchCommand.NetNsOption),
+                    NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
+                },
+                cancellationToken);
+        });
         return command;
+    }
+
+    /// <summary>The credential from its file, or prints the one-line reason and its fix and returns null.</summary>
+    private static async Task<string?> ReadOrSayWhyAsync(string path)
+    {
+        try
+        {
+            return CredentialFile.Read(path);
+        }
+        catch (CredentialFileException e)
+        {
+            await Console.Error.WriteLineAsync($"dropboard-agent: cannot use the credential: {e.Message}. Fix: {e.Fix}");
+            return null;
+        }
     }
 
     private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
@@ -121,6 +167,14 @@ public static class RunCommand
                     spool.Remove(next.File);
                 else if (ack.Rejected.StartsWith(TooFast, StringComparison.Ordinal))
                     await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                else if (ack.Rejected.StartsWith(Forbidden, StringComparison.Ordinal))
+                {
+                    // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
+                    await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
+                                                       + $"use this host's own credential from 'agents add {pipeline.Hello.HostName}'");
+                    exitCode = ForbiddenExitCode;
+                    break;
+                }
                 else
                 {
                     // The server will never take this batch: keep it aside for inspection, go on with the next.
@@ -130,8 +184,20 @@ public static class RunCommand
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
             {
-                await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused the token (HTTP 401): check --token against the dashboard's DropBoard:AgentToken");
-                exitCode = 5;
+                await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused the token (HTTP 401): check the credential (--token/--token-file) "
+                                                   + "against the dashboard: DropBoard:AgentToken, or a per-host credential from 'agents add HOST'");
+                exitCode = TokenRefusedExitCode;
+                break;
+            }
+            catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Forbidden)
+            {
+                // Only the hub's negotiation (while not connected) and the session API answer with an HTTP status.
+                await Console.Error.WriteLineAsync(connection.State == HubConnectionState.Connected
+                    ? $"dropboard-agent: {server} refused to create session '{sessionName}' (HTTP 403): this credential may not create sessions; "
+                      + "start the session on the dashboard and run the agent without --session"
+                    : $"dropboard-agent: {server} refused the agent connection to {hub} (HTTP 403): this credential may not stream batches; "
+                      + $"use DropBoard:AgentToken or this host's credential from 'agents add {pipeline.Hello.HostName}'");
+                exitCode = ForbiddenExitCode;
                 break;
             }
             catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or TimeoutException
@@ -149,6 +215,7 @@ public static class RunCommand
             try
             {
                 using var stopped = await api.PostAsync($"api/sessions/{id}/stop", null, CancellationToken.None);
+                stopped.EnsureSuccessStatusCode();
                 await Console.Error.WriteLineAsync($"dropboard-agent: session {id} stopped");
             }
             catch (HttpRequestException e)
