@@ -201,7 +201,7 @@ public static class RunCommand
                 break;
             }
             catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or TimeoutException
-                                          or OperationCanceledException or HubException)
+                                          or OperationCanceledException or HubException or System.Net.WebSockets.WebSocketException)
             {
                 if (capture.IsCompleted && cancellationToken.IsCancellationRequested) break; // stopping with the server away: the spool keeps the rest
                 await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {spool.Count} batches spooled, retrying in {backoff.TotalSeconds:0} s");
