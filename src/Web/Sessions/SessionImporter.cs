@@ -1,25 +1,36 @@
-using System.Text;
 using DropBoard.Web.Sessions.Import;
 
 namespace DropBoard.Web.Sessions;
 
-/// <summary>One way in for imports, from the API and from the sessions page.</summary>
+/// <summary>
+/// One way in for imports, from the API and from the sessions page. A file is read and checked whole, within
+/// <see cref="ImportLimits"/>, before the store writes any of it (in one transaction).
+/// </summary>
 public sealed class SessionImporter(SessionStore store, TimeProvider clock)
 {
     public static readonly string[] Formats = ["dropwatch", "perf-script", "dropboard"];
 
-    /// <exception cref="ImportException">The file is not of that format; the message names the line.</exception>
+    /// <exception cref="ImportException">The file is not of that format, or holds what no capture does; the message names the line.</exception>
     public long Import(string? format, byte[] file, string? name, string? kernel = null, string? netstatBefore = null, string? netstatAfter = null)
     {
         if (file.Length == 0) throw new ImportException("the import is empty");
+        if (file.Length > ImportLimits.MaxFileBytes) throw ImportException.Oversized("the file", ImportLimits.MaxFileBytes);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var session = format switch
         {
-            "dropwatch" => DropwatchImport.Parse(Encoding.UTF8.GetString(file), name ?? "dropwatch import", now, netstatBefore, netstatAfter, kernel),
-            "perf-script" => PerfScriptImport.Parse(Encoding.UTF8.GetString(file), name ?? "perf script import", now, kernel),
-            "dropboard" => SessionFileJson.Read(file),
-            _ => throw new ImportException($"format '{format}' is not one of {string.Join(", ", Formats)}"),
+            "dropwatch" => DropwatchImport.Parse(ImportText.Decode(file), Name(name) ?? "dropwatch import", now, netstatBefore, netstatAfter, Kernel(kernel)),
+            "perf-script" => PerfScriptImport.Parse(ImportText.Decode(file), Name(name) ?? "perf script import", now, Kernel(kernel)),
+            // The export carries its own name and kernels.
+            "dropboard" => SessionFileJson.Read(file, now),
+            _ => throw new ImportException($"format '{ImportException.Excerpt(format ?? "")}' is not one of {string.Join(", ", Formats)}"),
         };
         return store.Import(session);
     }
+
+    // The rule for every session's name, so an imported session can be exported and imported again.
+    private static string? Name(string? name) =>
+        name is not null && SessionLimits.NameProblem(name) is { } problem ? throw new ImportException($"name: {problem}") : name;
+
+    private static string? Kernel(string? kernel) =>
+        kernel is not null && ImportText.Problem(kernel, ImportLimits.MaxLabel) is { } problem ? throw new ImportException($"kernel: {problem}") : kernel;
 }

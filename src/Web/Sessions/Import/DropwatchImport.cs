@@ -22,30 +22,32 @@ public static partial class DropwatchImport
     public static SessionFile Parse(string text, string name, long startedMs, string? netstatBefore = null, string? netstatAfter = null, string? kernel = null)
     {
         var drops = new List<DropBucket>();
+        var sites = new HashSet<string>(StringComparer.Ordinal);
         var inAlert = new HashSet<string>(StringComparer.Ordinal);
         var alert = 0;
-        var lineNumber = 0;
-        foreach (var raw in text.Split('\n'))
+        foreach (var (number, line) in ImportText.Lines(text))
         {
-            lineNumber++;
-            var line = raw.TrimEnd('\r');
             var m = DropLine().Match(line);
             if (!m.Success)
             {
                 if (Chatter().IsMatch(line)) continue;
-                throw ImportException.AtLine(lineNumber, $"not a dropwatch line: '{ImportException.Excerpt(line)}' (expected 'N drops at function+offset (0xaddress)')");
+                throw ImportException.AtLine(number, $"not a dropwatch line: '{ImportException.Excerpt(line)}' (expected 'N drops at function+offset (0xaddress)')");
             }
             // dropwatch prints offsets in hex without 0x ("udp_queue_rcv_skb+218" is 0x218): DropSite reads both.
             if (!DropSite.TryParse(m.Groups["site"].Value, out var site))
-                throw ImportException.AtLine(lineNumber, $"'{m.Groups["site"].Value}' is not a drop site (function+offset)");
-            if (!long.TryParse(m.Groups["count"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count <= 0)
-                throw ImportException.AtLine(lineNumber, $"drop count '{m.Groups["count"].Value}' is not a positive number");
-            if (!inAlert.Add(site.ToString()))
+                throw ImportException.AtLine(number, $"'{ImportException.Excerpt(m.Groups["site"].Value)}' is not a drop site (function+offset)");
+            if (KernelNames.Problem(site) is { } problem) throw ImportException.AtLine(number, problem);
+            if (!long.TryParse(m.Groups["count"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count is <= 0 or > ImportLimits.MaxCount)
+                throw ImportException.AtLine(number, $"drop count '{ImportException.Excerpt(m.Groups["count"].Value)}' is not a number from 1 to {ImportLimits.MaxCount}");
+            var siteText = site.ToString();
+            if (sites.Add(siteText) && sites.Count > ImportLimits.MaxSites)
+                throw ImportException.AtLine(number, $"more than {ImportLimits.MaxSites} distinct drop sites");
+            if (!inAlert.Add(siteText))
             {
                 alert++;
-                inAlert = [site.ToString()];
+                inAlert = [siteText];
             }
-            drops.Add(new DropBucket(site.ToString(), site.Function, null, startedMs + alert * 1000L, count));
+            drops.Add(new DropBucket(siteText, site.Function, null, startedMs + alert * 1000L, count));
         }
         if (drops.Count == 0)
             throw new ImportException("no 'N drops at site' line: this is not dropwatch output");

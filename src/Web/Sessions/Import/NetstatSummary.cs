@@ -23,7 +23,8 @@ public static partial class NetstatSummary
         ("IgnoredMulti:", "Udp.IgnoredMulti"),
     ];
 
-    [GeneratedRegex(@"^\s*(?:(?<value>\d+) (?<words>.+?)|(?<words>\S+:) (?<value>\d+))\s*$")]
+    // Matched on the trimmed line: a lazy group before "\s*$" is quadratic on a line of spaces.
+    [GeneratedRegex(@"^(?:(?<value>\d+) (?<words>.+)|(?<words>\S+:) (?<value>\d+))$")]
     private static partial Regex ValueLine();
 
     [GeneratedRegex(@"^(\S.*):\s*$")]
@@ -31,27 +32,28 @@ public static partial class NetstatSummary
 
     public static Dictionary<string, long> Parse(string text, string what)
     {
+        if (text.Length > ImportLimits.MaxNetstatBytes || System.Text.Encoding.UTF8.GetByteCount(text) > ImportLimits.MaxNetstatBytes)
+            throw ImportException.Oversized(what, ImportLimits.MaxNetstatBytes);
         var values = new Dictionary<string, long>(StringComparer.Ordinal);
         var section = "Udp";
-        var lineNumber = 0;
-        foreach (var raw in text.Split('\n'))
+        foreach (var (number, line) in ImportText.Lines(text, what))
         {
-            lineNumber++;
-            var line = raw.TrimEnd('\r');
             if (line.Trim().Length == 0) continue;
             if (SectionLine().Match(line) is { Success: true } s && !char.IsWhiteSpace(line[0]))
             {
                 section = s.Groups[1].Value;
                 continue;
             }
-            var m = ValueLine().Match(line);
+            var m = ValueLine().Match(line.Trim());
             if (!m.Success)
-                throw new ImportException($"{what}, line {lineNumber}: not a netstat -su line: '{line.Trim()}'");
+                throw ImportException.AtLine(number, $"not a netstat -su line: '{ImportException.Excerpt(line.Trim())}'", what);
             if (section != "Udp") continue;
             var words = m.Groups["words"].Value.Trim();
             var counter = UdpLines.FirstOrDefault(u => u.Words == words).Counter;
             if (counter is null) continue; // a line netstat added later; nothing DropBoard attributes
-            values[counter] = long.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture);
+            if (!long.TryParse(m.Groups["value"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+                throw ImportException.AtLine(number, $"{counter} value '{ImportException.Excerpt(m.Groups["value"].Value)}' is not a counter value (a decimal number within 64 bits)", what);
+            values[counter] = value;
         }
         if (values.Count == 0)
             throw new ImportException($"{what}: no Udp counter found (expected lines such as '174 packet receive errors')");
@@ -67,6 +69,8 @@ public static partial class NetstatSummary
             if (!before.TryGetValue(name, out var old)) continue;
             if (value < old)
                 throw new ImportException($"{name} fell from {old} to {value} between the before and after netstat files: swapped files, or a reboot in between");
+            if (value - old > ImportLimits.MaxCount)
+                throw new ImportException($"{name} rose by {value - old} between the before and after netstat files, more than the {ImportLimits.MaxCount} an import takes");
             if (value > old) deltas.Add(new CounterDelta(name, value - old, atMs));
         }
         return deltas;
