@@ -1,9 +1,19 @@
 using System.Text.Json;
 using DropBoard.Shared.Contracts;
+using DropBoard.Web.Sessions.Import;
+using static DropBoard.Web.Sessions.Import.ImportLimits;
 
 namespace DropBoard.Web.Hub;
 
-/// <summary>What makes a batch from the network unacceptable, said in words. Pure, so it is tested directly.</summary>
+/// <summary>
+/// What makes a batch from the network unacceptable, said in words. Pure, so it is tested directly.
+/// </summary>
+/// <remarks>
+/// Every name an agent sends ends up on teammates' pages, charts and tooltips. The pages escape them; these bounds
+/// also keep each name to what a kernel and a host really produce, so a name that is markup or a megabyte long is
+/// refused here, with the field that carries it. The rules are the import's (<see cref="KernelNames"/>,
+/// <see cref="ImportText"/>), so a session recorded live can be exported and imported again.
+/// </remarks>
 public static class BatchCheck
 {
     public const int MaxBuckets = 200_000, MaxCounters = 20_000, MaxSamples = 10_000;
@@ -42,18 +52,79 @@ public static class BatchCheck
     {
         if (hello is null || batch is null) return "hello and batch are both required";
         if (string.IsNullOrWhiteSpace(hello.HostId) || string.IsNullOrWhiteSpace(hello.HostName)) return "hello has no host id or name";
-        if (batch.HostId != hello.HostId) return $"batch is for host '{batch.HostId}' but the hello says '{hello.HostId}'";
+        var helloProblem = Printable("hello.hostId", hello.HostId, MaxHostName)
+            ?? Printable("hello.hostName", hello.HostName, MaxHostName)
+            ?? Printable("hello.kernelRelease", hello.KernelRelease, MaxLabel)
+            ?? Printable("hello.source", hello.Source, MaxLabel)
+            ?? Printable("hello.agentVersion", hello.AgentVersion, MaxLabel)
+            // Agents older than the instance id send none.
+            ?? (string.IsNullOrEmpty(hello.InstanceId) ? null : Printable("hello.instanceId", hello.InstanceId, MaxLabel));
+        if (helloProblem is not null) return helloProblem;
+        if (batch.HostId != hello.HostId) return $"batch is for host {Quote(batch.HostId)} but the hello says '{hello.HostId}'";
         if (batch.Sequence < 1) return $"sequence {batch.Sequence} is not positive";
         if (batch.Drops is null || batch.Counters is null || batch.Samples is null) return "drops, counters and samples must be lists (empty is fine)";
         if (batch.Drops.Count > MaxBuckets || batch.Counters.Count > MaxCounters || batch.Samples.Count > MaxSamples)
             return $"too large: {batch.Drops.Count} buckets, {batch.Counters.Count} counters, {batch.Samples.Count} samples";
         if (batch.LostRecords < 0 || batch.SamplesSuppressed < 0) return "negative lost or suppressed count";
-        foreach (var d in batch.Drops)
-            if (d is null || string.IsNullOrEmpty(d.Site) || string.IsNullOrEmpty(d.Function) || d.Count <= 0)
-                return $"a drop bucket has no site or a count that is not positive ({d?.Site}: {d?.Count})";
-        foreach (var c in batch.Counters)
-            if (c is null || string.IsNullOrEmpty(c.Name) || c.Delta < 0)
-                return $"a counter delta has no name or is negative ({c?.Name}: {c?.Delta})";
+        return Buckets("drops", batch.Drops)
+            ?? (batch.Frees is null ? null : Buckets("frees", batch.Frees))
+            ?? Counters(batch.Counters)
+            ?? Samples(batch.Samples);
+    }
+
+    private static string? Buckets(string list, IReadOnlyList<DropBucket> buckets)
+    {
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            var d = buckets[i];
+            if (d is null || d.Count <= 0)
+                return $"{list}[{i}]: a drop bucket has no site or a count that is not positive ({Quote(d?.Site)}: {d?.Count})";
+            if (Where($"{list}[{i}]", d.Site, d.Function, d.Reason) is { } problem) return problem;
+        }
         return null;
     }
+
+    private static string? Counters(IReadOnlyList<CounterDelta> counters)
+    {
+        for (var i = 0; i < counters.Count; i++)
+        {
+            var c = counters[i];
+            if (c is null || string.IsNullOrEmpty(c.Name) || c.Delta < 0)
+                return $"counters[{i}]: a counter delta has no name or is negative ({Quote(c?.Name)}: {c?.Delta})";
+            if (!KernelNames.IsCounter(c.Name))
+                return $"counters[{i}].name {Quote(c.Name)} is not a counter name ({KernelNames.CounterRule}; at most {MaxCounterName})";
+        }
+        return null;
+    }
+
+    private static string? Samples(IReadOnlyList<DropSample> samples)
+    {
+        for (var i = 0; i < samples.Count; i++)
+        {
+            var s = samples[i];
+            if (s is null) return $"samples[{i}] is null";
+            if (Where($"samples[{i}]", s.Site, s.Function, s.Reason) is { } problem) return problem;
+            if (s.InPort is not null && !KernelNames.IsInPort(s.InPort))
+                return $"samples[{i}].inPort {Quote(s.InPort)} is neither a device name (at most {MaxDeviceName} letters, digits, '_', '.', '@', '-') nor 'ifindex N'";
+        }
+        return null;
+    }
+
+    /// <summary>Function, site and reason of a bucket or sample.</summary>
+    private static string? Where(string field, string? site, string? function, string? reason)
+    {
+        if (!KernelNames.IsSymbol(function))
+            return $"{field}.function {Quote(function)} is not a kernel symbol ({KernelNames.SymbolRule}; at most {MaxSymbol})";
+        if (!KernelNames.IsSiteOf(site, function!))
+            return $"{field}.site {Quote(site)} is not '{function}+0xOFFSET', '{function}+0xOFFSET [module]', '{function}' or '{function} (description)'";
+        if (reason is not null && !KernelNames.IsReason(reason))
+            return $"{field}.reason {Quote(reason)} is not a drop reason ({KernelNames.ReasonRule}; at most {MaxReason})";
+        return null;
+    }
+
+    /// <summary>Text people chose (host names): any printable character, none that moves, hides or breaks lines.</summary>
+    private static string? Printable(string field, string? text, int max) =>
+        string.IsNullOrEmpty(text) ? $"{field} is missing" : ImportText.Problem(text, max) is { } problem ? $"{field} {problem}" : null;
+
+    private static string Quote(string? text) => text is null ? "(none)" : $"'{ImportException.Excerpt(text)}'";
 }

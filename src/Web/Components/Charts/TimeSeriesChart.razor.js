@@ -25,10 +25,17 @@ function options(config, series) {
         fill: { type: 'solid', opacity: config.kind === 'area' ? 0.55 : 1 },
         xaxis: { type: 'datetime', labels: { datetimeUTC: false } },
         yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
-        legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace' },
-        tooltip: { x: { format: 'HH:mm:ss' } },
+        legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace', formatter: html },
+        tooltip: { x: { format: 'HH:mm:ss' }, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
         noData: { text: config.empty },
     };
+}
+
+// Series names are kernel function and counter names from agents and imports. ApexCharts writes legend and
+// tooltip labels as HTML (innerHTML), so they are escaped here and only here; axis titles and the no-data text
+// are SVG text (textContent) and go as they are, or they would show '&lt;'.
+function html(text) {
+    return String(text).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
 }
 
 function shortNumber(v) {

@@ -1,0 +1,173 @@
+using DropBoard.Shared.Contracts;
+using DropBoard.Web.Hub;
+using DropBoard.Web.Sessions.Import;
+
+namespace DropBoard.Web.Tests.Hub;
+
+/// <summary>
+/// The names a batch may carry: what real agents send passes, markup, control characters and overlong names are
+/// refused with the field and its index.
+/// </summary>
+public sealed class BatchCheckTests
+{
+    private static readonly AgentHello Hello = new("4f1c0de5a7b94e2c9d3e", "edge-01.example.net", "5.14.0-362.el9.x86_64", "tracepoint", "1.0.0+3f2a", 10, "0c9e1b");
+
+    private static AgentBatch Batch(DropBucket[]? drops = null, CounterDelta[]? counters = null, DropSample[]? samples = null) =>
+        new(Hello.HostId, 1, 1_000, drops ?? [], counters ?? [], samples ?? [], 0, 0);
+
+    private static DropBucket Bucket(string site, string function, string? reason = "SOCKET_RCVBUFF") => new(site, function, reason, 1_000, 1);
+
+    private static DropSample Sample(string? inPort) => new(1, "udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 0x0800, inPort, 60, null);
+
+    [Theory]
+    [InlineData("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF")]
+    [InlineData("nf_hook_slow+0x45 [nf_conntrack]", "nf_hook_slow", "NETFILTER_DROP")]
+    [InlineData("__kfree_skb.part.0+0x1c", "__kfree_skb.part.0", null)]
+    [InlineData("bpf_prog_6deef7357e7b4530_drop+0x3c [bpf]", "bpf_prog_6deef7357e7b4530_drop", "REASON_77")]
+    [InlineData("0xffffffffc0a01234+0x0", "0xffffffffc0a01234", null)]
+    [InlineData("0xffffffffc0a01234", "0xffffffffc0a01234", null)]
+    [InlineData("hardware (rx_dropped rose)", "hardware", null)]
+    [InlineData("ttl_value_is_too_small (hardware trap)", "ttl_value_is_too_small", null)]
+    public void Sites_as_agents_write_them_pass(string site, string function, string? reason) =>
+        Assert.Null(BatchCheck.Problem(Hello, Batch([Bucket(site, function, reason)])));
+
+    [Theory]
+    [InlineData("Udp.RcvbufErrors")]
+    [InlineData("TcpExt.ListenOverflows")]
+    [InlineData("Softnet.cpu12.dropped")]
+    [InlineData("Dev.eth0.100.rx_dropped")]
+    [InlineData("Dev.br-1a2b3c4d5e6f.tx_dropped")]
+    [InlineData("Dev.vxlan.calico.rx_dropped")]
+    [InlineData("Icmp6.InType133")]
+    public void Counter_names_the_sampler_makes_pass(string name) =>
+        Assert.Null(BatchCheck.Problem(Hello, Batch(counters: [new CounterDelta(name, 3, 1_000)])));
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("eth0")]
+    [InlineData("enp0s31f6")]
+    [InlineData("veth1a2b3c4d5e6")]
+    [InlineData("ifindex 7")]
+    public void In_ports_as_netdm_reports_them_pass(string? port) =>
+        Assert.Null(BatchCheck.Problem(Hello, Batch(samples: [Sample(port)])));
+
+    [Fact]
+    public void A_host_name_may_be_any_printable_text()
+    {
+        var hello = Hello with { HostName = "büro <rack 3> \"edge\"" };
+        Assert.Null(BatchCheck.Problem(hello, Batch()));
+    }
+
+    [Theory]
+    [InlineData("<img src=x onerror=alert(1)>+0x1", "<img src=x onerror=alert(1)>", "drops[1].function '<img src=x onerror=alert(1)>' is not a kernel symbol")]
+    [InlineData("f+0x1", "f\"onmouseover=\"x", "drops[1].function 'f\"onmouseover=\"x' is not a kernel symbol")]
+    [InlineData("f x+0x1", "f x", "drops[1].function 'f x' is not a kernel symbol")]
+    [InlineData("g+0x1", "f", "drops[1].site 'g+0x1' is not 'f+0xOFFSET'")]
+    [InlineData("f+0x1/0x<svg onload=x>", "f", "drops[1].site 'f+0x1/0x<svg onload=x>' is not")]
+    [InlineData("f+0x1 [<b>mod</b>]", "f", "drops[1].site 'f+0x1 [<b>mod</b>]' is not")]
+    [InlineData("f+1", "f", "drops[1].site 'f+1' is not")]
+    [InlineData("f (<script>)", "f", "drops[1].site 'f (<script>)' is not")]
+    public void Functions_and_sites_that_are_not_kernel_symbols_are_refused_by_field_and_index(string site, string function, string problem)
+    {
+        var refused = BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f"), Bucket(site, function)]));
+        Assert.StartsWith(problem, refused);
+    }
+
+    [Fact]
+    public void A_function_longer_than_a_kernel_symbol_is_refused()
+    {
+        var function = new string('f', ImportLimits.MaxSymbol + 1);
+        Assert.StartsWith("drops[0].function", BatchCheck.Problem(Hello, Batch([Bucket($"{function}+0x1", function)])));
+    }
+
+    [Theory]
+    [InlineData("socket_rcvbuff")]
+    [InlineData("SOCKET RCVBUFF")]
+    [InlineData("<b>X</b>")]
+    [InlineData("")]
+    public void Reasons_outside_upper_case_digits_and_underscore_are_refused(string reason) =>
+        Assert.StartsWith("drops[0].reason", BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f", reason)])));
+
+    [Fact]
+    public void Frees_are_checked_like_drops()
+    {
+        var batch = Batch() with { Frees = [Bucket("f+0x1", "f"), Bucket("<i>+0x1", "<i>")] };
+        Assert.StartsWith("frees[1].function '<i>'", BatchCheck.Problem(Hello, batch));
+    }
+
+    [Theory]
+    [InlineData("Dev.<img src=x>.rx_dropped")]
+    [InlineData("Udp.In Errors")]
+    [InlineData("Dev.eth0/1.rx_dropped")]
+    [InlineData("Udp.InErrors\n2024-01-01 fake log line")]
+    public void Counter_names_outside_the_rule_are_refused_by_index(string name)
+    {
+        var refused = BatchCheck.Problem(Hello, Batch(counters: [new CounterDelta("Udp.InErrors", 1, 1_000), new CounterDelta(name, 1, 1_000)]));
+        Assert.StartsWith("counters[1].name", refused);
+        Assert.DoesNotContain("\n", refused);
+    }
+
+    [Fact]
+    public void A_counter_name_longer_than_the_bound_is_refused() =>
+        Assert.StartsWith("counters[0].name", BatchCheck.Problem(Hello, Batch(counters: [new CounterDelta("Udp." + new string('X', ImportLimits.MaxCounterName), 1, 1_000)])));
+
+    [Theory]
+    [InlineData("eth0 ")]
+    [InlineData("<b>eth0</b>")]
+    [InlineData("a-device-name-too-long")]
+    [InlineData("ifindex -1")]
+    [InlineData("")]
+    public void In_ports_that_are_no_device_name_are_refused(string port) =>
+        Assert.StartsWith("samples[0].inPort", BatchCheck.Problem(Hello, Batch(samples: [Sample(port)])));
+
+    [Fact]
+    public void Sample_sites_are_checked_like_drops() =>
+        Assert.StartsWith("samples[0].function '<svg onload=x>'",
+            BatchCheck.Problem(Hello, Batch(samples: [Sample(null) with { Site = "<svg onload=x>+0x1", Function = "<svg onload=x>" }])));
+
+    [Theory]
+    [InlineData("hostName", "edge\u0007", "U+0007")]
+    [InlineData("hostName", "edge\u202Eevil", "U+202E")]
+    [InlineData("hostName", "edge\nnext", "U+000A")]
+    [InlineData("hostId", "id\u0000", "U+0000")]
+    [InlineData("kernelRelease", "6.1\u001b[31m", "U+001B")]
+    [InlineData("source", "tracepoint\r", "U+000D")]
+    public void Hello_text_with_unprintable_characters_is_refused(string field, string text, string character)
+    {
+        var hello = field switch
+        {
+            "hostName" => Hello with { HostName = text },
+            "hostId" => Hello with { HostId = text },
+            "kernelRelease" => Hello with { KernelRelease = text },
+            _ => Hello with { Source = text },
+        };
+        var refused = BatchCheck.Problem(hello, Batch() with { HostId = hello.HostId });
+        Assert.StartsWith($"hello.{field}", refused);
+        Assert.Contains(character, refused);
+        Assert.DoesNotContain("\n", refused);
+        Assert.DoesNotContain("\r", refused);
+    }
+
+    [Fact]
+    public void Host_names_longer_than_a_dns_name_are_refused()
+    {
+        var hello = Hello with { HostName = new string('h', ImportLimits.MaxHostName + 1) };
+        var refused = BatchCheck.Problem(hello, Batch());
+        Assert.StartsWith("hello.hostName ", refused);
+        Assert.Contains($"at most {ImportLimits.MaxHostName}", refused);
+    }
+
+    [Fact]
+    public void A_broken_surrogate_is_refused()
+    {
+        var hello = Hello with { HostName = "edge\uD800" };
+        Assert.StartsWith("hello.hostName", BatchCheck.Problem(hello, Batch()));
+    }
+
+    [Fact]
+    public void An_old_agent_without_instance_id_passes_but_a_missing_kernel_release_does_not()
+    {
+        Assert.Null(BatchCheck.Problem(Hello with { InstanceId = "" }, Batch()));
+        Assert.Equal("hello.kernelRelease is missing", BatchCheck.Problem(Hello with { KernelRelease = null! }, Batch()));
+    }
+}
