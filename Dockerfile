@@ -12,6 +12,8 @@ WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/agent/dropboard-agent /usr/local/bin/dropboard-agent
 ENV DropBoard__Database=/data/dropboard.db
+# Every interface: sign-in is required, so the first admin is made with `docker compose run --rm web users add NAME --role admin`.
+ENV ASPNETCORE_URLS=http://0.0.0.0:5080
 VOLUME /data
 EXPOSE 5080
-ENTRYPOINT ["dotnet", "/app/web/DropBoard.Web.dll", "--urls", "http://0.0.0.0:5080"]
+ENTRYPOINT ["dotnet", "/app/web/DropBoard.Web.dll"]

@@ -1,8 +1,12 @@
+using DropBoard.Web.Access;
 using DropBoard.Web.Api;
 using DropBoard.Web.Components;
 using DropBoard.Web.Hub;
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
+
+if (AccessCommands.Handles(args))
+    return AccessCommands.Run(args, new ConfigurationBuilder().AddJsonFile("appsettings.json", optional: true).AddEnvironmentVariables().Build());
 
 var builder = WebApplication.CreateBuilder(args);
 // A newcomer's dashboard listens on loopback only; --urls or ASPNETCORE_URLS open it up deliberately.
@@ -12,6 +16,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddLive();
+builder.Services.AddAccess(builder.Configuration);
 try
 {
     builder.Services.AddSessions(builder.Configuration);
@@ -29,14 +34,33 @@ builder.Services.AddSignalR()
 var app = builder.Build();
 if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
-app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
-app.UseAntiforgery();
-app.UseAgentToken();
-app.MapStaticAssets();
+// Pages only: a refused form post or an API status must not be re-executed as a page (that reads the form again).
+app.UseWhen(c => HttpMethods.IsGet(c.Request.Method) && !AccessServices.IsMachinePath(c.Request.Path),
+    branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
+app.UseSecurityHeaders();
+app.UseAccess();
+// The sign-in page needs its styles and scripts before anyone has signed in; they hold nothing of a host.
+app.MapStaticAssets().AllowAnonymous();
+app.MapAccountEndpoints();
 app.MapLiveApi();
 app.MapSessionApi();
 app.MapInvestigationApi();
 app.MapHub<AgentHub>(AgentHub.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
-app.Run();
+await app.StartAsync();
+// Open or sign-in depends on where the server really listens (--urls, ASPNETCORE_URLS, HTTP_PORTS, Kestrel settings).
+var mode = app.Services.GetRequiredService<AccessMode>();
+mode.Bound(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+    .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses);
+if (mode.Refusal() is { } refusal)
+{
+    Console.Error.WriteLine($"dropboard: refusing to serve: {refusal}");
+    await app.StopAsync();
+    return 2;
+}
+if (mode.IsOpen)
+    app.Logger.LogInformation("Open access on {Addresses}: loopback only and no user, so whoever reaches this port is the local admin; 'users add NAME --role admin' turns on sign-in", string.Join(", ", mode.Addresses));
+else
+    app.Logger.LogInformation("Sign-in required on {Addresses}", string.Join(", ", mode.Addresses));
+await app.WaitForShutdownAsync();
 return 0;

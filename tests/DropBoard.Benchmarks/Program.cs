@@ -1,15 +1,17 @@
 using BenchmarkDotNet.Running;
+using DropBoard.Benchmarks.Access;
 using DropBoard.Benchmarks.Capture;
 using DropBoard.Benchmarks.Live;
 using DropBoard.Benchmarks.Sessions;
 
-// `flood`, `latency`, `fanin` and `sessions` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
+// `flood`, `latency`, `fanin`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
 switch (args)
 {
     case ["flood", ..]: return FloodHarness.Run(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);
     case ["sessions", ..]: return SessionsHarness.Run();
+    case ["access", ..]: return await AccessCostHarness.RunAsync(args);
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -73,6 +73,27 @@ public sealed class WebAppProcess : IAsyncDisposable
         return (process.ExitCode, await stdout + await stderr);
     }
 
+    /// <summary>
+    /// Runs the dashboard program's admin commands (<c>users add NAME --role admin</c>, <c>tokens add</c>, <c>agents add</c>)
+    /// on <paramref name="database"/>; the secret they print is the last line of <c>Stdout</c>.
+    /// </summary>
+    public static (int ExitCode, string Stdout, string Stderr) Admin(string database, params string[] args)
+    {
+        string[] all = [Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll"), .. args, "--database", database];
+        return Commands.TryRun("dotnet", all);
+    }
+
+    /// <summary>A secret printed by <see cref="Admin"/>, or a failure that says what the command printed.</summary>
+    public static string NewSecret(string database, params string[] args)
+    {
+        var (code, stdout, stderr) = Admin(database, args);
+        if (code != 0) throw new InvalidOperationException($"'{string.Join(' ', args)}' exited with {code}: {stdout}{stderr}");
+        return stdout.TrimEnd().Split('\n')[^1];
+    }
+
+    /// <summary>A path for a new database file, to prepare users and tokens before the app starts on it.</summary>
+    public static string NewDatabasePath() => Path.Combine(Path.GetTempPath(), $"dropboard-test-{Guid.NewGuid():n}.db");
+
     private static ProcessStartInfo StartInfo(int port, string[] settings)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll");
@@ -88,7 +109,7 @@ public sealed class WebAppProcess : IAsyncDisposable
         psi.ArgumentList.Add($"http://127.0.0.1:{port}");
         foreach (var s in settings) psi.ArgumentList.Add($"--{s}");
         if (!settings.Any(s => s.StartsWith("DropBoard:Database=", StringComparison.Ordinal)))
-            psi.ArgumentList.Add($"--DropBoard:Database={Path.Combine(Path.GetTempPath(), $"dropboard-test-{Guid.NewGuid():n}.db")}");
+            psi.ArgumentList.Add($"--DropBoard:Database={NewDatabasePath()}");
         psi.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         return psi;
     }
@@ -101,8 +122,9 @@ public sealed class WebAppProcess : IAsyncDisposable
             if (_process.HasExited) throw new InvalidOperationException($"the web app exited with {_process.ExitCode}:\n{Log}");
             try
             {
+                // Serving once it answers at all: behind sign-in the answer is a 401.
                 using var response = await Http.GetAsync("api/hosts");
-                if (response.IsSuccessStatusCode) return;
+                if (response.IsSuccessStatusCode || response.StatusCode == HttpStatusCode.Unauthorized) return;
             }
             catch (HttpRequestException)
             {

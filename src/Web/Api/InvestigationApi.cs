@@ -1,3 +1,4 @@
+using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
 
@@ -13,20 +14,25 @@ public static class InvestigationApi
             if (Problem(body, sessions) is { } problem) return Results.BadRequest(new { error = problem });
             var slug = store.Create(body);
             return Results.Created($"/api/investigations/{slug}", new { slug, url = $"{request.Scheme}://{request.Host}/i/{slug}" });
-        });
+        }).RequireAuthorization(AccessClaims.EditorPolicy);
         app.MapGet("/api/investigations/{slug}", (string slug, InvestigationStore store) =>
             store.Get(slug) is { } investigation ? Results.Ok(investigation) : Results.NotFound(new { error = $"no investigation '{slug}'" }));
         app.MapPut("/api/investigations/{slug}", (string slug, InvestigationBody body, InvestigationStore store, SessionQueries sessions) =>
         {
             if (Problem(body, sessions) is { } problem) return Results.BadRequest(new { error = problem });
             return store.Update(slug, body) is { } version ? Results.Ok(new { slug, version }) : Results.NotFound(new { error = $"no investigation '{slug}'" });
-        });
+        }).RequireAuthorization(AccessClaims.EditorPolicy);
         return app;
     }
+
+    private const int MaxNotesLength = 100_000;
 
     private static string? Problem(InvestigationBody? body, SessionQueries sessions)
     {
         if (body is null || string.IsNullOrWhiteSpace(body.Title)) return "an investigation needs a title";
+        if (SessionLimits.NameProblem(body.Title) is { } title) return $"title: {title}";
+        if (body.Notes?.Length > MaxNotesLength) return $"notes have at most {MaxNotesLength} characters";
+        if (body.Sessions?.Count > 20 || body.Pinned?.Count > 100) return "an investigation has at most 20 sessions and 100 pinned sites";
         if (body.Sessions is not { Count: > 0 }) return "an investigation needs at least one session";
         if (body.Sessions.FirstOrDefault(id => sessions.Get(id) is null) is var missing and > 0) return $"session {missing} does not exist";
         if (body.Window is { } w && w.ToMs <= w.FromMs) return "the window ends before it starts";

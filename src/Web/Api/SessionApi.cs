@@ -1,4 +1,6 @@
+using System.Security.Claims;
 using DropBoard.Shared.Analysis;
+using DropBoard.Web.Access;
 using DropBoard.Web.Sessions;
 using DropBoard.Web.Sessions.Import;
 
@@ -11,19 +13,29 @@ public static class SessionApi
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/sessions", (CreateSession request, SessionStore store, SessionRecorder recorder) =>
+        app.MapPost("/api/sessions", (CreateSession request, SessionStore store, SessionRecorder recorder, ClaimsPrincipal user) =>
         {
             if (string.IsNullOrWhiteSpace(request?.Name)) return Results.BadRequest(new { error = "a session needs a name" });
-            var id = store.Create(request.Name.Trim(), request.Hosts);
+            if (user.IsAgent() && request.Hosts is not { Count: 1 })
+                return Results.Json(new { error = "an agent may record only its own host: name exactly one host" }, statusCode: StatusCodes.Status403Forbidden);
+            long id;
+            try
+            {
+                id = store.Create(request.Name.Trim(), request.Hosts);
+            }
+            catch (SessionLimitException e)
+            {
+                return Results.BadRequest(new { error = e.Message });
+            }
             recorder.Refresh();
             return Results.Created($"/api/sessions/{id}", new { id });
-        });
+        }).RequireAuthorization(AccessClaims.RecorderPolicy);
         app.MapPost("/api/sessions/{id:long}/stop", (long id, SessionStore store, SessionRecorder recorder) =>
         {
             var stopped = store.Stop(id);
             recorder.Refresh();
             return stopped ? Results.Ok(new { id, state = SessionStates.Stopped }) : NotRecording(id);
-        });
+        }).RequireAuthorization(AccessClaims.RecorderPolicy);
         app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
         app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
             queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));
@@ -47,7 +59,8 @@ public static class SessionApi
                 var other => Results.BadRequest(new { error = $"export format '{other}' is not json or csv" }),
             };
         });
-        app.MapPost("/api/import", ImportAsync).DisableAntiforgery();
+        // Antiforgery for browsers is BrowserRequestGuard's (it also covers raw bodies, which form-binding checks miss).
+        app.MapPost("/api/import", ImportAsync).DisableAntiforgery().RequireAuthorization(AccessClaims.EditorPolicy);
         app.MapGet("/api/compare", (long a, long b, SessionQueries queries) =>
             SessionCompare.Run(queries, a, b) is { } result ? Results.Ok(result) : Results.NotFound(new { error = $"session {a} or {b} does not exist" }));
         return app;
@@ -57,40 +70,19 @@ public static class SessionApi
     /// The body is the file (<c>format=dropwatch|perf-script|dropboard</c>). For dropwatch, a multipart form
     /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts).
     /// </summary>
-    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel)
+    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel, CancellationToken cancellationToken)
     {
-        string? before = null, after = null;
-        using var body = new MemoryStream();
-        if (request.HasFormContentType)
-        {
-            var form = await request.ReadFormAsync();
-            if (form.Files.GetFile("file") is not { } upload) return Results.BadRequest(new { error = "the form has no 'file' part" });
-            await upload.CopyToAsync(body);
-            before = await Text(form, "netstatBefore");
-            after = await Text(form, "netstatAfter");
-            name ??= upload.FileName;
-        }
-        else
-            await request.Body.CopyToAsync(body);
         try
         {
-            var id = importer.Import(format, body.ToArray(), name, kernel, before, after);
+            var upload = await ImportUpload.ReadAsync(request, cancellationToken);
+            var id = importer.Import(format, upload.File, name ?? upload.FileName, kernel, upload.NetstatBefore, upload.NetstatAfter);
             return Results.Created($"/api/sessions/{id}", new { sessionId = id });
         }
         catch (ImportException e)
         {
-            return Results.BadRequest(new { error = $"{format} import: {e.Message}" });
+            return Results.Json(new { error = $"{ImportException.Excerpt(format ?? "")} import: {e.Message}" },
+                statusCode: e.TooLarge ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status400BadRequest);
         }
-    }
-
-    private static async Task<string?> Text(IFormCollection form, string name)
-    {
-        if (form.Files.GetFile(name) is { } file)
-        {
-            using var reader = new StreamReader(file.OpenReadStream());
-            return await reader.ReadToEndAsync();
-        }
-        return form.TryGetValue(name, out var value) ? value.ToString() : null;
     }
 
     private static IResult NoSession(long id) => Results.NotFound(new { error = $"no session {id}; see /api/sessions" });

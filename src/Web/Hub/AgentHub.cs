@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using DropBoard.Web.Access;
 using DropBoard.Web.Live;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
 
 namespace DropBoard.Web.Hub;
 
@@ -8,12 +11,15 @@ namespace DropBoard.Web.Hub;
 public sealed record BatchAck(long Sequence, bool Duplicate, string? Rejected = null);
 
 /// <summary>
-/// Where remote agents send their batches (<c>/hubs/agent</c>). The token was checked before the connection
-/// got here (<see cref="AgentToken"/>). Each call carries its hello, so a resend after a reconnect needs no
-/// state on the connection; <see cref="BatchIngest"/> drops repeats. Arguments arrive as raw JSON so that a
-/// malformed batch gets an answer that says what is wrong with it, instead of SignalR's generic binding error.
+/// Where remote agents send their batches (<c>/hubs/agent</c>). Only an agent credential opens a connection
+/// (<see cref="BearerTokenHandler"/>); a per-host one may speak only for its own host. Each call carries its
+/// hello, so a resend after a reconnect needs no state on the connection; <see cref="BatchIngest"/> drops
+/// repeats. Arguments arrive as raw JSON so that a malformed batch gets an answer that says what is wrong with
+/// it, instead of SignalR's generic binding error.
 /// </summary>
-public sealed class AgentHub(BatchIngest ingest, LiveStore store, ILogger<AgentHub> logger) : Microsoft.AspNetCore.SignalR.Hub
+[Authorize(Policy = AccessClaims.AgentPolicy)]
+public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, ILogger<AgentHub> logger)
+    : Microsoft.AspNetCore.SignalR.Hub
 {
     public const string Path = "/hubs/agent";
     public const int MaxMessageBytes = 4 * 1024 * 1024;
@@ -34,13 +40,42 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, ILogger<AgentH
         if (rate.Count > MaxBatchesPerSecond)
             return new BatchAck(read.Batch!.Sequence, false, $"{BatchCheck.TooFast}: more than {MaxBatchesPerSecond} batches a second");
 
+        if (Impersonation(read.Hello!) is { } refused)
+        {
+            logger.LogWarning("Refused batch {Sequence} from {Remote} ({Connection}): {Why}",
+                read.Batch!.Sequence, Context.GetHttpContext()?.Connection.RemoteIpAddress, Context.ConnectionId, refused);
+            return new BatchAck(read.Batch.Sequence, false, $"forbidden: {refused}");
+        }
+
         Context.Items["host"] = read.Hello!.HostId;
         var accepted = await ingest.IngestAsync(read.Hello, read.Batch!, Context.ConnectionAborted);
         return new BatchAck(read.Batch!.Sequence, !accepted);
     }
 
+    /// <summary>
+    /// A per-host credential speaks for its host name and for the machine id its first batch named; the shared
+    /// token may speak for any host. Why not, or null.
+    /// </summary>
+    private string? Impersonation(Shared.Contracts.AgentHello hello)
+    {
+        if (Context.User?.FindFirst(AccessClaims.HostClaim)?.Value is not { } bound) return null;
+        if (!string.Equals(hello.HostName, bound, StringComparison.OrdinalIgnoreCase))
+            return $"the credential is for host '{bound}', the batch says it is from '{hello.HostName}'";
+        if (Context.Items.TryGetValue("pinned", out var pinned) && pinned as string == hello.HostId) return null;
+        var problem = access.PinAgent(bound, hello.HostId);
+        if (problem is null) Context.Items["pinned"] = hello.HostId;
+        return problem;
+    }
+
+    public override Task OnConnectedAsync()
+    {
+        connections.Opened(Context);
+        return Task.CompletedTask;
+    }
+
     public override Task OnDisconnectedAsync(Exception? exception)
     {
+        connections.Closed(Context.ConnectionId);
         Rates.TryRemove(Context.ConnectionId, out _);
         var hostId = Context.Items.TryGetValue("host", out var host) ? host as string : null;
         if (hostId is not null) store.Disconnected(hostId);

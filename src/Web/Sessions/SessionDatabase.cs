@@ -95,6 +95,19 @@ public sealed class SessionDatabase
             drops = (SELECT coalesce(sum(count), 0) FROM buckets WHERE session_host = session_hosts.id),
             bucket_rows = (SELECT count(*) FROM buckets WHERE session_host = session_hosts.id);
         """,
+        // Access: only hashes are stored; a secret is shown once, when it is made.
+        """
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY COLLATE NOCASE, role TEXT NOT NULL, password_hash TEXT NOT NULL,
+            created_ms INTEGER NOT NULL, stamp TEXT NOT NULL);
+        CREATE TABLE api_tokens (
+            name TEXT PRIMARY KEY COLLATE NOCASE, role TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL);
+        -- host_id is pinned by the credential's first batch, so a credential cannot speak for another machine.
+        CREATE TABLE agent_credentials (
+            host TEXT PRIMARY KEY COLLATE NOCASE, token_hash TEXT NOT NULL UNIQUE, host_id TEXT NULL UNIQUE,
+            created_ms INTEGER NOT NULL);
+        """,
     ];
 
     public string Path { get; }

@@ -14,6 +14,7 @@ public static class SessionServices
     {
         var database = SessionDatabase.Open(configuration["DropBoard:Database"] ?? Path.Combine("data", "dropboard.db"));
         services.AddSingleton(database);
+        services.AddSingleton(new SessionLimits(configuration.GetValue("DropBoard:MaxRecordingSessions", new SessionLimits().MaxRecording)));
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionQueries>();
         services.AddSingleton<SessionRecorder>();

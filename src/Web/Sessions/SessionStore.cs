@@ -9,8 +9,10 @@ namespace DropBoard.Web.Sessions;
 /// Writes and reads capture sessions. Writes go through one connection in one transaction per batch, with
 /// prepared statements (the recording hot path); reads use pooled connections and Dapper.
 /// </summary>
-public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
+public sealed class SessionStore(SessionDatabase database, TimeProvider clock, SessionLimits? limits = null)
 {
+    private readonly SessionLimits _limits = limits ?? new SessionLimits();
+
     private const int MaxSamplesPerHost = 10_000;
     private readonly Lock _write = new();
     private SqliteConnection? _writer;
@@ -22,12 +24,22 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock)
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <exception cref="SessionLimitException">The name is unusable, or as many sessions as allowed are recording already.</exception>
     public long Create(string name, IReadOnlyList<string>? hosts)
     {
+        if (SessionLimits.NameProblem(name) is { } problem) throw new SessionLimitException(problem);
+        if (hosts is { Count: > 64 } || hosts?.Any(h => h.Length is 0 or > 256) == true)
+            throw new SessionLimitException("a session names at most 64 hosts, each 1 to 256 characters");
         using var connection = database.Connect();
-        return connection.ExecuteScalar<long>(
+        using var transaction = connection.BeginTransaction();
+        var recording = connection.ExecuteScalar<long>("SELECT count(*) FROM sessions WHERE state = @recording", new { recording = SessionStates.Recording }, transaction);
+        if (recording >= _limits.MaxRecording)
+            throw new SessionLimitException($"{recording} sessions are recording already, the most DropBoard:MaxRecordingSessions allows ({_limits.MaxRecording}): stop one first");
+        var id = connection.ExecuteScalar<long>(
             "INSERT INTO sessions (name, state, origin, hosts, started_ms, last_write_ms) VALUES (@name, @state, 'live', @hosts, @now, @now) RETURNING id",
-            new { name, state = SessionStates.Recording, hosts = hosts is { Count: > 0 } ? JsonSerializer.Serialize(hosts) : null, now = Now });
+            new { name, state = SessionStates.Recording, hosts = hosts is { Count: > 0 } ? JsonSerializer.Serialize(hosts) : null, now = Now }, transaction);
+        transaction.Commit();
+        return id;
     }
 
     /// <returns>False when there is no such session or it was not recording.</returns>

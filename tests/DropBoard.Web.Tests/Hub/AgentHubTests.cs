@@ -4,6 +4,7 @@ using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
 using DropBoard.Web.Hub;
+using static DropBoard.Web.Tests.Hub.AgentHubClient;
 using Microsoft.AspNetCore.SignalR.Client;
 
 namespace DropBoard.Web.Tests.Hub;
@@ -86,41 +87,5 @@ public sealed class AgentHubTests
 
         var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=resending-host&seconds=600");
         Assert.Equal(12, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
-    }
-
-    private static string Rejected(JsonElement ack) =>
-        ack.GetProperty("rejected").GetString() ?? throw new Xunit.Sdk.XunitException($"the batch was accepted: {ack}");
-
-    private static async Task<HubConnection> Connect(WebAppProcess app, string? token)
-    {
-        var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(app.BaseAddress, "hubs/agent"), o => o.AccessTokenProvider = () => Task.FromResult(token))
-            .Build();
-        try
-        {
-            await connection.StartAsync();
-            return connection;
-        }
-        catch
-        {
-            await connection.DisposeAsync();
-            throw;
-        }
-    }
-
-    private static AgentHello Hello(string host) => new(host, host, "6.18.0-test", "tracepoint", "test", 10, "first-run");
-
-    private static AgentBatch Batch(string host, long sequence, long drops)
-    {
-        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-        return new AgentBatch(host, sequence, now,
-            [new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", now / 10 * 10, drops)],
-            [new CounterDelta("Udp.RcvbufErrors", Math.Max(0, drops), now)], [], 0, 0);
-    }
-
-    private static async Task WaitForLogAsync(WebAppProcess app, string text)
-    {
-        for (var i = 0; i < 50 && !app.Log.Contains(text, StringComparison.Ordinal); i++) await Task.Delay(100);
-        Assert.Contains(text, app.Log);
     }
 }

@@ -1,5 +1,7 @@
 using System.Net.Http.Json;
+using System.Runtime.Versioning;
 using System.Text.Json;
+using DropBoard.Agent.Uplink;
 using DropBoard.TestKit;
 
 namespace DropBoard.Web.Tests.Live;
@@ -97,6 +99,38 @@ public sealed class AgentUplinkTests
         Assert.Contains("wrong token", app.Log);
         Assert.Equal("[]", await app.Http.GetStringAsync("api/hosts"));
         spool.Delete(recursive: true);
+    }
+
+    [Fact]
+    [SupportedOSPlatform("linux")]
+    public async Task An_agent_streams_with_its_token_in_a_0600_file_and_refuses_a_0644_one_before_connecting()
+    {
+        Privileged.RequireRoot();
+        using var _ = KernelTestLock.Acquire();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var directory = Directory.CreateTempSubdirectory("dropboard-token-file-");
+        var tokenFile = Path.Combine(directory.FullName, "agent-token");
+        File.WriteAllText(tokenFile, Token + "\n");
+        string[] run = ["run", "--server", app.BaseAddress.ToString(), "--token-file", tokenFile, "--spool", Path.Combine(directory.FullName, "spool"),
+            "--source", "tracepoint"];
+
+        // The right token, but every user of the host could read it: refused before capturing or connecting.
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        using (var refused = AgentProcess.Start(run))
+        {
+            Assert.Equal(RunCommand.CredentialFileExitCode, await refused.WaitForExitAsync());
+            Assert.Contains($"chmod 600 {tokenFile}", refused.Stderr);
+            Assert.DoesNotContain("streaming", refused.Stderr);
+            Assert.DoesNotContain("connected", refused.Stderr);
+        }
+        Assert.Equal("[]", await app.Http.GetStringAsync("api/hosts"));
+
+        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        using var agent = AgentProcess.Start(run);
+        await agent.WaitUntilCapturingAsync();
+        // A host is listed once its first batch has arrived.
+        await LiveApiReads.FirstHostAsync(app);
+        directory.Delete(recursive: true);
     }
 
     private static async Task WaitUntilSpoolEmptyAsync(DirectoryInfo spool, AgentProcess agent)

@@ -1,3 +1,4 @@
+using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
 using Microsoft.AspNetCore.Components;
@@ -9,6 +10,8 @@ public sealed partial class InvestigationPage : ComponentBase
 {
     [Inject] private InvestigationStore Store { get; set; } = null!;
     [Inject] private SessionQueries Queries { get; set; } = null!;
+    [Inject] private NavigationManager Navigation { get; set; } = null!;
+    [Inject] private CurrentUser User { get; set; } = null!;
 
     [Parameter] public string Slug { get; set; } = "";
 
@@ -23,8 +26,13 @@ public sealed partial class InvestigationPage : ComponentBase
 
     private void Load()
     {
-        Investigation = Store.Get(Slug);
-        if (Investigation is null) return;
+        // Bounded before the lookup: a slug is 22 characters of base64url.
+        Investigation = Slug.Length <= 64 ? Store.Get(Slug) : null;
+        if (Investigation is null)
+        {
+            Navigation.NotFound();
+            return;
+        }
         var b = Investigation.Body;
         Views = b.Sessions
             .Select(id => SessionView.Build(Queries, id, b.Filters?.Host, b.Filters?.Reason, b.Filters?.Site, b.Window?.FromMs, b.Window?.ToMs))
@@ -38,8 +46,10 @@ public sealed partial class InvestigationPage : ComponentBase
         (EditTitle, EditNotes, Editing) = (Investigation!.Body.Title, Investigation.Body.Notes, true);
     }
 
-    private void Save()
+    private async Task Save()
     {
+        if (!await User.MayAsync(Role.Editor, $"edit investigation {Slug}")) return;
+        if (SessionLimits.NameProblem(EditTitle.Trim()) is not null && EditTitle.Trim().Length > 0) return;
         Store.Update(Slug, Investigation!.Body with { Title = EditTitle.Trim().Length > 0 ? EditTitle.Trim() : Investigation.Body.Title, Notes = EditNotes });
         Editing = false;
         Load();

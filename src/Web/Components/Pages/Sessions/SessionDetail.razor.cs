@@ -1,3 +1,4 @@
+using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
 using Microsoft.AspNetCore.Components;
@@ -12,6 +13,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     [Inject] private SessionRecorder Recorder { get; set; } = null!;
     [Inject] private InvestigationStore Investigations { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
+    [Inject] private CurrentUser User { get; set; } = null!;
 
     [Parameter] public long Id { get; set; }
 
@@ -29,6 +31,11 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     protected override void OnParametersSet()
     {
         Load();
+        if (View is null)
+        {
+            Navigation.NotFound();
+            return;
+        }
         Others = Queries.List().Where(s => s.Id != Id).ToList();
         Title = View is null ? "" : $"Investigation of {View.Session.Name}";
         // A recording session grows: show it growing.
@@ -41,8 +48,9 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
         Reasons = Queries.Sites(Id).Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
     }
 
-    private void Stop()
+    private async Task Stop()
     {
+        if (!await User.MayAsync(Role.Editor, $"stop session {Id}")) return;
         Store.Stop(Id);
         Recorder.Refresh();
         Load();
@@ -50,9 +58,9 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
 
     private void Compare() => Navigation.NavigateTo($"compare?a={Id}&b={CompareWith}");
 
-    private void SaveInvestigation()
+    private async Task SaveInvestigation()
     {
-        if (string.IsNullOrWhiteSpace(Title)) return;
+        if (string.IsNullOrWhiteSpace(Title) || !await User.MayAsync(Role.Editor, $"save an investigation of session {Id}")) return;
         var slug = Investigations.Create(new InvestigationBody(Title.Trim(), [Id], Notes,
             Reason == "" ? null : new InvestigationFilters(Reason: Reason)));
         Navigation.NavigateTo($"i/{slug}");

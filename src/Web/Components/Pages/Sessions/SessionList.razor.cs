@@ -1,3 +1,4 @@
+using DropBoard.Web.Access;
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
 using DropBoard.Web.Sessions.Import;
@@ -9,14 +10,13 @@ namespace DropBoard.Web.Components.Pages.Sessions;
 /// <summary>Sessions: search, sort, start and stop recording, import captures.</summary>
 public sealed partial class SessionList : ComponentBase
 {
-    private const long MaxImportBytes = 64 * 1024 * 1024;
-
     [Inject] private SessionQueries Queries { get; set; } = null!;
     [Inject] private SessionStore Store { get; set; } = null!;
     [Inject] private SessionRecorder Recorder { get; set; } = null!;
     [Inject] private SessionImporter Importer { get; set; } = null!;
     [Inject] private LiveStore Live { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
+    [Inject] private CurrentUser User { get; set; } = null!;
 
     private IReadOnlyList<SessionInfo> List { get; set; } = [];
     private IReadOnlyList<HostStatus> LiveHosts { get; set; } = [];
@@ -29,6 +29,7 @@ public sealed partial class SessionList : ComponentBase
     private string? _pickedName;
     private byte[]? ImportFile => _picked[0];
     private string? ImportMessage { get; set; }
+    private string? StartMessage { get; set; }
     private bool ImportFailed { get; set; }
 
     protected override void OnInitialized()
@@ -39,16 +40,26 @@ public sealed partial class SessionList : ComponentBase
 
     private void Load() => List = Queries.List(Search, Sort);
 
-    private void Start()
+    private async Task Start()
     {
-        if (string.IsNullOrWhiteSpace(NewName)) return;
-        var id = Store.Create(NewName.Trim(), NewHost == "" ? null : [NewHost]);
+        if (string.IsNullOrWhiteSpace(NewName) || !await User.MayAsync(Role.Editor, "start a session")) return;
+        long id;
+        try
+        {
+            id = Store.Create(NewName.Trim(), NewHost == "" ? null : [NewHost]);
+        }
+        catch (SessionLimitException e)
+        {
+            StartMessage = e.Message;
+            return;
+        }
         Recorder.Refresh();
         Navigation.NavigateTo($"sessions/{id}");
     }
 
-    private void Stop(long id)
+    private async Task Stop(long id)
     {
+        if (!await User.MayAsync(Role.Editor, $"stop session {id}")) return;
         Store.Stop(id);
         Recorder.Refresh();
         Load();
@@ -56,16 +67,26 @@ public sealed partial class SessionList : ComponentBase
 
     private async Task Picked(InputFileChangeEventArgs e, int slot)
     {
-        using var stream = e.File.OpenReadStream(MaxImportBytes);
-        using var copy = new MemoryStream();
-        await stream.CopyToAsync(copy);
-        _picked[slot] = copy.ToArray();
-        if (slot == 0) _pickedName = e.File.Name;
+        var limit = slot == 0 ? ImportLimits.MaxFileBytes : ImportLimits.MaxNetstatBytes;
+        try
+        {
+            using var stream = e.File.OpenReadStream(limit);
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy);
+            _picked[slot] = copy.ToArray();
+            if (slot == 0) _pickedName = e.File.Name;
+        }
+        catch (IOException)
+        {
+            // Over the limit: said here, instead of ending the page's circuit.
+            _picked[slot] = null;
+            (ImportMessage, ImportFailed) = ($"{e.File.Name}: larger than {limit >> 20} MiB, the most an import takes", true);
+        }
     }
 
-    private void Import()
+    private async Task Import()
     {
-        if (ImportFile is null) return;
+        if (ImportFile is null || !await User.MayAsync(Role.Editor, "import a capture")) return;
         try
         {
             var text = (int slot) => _picked[slot] is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
