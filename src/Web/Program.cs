@@ -34,9 +34,14 @@ builder.Services.AddSignalR()
 var app = builder.Build();
 if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
+app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
 // Pages only: a refused form post or an API status must not be re-executed as a page (that reads the form again).
-app.UseWhen(c => HttpMethods.IsGet(c.Request.Method) && !AccessServices.IsMachinePath(c.Request.Path),
-    branch => branch.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true));
+app.Use((context, next) =>
+{
+    if (!HttpMethods.IsGet(context.Request.Method) || AccessServices.IsMachinePath(context.Request.Path))
+        context.Features.Get<Microsoft.AspNetCore.Diagnostics.IStatusCodePagesFeature>()?.Enabled = false;
+    return next(context);
+});
 app.UseSecurityHeaders();
 app.UseAccess();
 // The sign-in page needs its styles and scripts before anyone has signed in; they hold nothing of a host.

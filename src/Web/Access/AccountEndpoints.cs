@@ -18,10 +18,10 @@ public static class AccountEndpoints
             await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return Results.LocalRedirect("/account/login");
         }).AllowAnonymous();
-        app.MapGet("/account/oidc", (string? returnUrl, AccessMode mode) => mode.OidcConfigured
-                ? Results.Challenge(new AuthenticationProperties { RedirectUri = Local(returnUrl) }, [AccessServices.OidcScheme])
-                : Results.NotFound())
-            .AllowAnonymous();
+        if (app.ServiceProvider.GetRequiredService<AccessMode>().OidcConfigured)
+            app.MapGet("/account/oidc", (string? returnUrl) =>
+                    Results.Challenge(new AuthenticationProperties { RedirectUri = Local(returnUrl) }, [AccessServices.OidcScheme]))
+                .AllowAnonymous();
         return app;
     }
 
