@@ -1,3 +1,4 @@
+using DropBoard.Shared.Contracts;
 using DropBoard.Web.Access;
 using DropBoard.Web.Api;
 using DropBoard.Web.Components;
@@ -29,7 +30,7 @@ catch (SessionDatabaseException e)
 }
 // Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
 builder.Services.AddSignalR()
-    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHub.MaxMessageBytes);
+    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes);
 
 var app = builder.Build();
 if (!app.Environment.IsDevelopment())
@@ -50,7 +51,7 @@ app.MapAccountEndpoints();
 app.MapLiveApi();
 app.MapSessionApi();
 app.MapInvestigationApi();
-app.MapHub<AgentHub>(AgentHub.Path);
+app.MapHub<AgentHub>(AgentHubContract.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 await app.StartAsync();
 // Open or sign-in depends on where the server really listens (--urls, ASPNETCORE_URLS, HTTP_PORTS, Kestrel settings).

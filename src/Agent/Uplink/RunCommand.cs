@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
 using DropBoard.Agent.Watch;
+using DropBoard.Shared.Contracts;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
 
@@ -16,14 +17,6 @@ namespace DropBoard.Agent.Uplink;
 /// </summary>
 public static class RunCommand
 {
-    /// <summary>The hub's answer (DropBoard.Web.Hub.BatchAck on the other side of the wire).</summary>
-    private sealed record BatchAck(long Sequence, bool Duplicate, string? Rejected);
-
-    private const string TooFast = "too fast";
-
-    /// <summary>How the hub refuses a batch from a host the credential is not for.</summary>
-    private const string Forbidden = "forbidden";
-
     /// <summary>The server does not know the credential (HTTP 401).</summary>
     public const int TokenRefusedExitCode = 5;
 
@@ -117,7 +110,7 @@ public static class RunCommand
         if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
 
-        var hub = new Uri(server, "hubs/agent");
+        var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));
         await using var connection = new HubConnectionBuilder()
             .WithUrl(hub, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
             .Build();
@@ -162,25 +155,28 @@ public static class RunCommand
                 }
                 if (sessionName is not null && sessionId is null)
                     sessionId = await StartSessionAsync(api, sessionName, pipeline.Hello.HostId);
-                var ack = await connection.InvokeAsync<BatchAck>("Batch", next.Entry.Hello, next.Entry.Batch, CancellationToken.None);
-                if (ack.Rejected is null)
-                    spool.Remove(next.File);
-                else if (ack.Rejected.StartsWith(TooFast, StringComparison.Ordinal))
-                    await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
-                else if (ack.Rejected.StartsWith(Forbidden, StringComparison.Ordinal))
+                var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, next.Entry.Hello, next.Entry.Batch, CancellationToken.None);
+                switch (ack.Rejection)
                 {
-                    // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
-                    await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
-                                                       + $"use this host's own credential from 'agents add {pipeline.Hello.HostName}'");
-                    exitCode = ForbiddenExitCode;
-                    break;
+                    case BatchRejection.None:
+                        spool.Remove(next.File);
+                        break;
+                    case BatchRejection.TooFast:
+                        await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                        break;
+                    case BatchRejection.Forbidden:
+                        // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
+                        await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
+                                                           + $"use this host's own credential from 'agents add {pipeline.Hello.HostName}'");
+                        exitCode = ForbiddenExitCode;
+                        break;
+                    default:
+                        // The server will never take this batch: keep it aside for inspection, go on with the next.
+                        await Console.Error.WriteLineAsync($"dropboard-agent: server rejected batch {next.Entry.Batch.Sequence}: {ack.Rejected}; kept as {next.File}.rejected");
+                        File.Move(next.File, next.File + ".rejected", overwrite: true);
+                        break;
                 }
-                else
-                {
-                    // The server will never take this batch: keep it aside for inspection, go on with the next.
-                    await Console.Error.WriteLineAsync($"dropboard-agent: server rejected batch {next.Entry.Batch.Sequence}: {ack.Rejected}; kept as {next.File}.rejected");
-                    File.Move(next.File, next.File + ".rejected", overwrite: true);
-                }
+                if (exitCode == ForbiddenExitCode) break;
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
             {

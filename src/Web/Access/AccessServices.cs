@@ -114,7 +114,7 @@ public static class AccessServices
     /// <summary>Bearer secrets (and the agent hub) by token; otherwise the open local mode or the sign-in cookie.</summary>
     private static string SchemeFor(HttpContext context)
     {
-        if (BearerTokenHandler.Presented(context.Request) is not null || context.Request.Path.StartsWithSegments(Hub.AgentHub.Path))
+        if (BearerTokenHandler.Presented(context.Request) is not null || context.Request.Path.StartsWithSegments(Shared.Contracts.AgentHubContract.Path))
             return BearerTokenHandler.Name;
         return context.RequestServices.GetRequiredService<AccessMode>().IsOpen ? OpenAccessHandler.Name : CookieAuthenticationDefaults.AuthenticationScheme;
     }

@@ -3,7 +3,6 @@ using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Encodings.Web;
-using DropBoard.Web.Hub;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 
@@ -28,7 +27,7 @@ public sealed class BearerTokenHandler(
     {
         var header = request.Headers.Authorization.ToString();
         if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)) return header["Bearer ".Length..].Trim();
-        return request.Path.StartsWithSegments(AgentHub.Path) && request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
+        return request.Path.StartsWithSegments(Shared.Contracts.AgentHubContract.Path) && request.Query["access_token"].ToString() is { Length: > 0 } query ? query : null;
     }
 
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()

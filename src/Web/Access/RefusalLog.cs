@@ -15,7 +15,7 @@ public sealed class RefusalLog(ILogger<RefusalLog> logger) : IAuthorizationMiddl
             var why = result.Forbidden
                 ? string.Join("; ", result.AuthorizationFailure?.FailedRequirements.Select(r => r.ToString()) ?? ["forbidden"])
                 : context.Items[BearerTokenHandler.FailureItem] as string ?? "not signed in";
-            if (context.Request.Path.StartsWithSegments(Hub.AgentHub.Path))
+            if (context.Request.Path.StartsWithSegments(Shared.Contracts.AgentHubContract.Path))
                 logger.LogWarning("Refused agent connection from {Remote}: {Why}", context.Connection.RemoteIpAddress, why);
             else
                 logger.LogWarning("Refused {Method} {Path} from {Remote} for {Who}: {Why}",

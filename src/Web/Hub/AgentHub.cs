@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using DropBoard.Shared.Contracts;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Authorization;
@@ -7,23 +8,16 @@ using Microsoft.AspNetCore.SignalR;
 
 namespace DropBoard.Web.Hub;
 
-/// <summary>What the hub tells an agent about a batch: taken, a repeat it already had, or refused and why.</summary>
-public sealed record BatchAck(long Sequence, bool Duplicate, string? Rejected = null);
-
 /// <summary>
 /// Where remote agents send their batches (<c>/hubs/agent</c>). Only an agent credential opens a connection
 /// (<see cref="BearerTokenHandler"/>); a per-host one may speak only for its own host. Each call carries its
 /// hello, so a resend after a reconnect needs no state on the connection; <see cref="BatchIngest"/> drops
-/// repeats. Arguments arrive as raw JSON so that a malformed batch gets an answer that says what is wrong with
-/// it, instead of SignalR's generic binding error.
+/// repeats. The contract (path, method, answers) is <see cref="AgentHubContract"/>.
 /// </summary>
 [Authorize(Policy = AccessClaims.AgentPolicy)]
 public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, ILogger<AgentHub> logger)
-    : Microsoft.AspNetCore.SignalR.Hub
+    : Microsoft.AspNetCore.SignalR.Hub, IAgentHub
 {
-    public const string Path = "/hubs/agent";
-    public const int MaxMessageBytes = 4 * 1024 * 1024;
-    public const int MaxBatchesPerSecond = 40;
     private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
 
     public async Task<BatchAck> Batch(JsonElement hello, JsonElement batch)
@@ -33,18 +27,18 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore ac
         {
             logger.LogWarning("Rejected batch {Sequence} from {Host} ({Connection}): {Problem}",
                 read.Batch?.Sequence, read.Hello?.HostName ?? "an unknown host", Context.ConnectionId, problem);
-            return new BatchAck(read.Batch?.Sequence ?? 0, false, problem);
+            return BatchAck.Refused(read.Batch?.Sequence ?? 0, BatchRejection.Malformed, problem);
         }
         var second = Environment.TickCount64 / 1000;
         var rate = Rates.AddOrUpdate(Context.ConnectionId, _ => (second, 1), (_, r) => r.Second == second ? (second, r.Count + 1) : (second, 1));
-        if (rate.Count > MaxBatchesPerSecond)
-            return new BatchAck(read.Batch!.Sequence, false, $"{BatchCheck.TooFast}: more than {MaxBatchesPerSecond} batches a second");
+        if (rate.Count > AgentHubContract.MaxBatchesPerSecond)
+            return BatchAck.Refused(read.Batch!.Sequence, BatchRejection.TooFast, $"too fast: more than {AgentHubContract.MaxBatchesPerSecond} batches a second");
 
         if (Impersonation(read.Hello!) is { } refused)
         {
             logger.LogWarning("Refused batch {Sequence} from {Remote} ({Connection}): {Why}",
                 read.Batch!.Sequence, Context.GetHttpContext()?.Connection.RemoteIpAddress, Context.ConnectionId, refused);
-            return new BatchAck(read.Batch.Sequence, false, $"forbidden: {refused}");
+            return BatchAck.Refused(read.Batch.Sequence, BatchRejection.Forbidden, $"forbidden: {refused}");
         }
 
         Context.Items["host"] = read.Hello!.HostId;
@@ -56,7 +50,7 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore ac
     /// A per-host credential speaks for its host name and for the machine id its first batch named; the shared
     /// token may speak for any host. Why not, or null.
     /// </summary>
-    private string? Impersonation(Shared.Contracts.AgentHello hello)
+    private string? Impersonation(AgentHello hello)
     {
         if (Context.User?.FindFirst(AccessClaims.HostClaim)?.Value is not { } bound) return null;
         if (!string.Equals(hello.HostName, bound, StringComparison.OrdinalIgnoreCase))

@@ -18,8 +18,6 @@ public static class BatchCheck
 {
     public const int MaxBuckets = 200_000, MaxCounters = 20_000, MaxSamples = 10_000;
 
-    /// <summary>The start of the rejection an agent should answer by waiting and resending, not by giving up.</summary>
-    public const string TooFast = "too fast";
 
     public sealed record Result(AgentHello? Hello, AgentBatch? Batch, string? Problem);
 

@@ -80,7 +80,7 @@ internal static class FanInHarness
         public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index)
         {
             var connection = new HubConnectionBuilder()
-                .WithUrl(new Uri(server, "hubs/agent"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
+                .WithUrl(new Uri(server, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
                 .Build();
             await connection.StartAsync();
             return new SimulatedAgent(connection, new AgentHello($"sim-{index:D3}", $"sim-{index:D3}", "6.18.0", "tracepoint", "fanin", 10, Guid.NewGuid().ToString("n")));
@@ -107,7 +107,7 @@ internal static class FanInHarness
                 var batch = new AgentBatch(hello.HostId, ++_sequence, now, drops, counters, [], 0, 0);
                 var started = Stopwatch.GetTimestamp();
                 if (Stopwatch.GetElapsedTime(next, started) > Interval) Interlocked.Increment(ref Late);
-                await connection.InvokeAsync<object>("Batch", hello, batch, CancellationToken.None);
+                await connection.InvokeAsync<object>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
                 AckMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 next += (long)(Interval.TotalSeconds * Stopwatch.Frequency);
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);

@@ -170,7 +170,7 @@ public sealed class StoredXssInBrowserTests
     private static async Task<HubConnection> ConnectAgentAsync(WebAppProcess app)
     {
         var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(app.BaseAddress, "hubs/agent"), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
+            .WithUrl(new Uri(app.BaseAddress, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
             .Build();
         await connection.StartAsync();
         return connection;
@@ -178,13 +178,13 @@ public sealed class StoredXssInBrowserTests
 
     private static async Task<string> RefusedAsync(HubConnection agent, AgentHello hello, AgentBatch batch)
     {
-        var ack = await agent.InvokeAsync<JsonElement>("Batch", hello, batch);
+        var ack = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, batch);
         return ack.GetProperty("rejected").GetString() ?? throw new Xunit.Sdk.XunitException($"the hub took a batch it must refuse: {ack}");
     }
 
     private static async Task AcceptedAsync(HubConnection agent, AgentHello hello, AgentBatch batch)
     {
-        var ack = await agent.InvokeAsync<JsonElement>("Batch", hello, batch);
+        var ack = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, batch);
         Assert.True(ack.GetProperty("rejected").ValueKind == JsonValueKind.Null, $"the hub refused a batch: {ack}");
     }
 

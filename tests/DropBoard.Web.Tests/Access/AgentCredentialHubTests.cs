@@ -1,3 +1,4 @@
+using DropBoard.Shared.Contracts;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -24,13 +25,16 @@ public sealed class AgentCredentialHubTests
         await using var agent01 = await Connect(app, web01);
         await using var agent02 = await Connect(app, web02);
 
-        var own = await agent01.InvokeAsync<JsonElement>("Batch", Hello("web-01"), Batch("web-01", 1, 7));
+        var own = await agent01.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, Hello("web-01"), Batch("web-01", 1, 7));
         Assert.Equal(JsonValueKind.Null, own.GetProperty("rejected").ValueKind);
         // web-02's credential sending as web-01: by name, and by web-01's machine id under its own name.
-        Assert.Contains("the credential is for host 'web-02'", Rejected(await agent02.InvokeAsync<JsonElement>("Batch", Hello("web-01"), Batch("web-01", 1, 50))));
+        var asAnother = await agent02.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, Hello("web-01"), Batch("web-01", 1, 50));
+        Assert.Contains("the credential is for host 'web-02'", Rejected(asAnother));
+        // The agent acts on the kind of refusal (stop, not set the batch aside), never on the wording.
+        Assert.Equal(nameof(BatchRejection.Forbidden), asAnother.GetProperty("rejection").GetString());
         var sameMachine = Hello("web-01") with { HostName = "web-02" };
         Assert.Contains("machine web-01 speaks with the credential for 'web-01'",
-            Rejected(await agent02.InvokeAsync<JsonElement>("Batch", sameMachine, Batch("web-01", 2, 50))));
+            Rejected(await agent02.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, sameMachine, Batch("web-01", 2, 50))));
         await WaitForLogAsync(app, "the credential is for host 'web-02', the batch says it is from 'web-01'");
 
         using var api = new HttpClient { BaseAddress = app.BaseAddress };
@@ -49,7 +53,7 @@ public sealed class AgentCredentialHubTests
         var secret = WebAppProcess.NewSecret(db, "agents", "add", "db-07");
         await using var app = await AccessTests.StartSignedInAsync(db);
         await using var agent = await Connect(app, secret);
-        await agent.InvokeAsync<JsonElement>("Batch", Hello("db-07"), Batch("db-07", 1, 3));
+        await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, Hello("db-07"), Batch("db-07", 1, 3));
         var closed = new TaskCompletionSource();
         agent.Closed += _ =>
         {

@@ -10,7 +10,7 @@ public static class AgentHubClient
     public static async Task<HubConnection> Connect(WebAppProcess app, string? token)
     {
         var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(app.BaseAddress, "hubs/agent"), o => o.AccessTokenProvider = () => Task.FromResult(token))
+            .WithUrl(new Uri(app.BaseAddress, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult(token))
             .Build();
         try
         {

@@ -38,26 +38,27 @@ public sealed class AgentHubTests
         await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         await using var good = await Connect(app, Token);
         var goodHello = Hello("good-host");
-        var first = await good.InvokeAsync<JsonElement>("Batch", goodHello, Batch("good-host", 1, 10));
+        var first = await good.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, goodHello, Batch("good-host", 1, 10));
         Assert.Equal(1, first.GetProperty("sequence").GetInt64());
 
         await using var bad = await Connect(app, Token);
         var badHello = Hello("bad-host");
-        var mismatch = await bad.InvokeAsync<JsonElement>("Batch", badHello, Batch("someone-else", 1, 5));
+        var mismatch = await bad.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, badHello, Batch("someone-else", 1, 5));
         Assert.Contains("batch is for host 'someone-else' but the hello says 'bad-host'", Rejected(mismatch));
-        var negative = await bad.InvokeAsync<JsonElement>("Batch", badHello, Batch("bad-host", 1, -3));
+        Assert.Equal(nameof(BatchRejection.Malformed), mismatch.GetProperty("rejection").GetString());
+        var negative = await bad.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, badHello, Batch("bad-host", 1, -3));
         Assert.Contains("count that is not positive", Rejected(negative));
-        var notABatch = await bad.InvokeAsync<JsonElement>("Batch", badHello, new { hostId = "bad-host", sequence = "one" });
+        var notABatch = await bad.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, badHello, new { hostId = "bad-host", sequence = "one" });
         Assert.Contains("the batch is not an agent batch", Rejected(notABatch));
-        var notAHello = await bad.InvokeAsync<JsonElement>("Batch", "garbage", 42);
+        var notAHello = await bad.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, "garbage", 42);
         Assert.Contains("the hello is not an agent hello", Rejected(notAHello));
 
         // Bigger than the hub takes: the server closes that connection rather than reading it.
         await using var huge = await Connect(app, Token);
         var closed = new TaskCompletionSource<Exception?>();
         huge.Closed += e => { closed.TrySetResult(e); return Task.CompletedTask; };
-        var oversized = Batch("huge-host", 1, 1) with { Drops = [new DropBucket(new string('x', AgentHub.MaxMessageBytes), "f", null, 0, 1)] };
-        await Assert.ThrowsAnyAsync<Exception>(() => huge.InvokeAsync<JsonElement>("Batch", Hello("huge-host"), oversized));
+        var oversized = Batch("huge-host", 1, 1) with { Drops = [new DropBucket(new string('x', AgentHubContract.MaxMessageBytes), "f", null, 0, 1)] };
+        await Assert.ThrowsAnyAsync<Exception>(() => huge.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, Hello("huge-host"), oversized));
         Assert.Same(closed.Task, await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(10))));
 
         await WaitForLogAsync(app, "Rejected batch 1 from bad-host");
@@ -65,7 +66,7 @@ public sealed class AgentHubTests
         await WaitForLogAsync(app, "The maximum message size of 4194304B was exceeded");
 
         // The well-behaved agent was never disturbed.
-        var second = await good.InvokeAsync<JsonElement>("Batch", goodHello, Batch("good-host", 2, 32));
+        var second = await good.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, goodHello, Batch("good-host", 2, 32));
         Assert.False(second.GetProperty("duplicate").GetBoolean());
         var hosts = await app.Http.GetFromJsonAsync<JsonElement>("api/hosts");
         Assert.Equal(["good-host"], hosts.EnumerateArray().Select(h => h.GetProperty("hostId").GetString()));
@@ -79,11 +80,11 @@ public sealed class AgentHubTests
         await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         await using var agent = await Connect(app, Token);
         var hello = Hello("resending-host");
-        await agent.InvokeAsync<JsonElement>("Batch", hello, Batch("resending-host", 1, 7));
-        var again = await agent.InvokeAsync<JsonElement>("Batch", hello, Batch("resending-host", 1, 7));
+        await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, Batch("resending-host", 1, 7));
+        var again = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, Batch("resending-host", 1, 7));
         Assert.True(again.GetProperty("duplicate").GetBoolean());
         // A restarted agent (new instance id) counts from 1 again and is not mistaken for a repeat.
-        await agent.InvokeAsync<JsonElement>("Batch", hello with { InstanceId = "second-run" }, Batch("resending-host", 1, 5));
+        await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello with { InstanceId = "second-run" }, Batch("resending-host", 1, 5));
 
         var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=resending-host&seconds=600");
         Assert.Equal(12, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));

@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DropBoard.Shared.Contracts;
+
+/// <summary>The agent hub as both sides see it: where it is, what it takes and what it answers.</summary>
+public static class AgentHubContract
+{
+    public const string Path = "/hubs/agent";
+
+    /// <summary>The one hub method: <see cref="IAgentHub.Batch"/>.</summary>
+    public const string BatchMethod = nameof(IAgentHub.Batch);
+
+    /// <summary>Only the agent hub takes big messages (a batch of a drop storm).</summary>
+    public const int MaxMessageBytes = 4 * 1024 * 1024;
+
+    public const int MaxBatchesPerSecond = 40;
+}
+
+/// <summary>
+/// What agents call on the hub. Arguments travel as raw JSON so that the hub can answer a malformed batch
+/// with what is wrong with it, instead of SignalR's generic binding error.
+/// </summary>
+public interface IAgentHub
+{
+    Task<BatchAck> Batch(JsonElement hello, JsonElement batch);
+}
+
+/// <summary>Why the hub did not take a batch, which tells the agent what to do with it.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BatchRejection>))]
+public enum BatchRejection
+{
+    /// <summary>Taken (or a repeat it already had).</summary>
+    None,
+
+    /// <summary>The batch itself is wrong and always will be: keep it aside, go on with the next.</summary>
+    Malformed,
+
+    /// <summary>More than <see cref="AgentHubContract.MaxBatchesPerSecond"/>: wait and send it again.</summary>
+    TooFast,
+
+    /// <summary>The credential may not speak for this host: every batch would be refused alike, so stop.</summary>
+    Forbidden,
+}
+
+/// <summary>The hub's answer to a batch: taken, a repeat it already had, or refused (<see cref="Rejection"/>) and why (<see cref="Rejected"/>).</summary>
+public sealed record BatchAck(long Sequence, bool Duplicate, BatchRejection Rejection = BatchRejection.None, string? Rejected = null)
+{
+    public static BatchAck Refused(long sequence, BatchRejection rejection, string why) => new(sequence, false, rejection, why);
+}
