@@ -13,7 +13,7 @@ public static class SessionApi
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/api/sessions", (CreateSession request, SessionStore store, SessionRecorder recorder, ClaimsPrincipal user) =>
+        app.MapPost("/api/sessions", (CreateSession request, SessionStore store, ClaimsPrincipal user) =>
         {
             if (string.IsNullOrWhiteSpace(request?.Name)) return Results.BadRequest(new { error = "a session needs a name" });
             if (user.IsAgent() && request.Hosts is not { Count: 1 })
@@ -27,15 +27,10 @@ public static class SessionApi
             {
                 return Results.BadRequest(new { error = e.Message });
             }
-            recorder.Refresh();
             return Results.Created($"/api/sessions/{id}", new { id });
         }).RequireAuthorization(AccessClaims.RecorderPolicy);
-        app.MapPost("/api/sessions/{id:long}/stop", (long id, SessionStore store, SessionRecorder recorder) =>
-        {
-            var stopped = store.Stop(id);
-            recorder.Refresh();
-            return stopped ? Results.Ok(new { id, state = SessionStates.Stopped }) : NotRecording(id);
-        }).RequireAuthorization(AccessClaims.RecorderPolicy);
+        app.MapPost("/api/sessions/{id:long}/stop", (long id, SessionStore store) =>
+            store.Stop(id) ? Results.Ok(new { id, state = SessionStates.Stopped }) : NotRecording(id)).RequireAuthorization(AccessClaims.RecorderPolicy);
         app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
         app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
             queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));

@@ -39,3 +39,8 @@ public sealed record SessionFile(
 public sealed record SessionFileHost(
     string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords,
     IReadOnlyList<DropBucket> Drops, IReadOnlyList<CounterDelta> Counters, IReadOnlyList<DropSample> Samples);
+
+public enum SessionChangeKind { Started, Stopped, Imported, Written }
+
+/// <summary>What happened to a session, as <see cref="SessionStore.Changed"/> tells it.</summary>
+public sealed record SessionChange(long Id, SessionChangeKind Kind);

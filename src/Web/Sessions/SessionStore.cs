@@ -22,6 +22,14 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     public SessionDatabase Database => database;
 
+    /// <summary>
+    /// After a session was created, stopped, imported, resumed or written to. The recorder and the pages listen,
+    /// so no caller refreshes anything by hand.
+    /// </summary>
+    public event Action<SessionChange>? Changed;
+
+    private void Tell(long id, SessionChangeKind kind) => Changed?.Invoke(new SessionChange(id, kind));
+
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <exception cref="SessionLimitException">The name is unusable, or as many sessions as allowed are recording already.</exception>
@@ -39,6 +47,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             "INSERT INTO sessions (name, state, origin, hosts, started_ms, last_write_ms) VALUES (@name, @state, 'live', @hosts, @now, @now) RETURNING id",
             new { name, state = SessionStates.Recording, hosts = hosts is { Count: > 0 } ? JsonSerializer.Serialize(hosts) : null, now = Now }, transaction);
         transaction.Commit();
+        Tell(id, SessionChangeKind.Started);
         return id;
     }
 
@@ -46,8 +55,10 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     public bool Stop(long id)
     {
         using var connection = database.Connect();
-        return connection.Execute("UPDATE sessions SET state = @stopped, stopped_ms = @now WHERE id = @id AND state = @recording",
+        var stopped = connection.Execute("UPDATE sessions SET state = @stopped, stopped_ms = @now WHERE id = @id AND state = @recording",
             new { id, now = Now, stopped = SessionStates.Stopped, recording = SessionStates.Recording }) == 1;
+        if (stopped) Tell(id, SessionChangeKind.Stopped);
+        return stopped;
     }
 
     public void SetNotes(long id, string notes)
@@ -80,8 +91,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// <summary>Records one batch into one session. Returns false when that batch was already recorded.</summary>
     public bool Append(long sessionId, AgentHello hello, AgentBatch batch)
     {
+        bool written;
         lock (_write)
-            return Writing(connection =>
+            written = Writing(connection =>
             {
             using var transaction = connection.BeginTransaction();
             var host = HostKey(connection, transaction, sessionId, hello);
@@ -96,13 +108,16 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             transaction.Commit();
             return true;
             });
+        if (written) Tell(sessionId, SessionChangeKind.Written);
+        return written;
     }
 
     /// <summary>A whole session at once (import): one transaction, all or nothing.</summary>
     public long Import(SessionFile file)
     {
+        long imported;
         lock (_write)
-            return Writing(connection =>
+            imported = Writing(connection =>
             {
             using var transaction = connection.BeginTransaction();
             var id = connection.ExecuteScalar<long>(
@@ -121,6 +136,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             transaction.Commit();
             return id;
             });
+        Tell(imported, SessionChangeKind.Imported);
+        return imported;
     }
 
     // Ids cached during a transaction that failed may not exist: forget them, and the connection with them.

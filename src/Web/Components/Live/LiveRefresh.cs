@@ -1,22 +1,35 @@
 using DropBoard.Web.Live;
+using DropBoard.Web.Sessions;
 
 namespace DropBoard.Web.Components.Live;
 
 /// <summary>
-/// Turns the live store's change notices into at most one refresh per <c>every</c>: the first change after a
-/// quiet spell refreshes at once (drops show as soon as they arrive), a storm of changes costs the browser
-/// one render per interval.
+/// Turns a store's change notices (the live store's batches, the session store's writes) into at most one
+/// refresh per <c>every</c>: the first change after a quiet spell refreshes at once (drops show as soon as
+/// they arrive), a storm of changes costs the browser one render per interval.
 /// </summary>
 public sealed class LiveRefresh : IDisposable
 {
-    private readonly LiveStore _store;
+    private readonly Action _unsubscribe;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
 
     public LiveRefresh(LiveStore store, Func<Task> refresh, TimeSpan every)
     {
-        _store = store;
         store.Changed += MarkChanged;
+        _unsubscribe = () => store.Changed -= MarkChanged;
+        _ = Loop(refresh, every, _stop.Token);
+    }
+
+    /// <param name="relevant">Which of the store's changes this page shows.</param>
+    public LiveRefresh(SessionStore store, Func<SessionChange, bool> relevant, Func<Task> refresh, TimeSpan every)
+    {
+        Action<SessionChange> changed = change =>
+        {
+            if (relevant(change)) MarkChanged();
+        };
+        store.Changed += changed;
+        _unsubscribe = () => store.Changed -= changed;
         _ = Loop(refresh, every, _stop.Token);
     }
 
@@ -59,7 +72,7 @@ public sealed class LiveRefresh : IDisposable
 
     public void Dispose()
     {
-        _store.Changed -= MarkChanged;
+        _unsubscribe();
         _stop.Cancel();
         _stop.Dispose();
     }

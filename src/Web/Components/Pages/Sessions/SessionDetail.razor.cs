@@ -1,3 +1,4 @@
+using DropBoard.Web.Components.Live;
 using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
@@ -10,7 +11,6 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
 {
     [Inject] private SessionQueries Queries { get; set; } = null!;
     [Inject] private SessionStore Store { get; set; } = null!;
-    [Inject] private SessionRecorder Recorder { get; set; } = null!;
     [Inject] private InvestigationStore Investigations { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
     [Inject] private CurrentUser User { get; set; } = null!;
@@ -24,7 +24,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private string Title { get; set; } = "";
     private string Notes { get; set; } = "";
     private string Reason { get; set; } = "";
-    private Timer? _refresh;
+    private LiveRefresh? _refresh;
 
     private string Started => View is null ? "" : DateTimeOffset.FromUnixTimeMilliseconds(View.Session.StartedMs).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
 
@@ -38,8 +38,14 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
         }
         Others = Queries.List().Where(s => s.Id != Id).ToList();
         Title = View is null ? "" : $"Investigation of {View.Session.Name}";
-        // A recording session grows: show it growing.
-        _refresh ??= new Timer(_ => InvokeAsync(() => { if (View?.Session.Recording == true) { Load(); StateHasChanged(); } }), null, 2000, 2000);
+
+    }
+
+    // A recording session grows: show it growing, as the store writes it (a storm costs one render a second).
+    protected override void OnAfterRender(bool firstRender)
+    {
+        if (firstRender)
+            _refresh = new LiveRefresh(Store, change => change.Id == Id, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
     }
 
     private void Load()
@@ -52,7 +58,6 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     {
         if (!await User.MayAsync(Role.Editor, $"stop session {Id}")) return;
         Store.Stop(Id);
-        Recorder.Refresh();
         Load();
     }
 

@@ -1,3 +1,4 @@
+using DropBoard.Web.Components.Live;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
@@ -8,11 +9,10 @@ using Microsoft.AspNetCore.Components.Forms;
 namespace DropBoard.Web.Components.Pages.Sessions;
 
 /// <summary>Sessions: search, sort, start and stop recording, import captures.</summary>
-public sealed partial class SessionList : ComponentBase
+public sealed partial class SessionList : ComponentBase, IDisposable
 {
     [Inject] private SessionQueries Queries { get; set; } = null!;
     [Inject] private SessionStore Store { get; set; } = null!;
-    [Inject] private SessionRecorder Recorder { get; set; } = null!;
     [Inject] private SessionImporter Importer { get; set; } = null!;
     [Inject] private LiveStore Live { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
@@ -38,6 +38,15 @@ public sealed partial class SessionList : ComponentBase
         Load();
     }
 
+    private LiveRefresh? _refresh;
+
+    // Sessions started, stopped, imported or growing elsewhere (the API, an agent, a teammate) show up here.
+    protected override void OnAfterRender(bool firstRender)
+    {
+        if (firstRender)
+            _refresh = new LiveRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
+    }
+
     private void Load() => List = Queries.List(Search, Sort);
 
     private async Task Start()
@@ -53,7 +62,6 @@ public sealed partial class SessionList : ComponentBase
             StartMessage = e.Message;
             return;
         }
-        Recorder.Refresh();
         Navigation.NavigateTo($"sessions/{id}");
     }
 
@@ -61,7 +69,6 @@ public sealed partial class SessionList : ComponentBase
     {
         if (!await User.MayAsync(Role.Editor, $"stop session {id}")) return;
         Store.Stop(id);
-        Recorder.Refresh();
         Load();
     }
 
@@ -106,4 +113,6 @@ public sealed partial class SessionList : ComponentBase
         var d = TimeSpan.FromMilliseconds(s.DurationMs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         return d.TotalHours >= 1 ? $"{(int)d.TotalHours} h {d.Minutes} min" : d.TotalMinutes >= 1 ? $"{(int)d.TotalMinutes} min {d.Seconds} s" : $"{d.TotalSeconds:0} s";
     }
+
+    public void Dispose() => _refresh?.Dispose();
 }
