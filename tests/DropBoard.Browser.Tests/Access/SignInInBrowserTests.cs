@@ -191,6 +191,25 @@ public sealed class SignInInBrowserTests
     }
 
     [Fact]
+    public async Task A_removed_user_loses_the_page_already_open_within_seconds()
+    {
+        var db = WebAppProcess.NewDatabasePath();
+        var password = WebAppProcess.NewSecret(db, "users", "add", "leaver", "--role", "editor");
+        await using var app = await StartSignInRequiredAsync(db);
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.NewPageAsync(app.BaseAddress);
+        await SignInAsync(page, "sessions", "leaver", password);
+        await WaitForCircuitAsync(page);
+        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Start recording" })).ToBeVisibleAsync(new() { Timeout = Ceiling });
+
+        Assert.Equal(0, WebAppProcess.Admin(db, "users", "remove", "leaver").ExitCode);
+
+        // The circuit re-checks its user every 5 s; the open page then goes to the sign-in page by itself.
+        await Assertions.Expect(page).ToHaveURLAsync(new Regex(@"/account/login\?ReturnUrl=%2Fsessions$"), new() { Timeout = Ceiling });
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Sign in", new() { Timeout = Ceiling });
+    }
+
+    [Fact]
     public async Task The_zero_configuration_loopback_start_opens_without_sign_in_and_says_so()
     {
         await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
