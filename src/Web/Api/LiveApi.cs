@@ -1,6 +1,8 @@
 using DropBoard.Shared.Analysis;
 using DropBoard.Web.Live;
 
+using DropBoard.Web.Views;
+
 namespace DropBoard.Web.Api;
 
 /// <summary>JSON for scripts and tests: hosts, live sites, counters and the explanation of a window.</summary>
@@ -10,14 +12,14 @@ public static class LiveApi
     {
         app.MapGet("/api/hosts", (LiveStore store) => store.Hosts());
         app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
-            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), new LiveFilter(site, reason, protocol))) : UnknownHost(host));
+            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), new DropFilter(site, reason, protocol))) : UnknownHost(host));
         app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
             Known(store, host) ? Results.Ok(store.Counters(host, Window(seconds))) : UnknownHost(host));
-        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds) =>
+        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
         {
             if (store.Hello(host) is not { } hello) return UnknownHost(host);
             var (drops, counters, bucketMs) = store.ExplainInput(host, Window(seconds));
-            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = hello.KernelRelease, BucketMs = bucketMs }));
+            return Results.Ok(ViewExplanation.Explain(drops, counters, new DropFilter(site, reason, protocol), hello.KernelRelease, bucketMs, null, null));
         });
         return app;
     }

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using DropBoard.Shared.Analysis;
 using DropBoard.Web.Access;
+using DropBoard.Web.Views;
 using DropBoard.Web.Sessions;
 using DropBoard.Web.Sessions.Import;
 
@@ -10,6 +11,12 @@ namespace DropBoard.Web.Api;
 public static class SessionApi
 {
     public sealed record CreateSession(string Name, IReadOnlyList<string>? Hosts);
+
+    /// <summary>A view request as query parameters.</summary>
+    public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To)
+    {
+        public ViewRequest Request => new(Host, new DropFilter(Site, Reason, Protocol), From, To);
+    }
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
     {
@@ -34,16 +41,13 @@ public static class SessionApi
         app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
         app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
             queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));
-        app.MapGet("/api/sessions/{id:long}/sites", (long id, SessionQueries queries, string? host, long? from, long? to) =>
-            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Sites(id, host, from, to)));
-        app.MapGet("/api/sessions/{id:long}/counters", (long id, SessionQueries queries, string? host) =>
-            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Counters(id, host)));
-        app.MapGet("/api/sessions/{id:long}/explain", (long id, SessionQueries queries) =>
-        {
-            if (queries.Get(id) is null) return NoSession(id);
-            var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id);
-            return Results.Ok(Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = kernel, BucketMs = bucketMs, HorizonMs = Math.Max(1000, 2L * bucketMs) }));
-        });
+        // One view request for every panel: ?host=&site=&reason=&protocol=&from=&to= narrow sites, counters and Explain alike.
+        app.MapGet("/api/sessions/{id:long}/sites", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
+            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Sites(id, view.Request)));
+        app.MapGet("/api/sessions/{id:long}/counters", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
+            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Counters(id, view.Request)));
+        app.MapGet("/api/sessions/{id:long}/explain", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
+            SessionView.Build(queries, id, view.Request) is { } built ? Results.Ok(built.Explanation) : NoSession(id));
         app.MapGet("/api/sessions/{id:long}/export", (long id, SessionQueries queries, string? format) =>
         {
             if (queries.Export(id) is not { } file) return NoSession(id);

@@ -1,6 +1,8 @@
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 
+using DropBoard.Web.Views;
+
 namespace DropBoard.Web.Live;
 
 /// <summary>
@@ -13,7 +15,7 @@ public sealed class HostLiveView(LiveStore store)
 
     public string HostId { get; set; } = "";
     public int WindowSeconds { get; set; } = 60;
-    public LiveFilter Filter { get; set; } = LiveFilter.None;
+    public DropFilter Filter { get; set; } = DropFilter.None;
 
     public HostStatus? Host { get; private set; }
     public IReadOnlyList<FunctionRow> Rows { get; private set; } = [];
@@ -50,14 +52,7 @@ public sealed class HostLiveView(LiveStore store)
         WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;
         WindowEndMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[^1] * 1000 + 999 : 0;
 
-        var hello = store.Hello(HostId);
         var (drops, deltas, bucketMs) = store.ExplainInput(HostId, Window);
-        Explanation = Explainer.Explain(drops, deltas, new ExplainOptions
-        {
-            KernelRelease = hello?.KernelRelease,
-            BucketMs = bucketMs,
-            WindowStartMs = WindowStartMs,
-            WindowEndMs = WindowEndMs + 1,
-        });
+        Explanation = ViewExplanation.Explain(drops, deltas, Filter, store.Hello(HostId)?.KernelRelease, bucketMs, WindowStartMs, WindowEndMs + 1);
     }
 }

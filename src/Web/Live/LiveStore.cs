@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 
+using DropBoard.Web.Views;
+
 namespace DropBoard.Web.Live;
 
 /// <summary>A host as the dashboard lists it.</summary>
@@ -16,16 +18,6 @@ public sealed record FunctionRate(string Function, double PerSecond);
 public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
 
 /// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
-public sealed record LiveFilter(string? Site = null, string? Reason = null, string? Protocol = null)
-{
-    public static readonly LiveFilter None = new();
-
-    public bool Matches(SiteKey key) =>
-        (string.IsNullOrEmpty(Site) || key.Site.Contains(Site, StringComparison.OrdinalIgnoreCase))
-        && (string.IsNullOrEmpty(Reason) || (key.Reason ?? "-") == Reason)
-        && (string.IsNullOrEmpty(Protocol) || key.Protocol == Protocol);
-}
-
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
 
@@ -92,7 +84,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         foreach (var state in _hosts.Values)
             lock (state)
             {
-                var lastMinute = SumBySite(state, TimeSpan.FromMinutes(1), LiveFilter.None);
+                var lastMinute = SumBySite(state, TimeSpan.FromMinutes(1), DropFilter.None);
                 var top = lastMinute.GroupBy(kv => state.Sites[kv.Key].Function)
                     .Select(g => new FunctionRate(g.Key, g.Sum(kv => kv.Value) / 60.0))
                     .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3).ToList();
@@ -106,8 +98,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         _hosts.TryGetValue(hostId, out var state) ? Locked(state, s => s.Hello) : null;
 
     /// <summary>Drops per site, reason and protocol over the last <paramref name="window"/>, most first.</summary>
-    public List<SiteTotal> Sites(string hostId, TimeSpan window, LiveFilter? filter = null) =>
-        Read(hostId, [], state => SumBySite(state, window, filter ?? LiveFilter.None)
+    public List<SiteTotal> Sites(string hostId, TimeSpan window, DropFilter? filter = null) =>
+        Read(hostId, [], state => SumBySite(state, window, filter ?? DropFilter.None)
             .Select(kv => Total(state.Sites[kv.Key], kv.Value))
             .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Reason, StringComparer.Ordinal)
             .ToList());
@@ -126,19 +118,19 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         });
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
-    public TimeSeries DropsOverTime(string hostId, TimeSpan window, LiveFilter? filter = null, int top = 8) =>
+    public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
         Read(hostId, new TimeSeries([], []), state =>
         {
-            filter ??= LiveFilter.None;
+            filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
             var rows = state.Drops.Range(from, to).ToList();
             var totals = new Dictionary<string, long>();
             foreach (var (_, sums) in rows)
                 foreach (var (id, count) in sums)
-                    if (filter.Matches(state.Sites[id]))
+                    if (Keeps(filter, state.Sites[id]))
                         totals[state.Sites[id].Function] = totals.GetValueOrDefault(state.Sites[id].Function) + count;
             var named = totals.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(top).Select(kv => kv.Key).ToList();
-            return Series(from, to, named, totals.Count > named.Count, rows, id => filter.Matches(state.Sites[id]) ? state.Sites[id].Function : null);
+            return Series(from, to, named, totals.Count > named.Count, rows, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
         });
 
     /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
@@ -196,13 +188,15 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         return new TimeSeries(seconds, series);
     }
 
-    private Dictionary<int, long> SumBySite(HostState state, TimeSpan window, LiveFilter filter)
+    private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol);
+
+    private Dictionary<int, long> SumBySite(HostState state, TimeSpan window, DropFilter filter)
     {
         var totals = new Dictionary<int, long>();
         var (from, to) = Range(state, window);
         foreach (var (_, sums) in state.Drops.Range(from, to))
             foreach (var (id, count) in sums)
-                if (ReferenceEquals(filter, LiveFilter.None) || filter.Matches(state.Sites[id]))
+                if (ReferenceEquals(filter, DropFilter.None) || Keeps(filter, state.Sites[id]))
                     totals[id] = totals.GetValueOrDefault(id) + count;
         return totals;
     }

@@ -2,6 +2,9 @@ using Dapper;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Live;
 
+using DropBoard.Shared.Packets;
+using DropBoard.Web.Views;
+
 namespace DropBoard.Web.Sessions;
 
 /// <summary>What the session pages and the API read. Histograms and time series come from the per-second sums.</summary>
@@ -47,9 +50,11 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             hosts.Select(h => h.ToHost()).ToList(), gaps, hosts.Sum(h => h.Drops), hosts.Sum(h => h.BucketRows));
     }
 
-    /// <summary>Drops per site, reason and protocol, optionally of one host and within [fromMs, toMs).</summary>
-    public IReadOnlyList<SessionSite> Sites(long id, string? host = null, long? fromMs = null, long? toMs = null)
+    /// <summary>Drops per site, reason and protocol of the view (host, drops, window [from, to)).</summary>
+    public IReadOnlyList<SessionSite> Sites(long id, ViewRequest? view = null)
     {
+        view ??= new ViewRequest();
+        var (host, fromMs, toMs) = (view.Host, view.FromMs, view.ToMs);
         using var connection = database.Connect();
         return connection.Query<SiteRow>(
             $"""
@@ -60,27 +65,40 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             JOIN sites s ON s.id = t.site
             ORDER BY t.count DESC, s.site
             """, new { id, host, from = fromMs / 1000, to = toMs is null ? null : (toMs + 999) / 1000 })
-            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count)).ToList();
+            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count))
+            .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol)))
+            .ToList();
     }
 
-    /// <summary>Counter rises summed by name.</summary>
-    public IReadOnlyList<CounterDelta> Counters(long id, string? host = null)
+    /// <summary>Counter rises summed by name, of the view's host and window (drop filters do not apply to counters).</summary>
+    public IReadOnlyList<CounterDelta> Counters(long id, ViewRequest? view = null)
     {
+        view ??= new ViewRequest();
         using var connection = database.Connect();
         return connection.Query<CounterRow>(
-            $"SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs FROM counters WHERE session_host IN ({HostFilter}) GROUP BY name ORDER BY name",
-            new { id, host }).Select(r => r.ToDelta()).ToList();
+            $"""
+            SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs FROM counters
+            WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to)
+            GROUP BY name ORDER BY name
+            """,
+            new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).ToList();
     }
 
     /// <summary>Drops per time step (seconds) of the top functions, the rest as "other".</summary>
-    public TimeSeries DropsOverTime(long id, int stepSeconds, int top = 8, string? host = null)
+    public TimeSeries DropsOverTime(long id, int stepSeconds, ViewRequest? view = null, int top = 8)
     {
+        view ??= new ViewRequest();
         using var connection = database.Connect();
-        var functions = SiteFunctions(connection);
+        var sites = SiteKeys(connection);
         var rows = connection.Query<(long Step, long Site, long Count)>(
-            $"SELECT second / @step, site, sum(count) FROM seconds WHERE session_host IN ({HostFilter}) GROUP BY 1, 2",
-            new { id, host, step = stepSeconds })
-            .GroupBy(r => (r.Step, Function: functions[r.Site]))
+            $"""
+            SELECT second / @step, site, sum(count) FROM seconds
+            WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from) AND (@to IS NULL OR second < @to)
+            GROUP BY 1, 2
+            """,
+            new { id, host = view.Host, step = stepSeconds, from = view.FromMs / 1000, to = view.ToMs is null ? null : (view.ToMs + 999) / 1000 })
+            .Where(r => view.Drops.Matches(sites[r.Site].Site, sites[r.Site].Reason, EtherType.Name((ushort)sites[r.Site].Protocol)))
+            .GroupBy(r => (r.Step, sites[r.Site].Function))
             .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
             .ToList();
         if (rows.Count == 0) return new TimeSeries([], []);
@@ -100,29 +118,36 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     }
 
     /// <summary>The session's buckets and counters for the explanation, at 10 ms when that is not too much, else per second.</summary>
-    public (List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, string? Kernel) ExplainInput(long id)
+    public (List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, string? Kernel) ExplainInput(long id, ViewRequest? view = null)
     {
+        view ??= new ViewRequest();
+        var window = new { id, host = view.Host, from = view.FromMs, to = view.ToMs };
         using var connection = database.Connect();
-        var kernel = connection.ExecuteScalar<string?>("SELECT kernel FROM session_hosts WHERE session_id = @id ORDER BY id LIMIT 1", new { id });
-        var bucketMs = connection.ExecuteScalar<int?>("SELECT max(bucket_ms) FROM session_hosts WHERE session_id = @id", new { id }) ?? 10;
-        var fine = connection.ExecuteScalar<long>("SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE session_id = @id", new { id });
+        var kernel = connection.ExecuteScalar<string?>($"SELECT kernel FROM session_hosts WHERE id IN ({HostFilter}) ORDER BY id LIMIT 1", window);
+        var bucketMs = connection.ExecuteScalar<int?>($"SELECT max(bucket_ms) FROM session_hosts WHERE id IN ({HostFilter})", window) ?? 10;
+        var fine = connection.ExecuteScalar<long>($"SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE id IN ({HostFilter})", window);
         var counters = connection.Query<CounterRow>(
-            "SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id) ORDER BY at_ms",
-            new { id }).Select(r => r.ToDelta()).ToList();
+            $"""
+            SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters
+            WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to) ORDER BY at_ms
+            """, window).Select(r => r.ToDelta()).ToList();
         if (fine <= FineExplainRows)
         {
             var drops = connection.Query<BucketRow>(
-                """
+                $"""
                 SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol
                 FROM buckets b JOIN sites s ON s.id = b.site
-                WHERE b.session_host IN (SELECT id FROM session_hosts WHERE session_id = @id) ORDER BY b.start_ms
-                """, new { id }).Select(r => r.ToBucket()).ToList();
+                WHERE b.session_host IN ({HostFilter}) AND (@from IS NULL OR b.start_ms >= @from) AND (@to IS NULL OR b.start_ms < @to)
+                ORDER BY b.start_ms
+                """, window).Select(r => r.ToBucket()).ToList();
             return (drops, counters, bucketMs, kernel);
         }
-        var sites = connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol)>("SELECT id, site, function, reason, protocol FROM sites")
-            .ToDictionary(s => s.Id);
+        var sites = SiteKeys(connection);
         var coarse = connection.Query<(long Second, long Site, long Count)>(
-                "SELECT second, site, count FROM seconds WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id })
+                $"""
+                SELECT second, site, count FROM seconds
+                WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from / 1000) AND (@to IS NULL OR second < (@to + 999) / 1000)
+                """, window)
             .Select(r =>
             {
                 var s = sites[r.Site];
@@ -156,8 +181,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
 
-    private static Dictionary<long, string> SiteFunctions(Microsoft.Data.Sqlite.SqliteConnection connection) =>
-        connection.Query<(long Id, string Function)>("SELECT id, function FROM sites").ToDictionary(s => s.Id, s => s.Function);
+    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol)> SiteKeys(Microsoft.Data.Sqlite.SqliteConnection connection) =>
+        connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol)>("SELECT id, site, function, reason, protocol FROM sites")
+            .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol));
 
     // SQLite hands back 64-bit integers; these rows take them as they come and narrow them once.
     private sealed class BucketRow

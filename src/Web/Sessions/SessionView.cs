@@ -2,6 +2,7 @@ using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 
 namespace DropBoard.Web.Sessions;
 
@@ -16,26 +17,21 @@ public sealed record SessionView(
     long WindowStartMs,
     long WindowEndMs)
 {
-    public static SessionView? Build(SessionQueries queries, long id, string? host = null, string? reason = null, string? site = null,
-        long? fromMs = null, long? toMs = null)
+    /// <summary>Every panel of one session under one request: histogram, counters, drops over time and Explain show the same slice.</summary>
+    public static SessionView? Build(SessionQueries queries, long id, ViewRequest? view = null)
     {
+        view ??= new ViewRequest();
         if (queries.Get(id) is not { } session) return null;
-        var sites = queries.Sites(id, host, fromMs, toMs)
-            .Where(s => string.IsNullOrEmpty(reason) || (s.Reason ?? "-") == reason)
-            .Where(s => string.IsNullOrEmpty(site) || s.Site.Contains(site, StringComparison.OrdinalIgnoreCase))
+        var sites = queries.Sites(id, view)
             .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count))
             .ToList();
-        var start = fromMs ?? session.StartedMs;
-        var end = toMs ?? session.StoppedMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var start = view.FromMs ?? session.StartedMs;
+        var end = view.ToMs ?? session.StoppedMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var duration = TimeSpan.FromMilliseconds(Math.Max(1000, end - start));
         var step = Math.Max(1, (int)(duration.TotalSeconds / 600)); // at most ~600 points a chart
-        var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id);
-        var explanation = Explainer.Explain(drops, counters, new ExplainOptions
-        {
-            KernelRelease = kernel, BucketMs = bucketMs, HorizonMs = Math.Max(1000, 2L * bucketMs),
-            WindowStartMs = session.StartedMs, WindowEndMs = session.StoppedMs,
-        });
-        return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, host),
-            queries.DropsOverTime(id, step, host: host), explanation, session.StartedMs, session.StoppedMs ?? end);
+        var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);
+        var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, start, view.ToMs ?? session.StoppedMs);
+        return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
+            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end);
     }
 }

@@ -1,3 +1,4 @@
+using DropBoard.Web.Views;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Live;
 
@@ -28,9 +29,9 @@ public sealed class LiveStoreTests
         Assert.Equal([("udp_queue_rcv_one_skb+0x437", "IPv4", 15L), ("udp_queue_rcv_one_skb+0x437", "IPv6", 2L)],
             minute.Select(s => (s.Site, s.Protocol, s.Count)));
         Assert.Equal(24, store.Sites("h1", TimeSpan.FromMinutes(5)).Sum(s => s.Count));
-        Assert.Equal(2, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Protocol: "IPv6")).Single().Count);
-        Assert.Equal(7, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Reason: "NO_SOCKET")).Single().Count);
-        Assert.Equal(17, store.Sites("h1", TimeSpan.FromMinutes(5), new LiveFilter(Site: "UDP_QUEUE")).Sum(s => s.Count));
+        Assert.Equal(2, store.Sites("h1", TimeSpan.FromMinutes(5), new DropFilter(Protocol: "IPv6")).Single().Count);
+        Assert.Equal(7, store.Sites("h1", TimeSpan.FromMinutes(5), new DropFilter(Reason: "NO_SOCKET")).Single().Count);
+        Assert.Equal(17, store.Sites("h1", TimeSpan.FromMinutes(5), new DropFilter(Site: "UDP_QUEUE")).Sum(s => s.Count));
         Assert.Empty(store.Sites("nobody", TimeSpan.FromMinutes(5)));
     }
 

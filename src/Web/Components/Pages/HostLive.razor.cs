@@ -2,6 +2,8 @@ using DropBoard.Web.Components.Live;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 
+using DropBoard.Web.Views;
+
 namespace DropBoard.Web.Components.Pages;
 
 /// <summary>One host live: histogram, drops and counters over time, explanation; filters and pause.</summary>
@@ -34,7 +36,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
 
     private void Refresh()
     {
-        View.Filter = new LiveFilter(SiteFilter, ReasonFilter, ProtocolFilter);
+        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter);
         View.Refresh();
     }
 

@@ -1,6 +1,7 @@
 using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
+using DropBoard.Web.Views;
 using Microsoft.AspNetCore.Components;
 
 namespace DropBoard.Web.Components.Pages.Sessions;
@@ -35,7 +36,7 @@ public sealed partial class InvestigationPage : ComponentBase
         }
         var b = Investigation.Body;
         Views = b.Sessions
-            .Select(id => SessionView.Build(Queries, id, b.Filters?.Host, b.Filters?.Reason, b.Filters?.Site, b.Window?.FromMs, b.Window?.ToMs))
+            .Select(id => SessionView.Build(Queries, id, new ViewRequest(b.Filters?.Host, new DropFilter(b.Filters?.Site, b.Filters?.Reason), b.Window?.FromMs, b.Window?.ToMs)))
             .OfType<SessionView>()
             .ToList();
         NotesHtml = InvestigationNotes.ToHtml(b.Notes);

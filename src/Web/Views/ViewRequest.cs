@@ -1,0 +1,46 @@
+using DropBoard.Shared.Analysis;
+using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Packets;
+
+namespace DropBoard.Web.Views;
+
+/// <summary>Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none) and protocol name.</summary>
+public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null)
+{
+    public static readonly DropFilter None = new();
+
+    public bool Matches(string site, string? reason, string protocol) =>
+        (string.IsNullOrEmpty(Site) || site.Contains(Site, StringComparison.OrdinalIgnoreCase))
+        && (string.IsNullOrEmpty(Reason) || (reason ?? "-") == Reason)
+        && (string.IsNullOrEmpty(Protocol) || protocol == Protocol);
+
+    public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol));
+}
+
+/// <summary>
+/// One view of recorded drops: a host (or all), the drops to show and a window. Every panel of a session or an
+/// investigation (histogram, drops over time, counters, Explain) is read with the same request, so they all
+/// show the same slice.
+/// </summary>
+public sealed record ViewRequest(string? Host = null, DropFilter? Filter = null, long? FromMs = null, long? ToMs = null)
+{
+    public DropFilter Drops => Filter ?? DropFilter.None;
+}
+
+/// <summary>The explanation of a view, with its options set in one place for live and recorded views alike.</summary>
+public static class ViewExplanation
+{
+    /// <param name="windowStartMs">Start of the window the drops and counters cover, when known.</param>
+    public static ExplainReport Explain(IEnumerable<DropBucket> drops, IReadOnlyList<CounterDelta> counters, DropFilter filter,
+        string? kernel, int bucketMs, long? windowStartMs, long? windowEndMs) =>
+        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions
+        {
+            KernelRelease = kernel,
+            BucketMs = bucketMs,
+            // Two buckets at least: at a coarse bucket a follower lands in the next one.
+            HorizonMs = Math.Max(1000, 2L * bucketMs),
+            // On bucket edges: a bucket that starts before the window but holds drops inside it belongs to it.
+            WindowStartMs = windowStartMs / bucketMs * bucketMs,
+            WindowEndMs = (windowEndMs + bucketMs - 1) / bucketMs * bucketMs,
+        });
+}
