@@ -4,6 +4,7 @@ using DropBoard.Web.Api;
 using DropBoard.Web.Components;
 using DropBoard.Web.Hub;
 using DropBoard.Web.Live;
+using DropBoard.Web.Metrics;
 using DropBoard.Web.Sessions;
 
 if (AccessCommands.Handles(args))
@@ -17,6 +18,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
 builder.Services.AddLive();
+builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);
 try
 {
@@ -51,6 +53,7 @@ app.MapAccountEndpoints();
 app.MapLiveApi();
 app.MapSessionApi();
 app.MapInvestigationApi();
+app.MapPrometheusMetrics();
 app.MapHub<AgentHub>(AgentHubContract.Path);
 app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
 await app.StartAsync();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
+using DropBoard.Web.Metrics;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 
@@ -15,7 +16,7 @@ namespace DropBoard.Web.Hub;
 /// repeats. The contract (path, method, answers) is <see cref="AgentHubContract"/>.
 /// </summary>
 [Authorize(Policy = AccessClaims.AgentPolicy)]
-public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, ILogger<AgentHub> logger)
+public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, PrometheusMetrics metrics, ILogger<AgentHub> logger)
     : Microsoft.AspNetCore.SignalR.Hub, IAgentHub
 {
     private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
@@ -27,23 +28,23 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore ac
         {
             logger.LogWarning("Rejected batch {Sequence} from {Host} ({Connection}): {Problem}",
                 read.Batch?.Sequence, read.Hello?.HostName ?? "an unknown host", Context.ConnectionId, problem);
-            return BatchAck.Refused(read.Batch?.Sequence ?? 0, BatchRejection.Malformed, problem);
+            return metrics.Answered(BatchAck.Refused(read.Batch?.Sequence ?? 0, BatchRejection.Malformed, problem));
         }
         var second = Environment.TickCount64 / 1000;
         var rate = Rates.AddOrUpdate(Context.ConnectionId, _ => (second, 1), (_, r) => r.Second == second ? (second, r.Count + 1) : (second, 1));
         if (rate.Count > AgentHubContract.MaxBatchesPerSecond)
-            return BatchAck.Refused(read.Batch!.Sequence, BatchRejection.TooFast, $"too fast: more than {AgentHubContract.MaxBatchesPerSecond} batches a second");
+            return metrics.Answered(BatchAck.Refused(read.Batch!.Sequence, BatchRejection.TooFast, $"too fast: more than {AgentHubContract.MaxBatchesPerSecond} batches a second"));
 
         if (Impersonation(read.Hello!) is { } refused)
         {
             logger.LogWarning("Refused batch {Sequence} from {Remote} ({Connection}): {Why}",
                 read.Batch!.Sequence, Context.GetHttpContext()?.Connection.RemoteIpAddress, Context.ConnectionId, refused);
-            return BatchAck.Refused(read.Batch.Sequence, BatchRejection.Forbidden, $"forbidden: {refused}");
+            return metrics.Answered(BatchAck.Refused(read.Batch.Sequence, BatchRejection.Forbidden, $"forbidden: {refused}"));
         }
 
         Context.Items["host"] = read.Hello!.HostId;
         var accepted = await ingest.IngestAsync(read.Hello, read.Batch!, Context.ConnectionAborted);
-        return new BatchAck(read.Batch!.Sequence, !accepted);
+        return metrics.Answered(new BatchAck(read.Batch!.Sequence, !accepted));
     }
 
     /// <summary>
