@@ -8,12 +8,21 @@ public sealed class SessionDatabaseException(string message, Exception? inner = 
 
 /// <summary>
 /// The SQLite file that holds sessions and investigations: WAL mode, schema versioned by
-/// <c>PRAGMA user_version</c> and migrated in code at start-up. An existing file that is not a DropBoard
-/// database, is damaged, or is locked is reported and left exactly as it was: nothing is ever re-created
-/// over it.
+/// <c>PRAGMA user_version</c> and migrated in code at start-up, identified by <c>PRAGMA application_id</c>.
+/// An existing file is first looked at read-only; one that is not DropBoard's, is newer than this build, is
+/// damaged, or is locked is reported and left exactly as it was (with its -wal and -shm): nothing is ever
+/// written to it or re-created over it.
 /// </summary>
 public sealed class SessionDatabase
 {
+    /// <summary>
+    /// What every DropBoard file carries in <c>PRAGMA application_id</c>: ASCII "DrpB". Changing it would make
+    /// every existing file look like some other program's.
+    /// </summary>
+    public const int ApplicationId = 0x44727042;
+
+    private static readonly string StampIdentity = $"PRAGMA application_id = {ApplicationId};";
+
     private static readonly string[] Migrations =
     [
         """
@@ -108,7 +117,12 @@ public sealed class SessionDatabase
             host TEXT PRIMARY KEY COLLATE NOCASE, token_hash TEXT NOT NULL UNIQUE, host_id TEXT NULL UNIQUE,
             created_ms INTEGER NOT NULL);
         """,
+        // Identity: files made before this step are recognised once by their tables and stamped here.
+        StampIdentity,
     ];
+
+    /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>
+    private static readonly int IdentifiedSince = Array.IndexOf(Migrations, StampIdentity) + 1;
 
     public string Path { get; }
     private readonly string _connectionString;
@@ -130,8 +144,10 @@ public sealed class SessionDatabase
         var database = new SessionDatabase(full);
         try
         {
+            if (existed) database.Identify();
             using var connection = database.Connect();
-            if (existed) database.CheckExisting(connection);
+            // Before anything else, so even a first start killed at once leaves a file that says whose it is.
+            if (!existed) connection.Execute(StampIdentity);
             database.Migrate(connection);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6) // SQLITE_BUSY, SQLITE_LOCKED
@@ -154,19 +170,69 @@ public sealed class SessionDatabase
         return connection;
     }
 
-    private void CheckExisting(SqliteConnection connection)
+    /// <summary>
+    /// Whose the existing file is, seen through a connection that cannot write: DropBoard's when it carries
+    /// <see cref="ApplicationId"/> at a version this build knows, or when it was made before files carried it and
+    /// has exactly DropBoard's tables for its version. Anything else is refused, naming the file.
+    /// </summary>
+    private void Identify()
     {
-        // Reads every page: a damaged file fails here, before anything is written to it.
-        var check = connection.ExecuteScalar<string>("PRAGMA quick_check");
-        if (check != "ok")
-            throw new SessionDatabaseException($"database {Path} is damaged (quick_check: {check}); it was left untouched: move it aside or set DropBoard:Database to another file");
-        var version = connection.ExecuteScalar<long>("PRAGMA user_version");
-        var tables = connection.Query<string>("SELECT name FROM sqlite_master WHERE type = 'table'").ToList();
-        if (version == 0 && tables.Count > 0)
-            throw new SessionDatabaseException($"{Path} is an SQLite database of something else (tables: {string.Join(", ", tables.Take(5))}); it was left untouched: set DropBoard:Database to another file");
-        if (version > Migrations.Length)
-            throw new SessionDatabaseException($"database {Path} has schema version {version}, newer than this DropBoard ({Migrations.Length}); upgrade DropBoard");
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = ReadOnlyUri(Path), Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 5,
+        }.ToString());
+        try
+        {
+            connection.Open();
+            var id = connection.ExecuteScalar<int>("PRAGMA application_id");
+            var version = connection.ExecuteScalar<long>("PRAGMA user_version");
+            if (id == ApplicationId && version > Migrations.Length)
+                throw new SessionDatabaseException($"database {Path} has schema version {version}, newer than this DropBoard ({Migrations.Length}); it was left untouched: upgrade DropBoard");
+            if (id != ApplicationId && id != 0)
+                throw new SessionDatabaseException($"{Path} is the database of another program (application_id 0x{id:X8}, DropBoard's is 0x{ApplicationId:X8}); it was left untouched: set DropBoard:Database to another file");
+            if (id == 0)
+            {
+                var tables = Tables(connection);
+                if (version < 1 || version >= IdentifiedSince || !tables.SetEquals(TablesAt(version)))
+                    throw new SessionDatabaseException($"{Path} is an SQLite database of something else (user_version {version}, tables: {string.Join(", ", tables.Order().Take(5))}); it was left untouched: set DropBoard:Database to another file");
+            }
+            // Reads every page: a damaged file fails here, before anything is written to it.
+            var check = connection.ExecuteScalar<string>("PRAGMA quick_check");
+            if (check != "ok")
+                throw new SessionDatabaseException($"database {Path} is damaged (quick_check: {check}); it was left untouched: move it aside or set DropBoard:Database to another file");
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == 14) // SQLITE_CANTOPEN: a -wal without its -shm cannot be read without writing one
+        {
+            throw new SessionDatabaseException($"database {Path} cannot be read without writing to it ({e.Message}; is its -shm file missing?); it was left untouched: "
+                                               + "if it is DropBoard's, open it once with sqlite3 to recover it, else set DropBoard:Database to another file", e);
+        }
     }
+
+    /// <summary>
+    /// A look that writes nothing, not even beside the file: with a WAL, its index (-shm) is only read (SQLite keeps
+    /// its own copy in memory when no writer keeps it current); without one, the file is taken as it stands, which
+    /// also keeps SQLite from creating a -wal and -shm for it.
+    /// </summary>
+    private static string ReadOnlyUri(string path)
+    {
+        var uri = "file:" + path.Replace("%", "%25").Replace("?", "%3f").Replace("#", "%23");
+        var wal = new FileInfo(path + "-wal");
+        return wal.Exists && wal.Length > 0 ? uri + "?mode=ro&readonly_shm=1" : uri + "?immutable=1";
+    }
+
+    /// <summary>The tables a file of <paramref name="version"/> has: the migrations up to it, replayed in memory.</summary>
+    private static HashSet<string> TablesAt(long version)
+    {
+        using var memory = new SqliteConnection("Data Source=:memory:;Pooling=False");
+        memory.Open();
+        foreach (var step in Migrations.Take((int)version)) memory.Execute(step);
+        return Tables(memory);
+    }
+
+    // SQLite's own bookkeeping (sqlite_stat1 after an ANALYZE) says nothing about whose the file is.
+    private static HashSet<string> Tables(SqliteConnection connection) =>
+        connection.Query<string>("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'")
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     private void Migrate(SqliteConnection connection)
     {

@@ -1,0 +1,136 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using DropBoard.TestKit;
+using DropBoard.Web.Sessions;
+using Microsoft.Data.Sqlite;
+using static DropBoard.Web.Tests.Sessions.SessionApiReads;
+
+namespace DropBoard.Web.Tests.Sessions;
+
+/// <summary>
+/// Whose a database file is. Some other program's file, held open by that program so that its -wal and -shm are
+/// live, stops the start with a message naming it, and not a byte of the file, its -wal or its -shm changes.
+/// DropBoard's own files, also those made before files said whose they are, are opened and keep their data.
+/// </summary>
+public sealed class DatabaseIdentityTests
+{
+    // ASCII "DrpB", written out here because files in the field carry this very number.
+    private const long DropBoardId = 0x44727042;
+
+    // The last schema made before files carried the id; the id step added no table, so today's tables are its tables.
+    private const int LastSchemaWithoutId = 4;
+
+    [Fact]
+    public async Task Another_programs_database_with_a_user_version_is_refused_and_it_and_its_wal_and_shm_stay_byte_identical()
+    {
+        var path = WebAppProcess.NewDatabasePath();
+        using var otherProgram = HoldInWal(path, """
+            CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+            CREATE TABLE tags (note INTEGER NOT NULL, tag TEXT NOT NULL);
+            INSERT INTO notes (body) VALUES ('not DropBoard''s');
+            PRAGMA user_version = 3;
+            """);
+
+        await AssertRefusedUntouchedAsync(path, $"{path} is an SQLite database of something else (user_version 3, tables: notes, tags)");
+    }
+
+    [Fact]
+    public async Task DropBoards_tables_and_schema_version_under_another_application_id_are_refused_untouched()
+    {
+        var path = await DropBoardFileAsync();
+        using var otherProgram = HoldInWal(path, "PRAGMA application_id = 1515870810;"); // 0x5A5A5A5A
+
+        await AssertRefusedUntouchedAsync(path, $"{path} is the database of another program (application_id 0x5A5A5A5A");
+    }
+
+    [Fact]
+    public async Task DropBoards_tables_plus_one_more_without_the_id_are_refused_untouched()
+    {
+        var path = await DropBoardFileAsync();
+        using var otherProgram = HoldInWal(path, $"PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId}; CREATE TABLE invoices (id INTEGER);");
+
+        await AssertRefusedUntouchedAsync(path, $"{path} is an SQLite database of something else (user_version {LastSchemaWithoutId}");
+    }
+
+    [Fact]
+    public async Task A_DropBoard_file_from_a_newer_version_is_refused_untouched()
+    {
+        var path = await DropBoardFileAsync();
+        var newer = SessionDatabase.SchemaVersion + 1;
+        using var newerDropBoard = HoldInWal(path, $"PRAGMA user_version = {newer};");
+
+        await AssertRefusedUntouchedAsync(path, $"database {path} has schema version {newer}, newer than this DropBoard");
+    }
+
+    [Fact]
+    public async Task A_DropBoard_file_made_before_files_carried_the_id_is_opened_with_its_sessions_and_stamped()
+    {
+        var path = await DropBoardFileAsync();
+        using (var old = Connect(path)) Execute(old, $"PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
+
+        await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
+        {
+            var sessions = await app.Http.GetFromJsonAsync<JsonElement>("api/sessions");
+            Assert.Equal("kept", sessions.EnumerateArray().Single().GetProperty("name").GetString());
+        }
+
+        using var stamped = Connect(path);
+        Assert.Equal(DropBoardId, Scalar(stamped, "PRAGMA application_id"));
+        Assert.Equal(SessionDatabase.SchemaVersion, Scalar(stamped, "PRAGMA user_version"));
+    }
+
+    /// <summary>A file the current dashboard made, with one session in it; the app is killed, so its -wal and -shm stay.</summary>
+    private static async Task<string> DropBoardFileAsync()
+    {
+        var path = WebAppProcess.NewDatabasePath();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false");
+        await CreateAsync(app, "kept");
+        return path;
+    }
+
+    /// <summary>Writes in WAL mode and stays open, as the program owning the file would: its -wal and -shm are live.</summary>
+    private static SqliteConnection HoldInWal(string path, string sql)
+    {
+        var connection = Connect(path);
+        Execute(connection, "PRAGMA journal_mode = WAL; " + sql);
+        return connection;
+    }
+
+    private static async Task AssertRefusedUntouchedAsync(string path, string expected)
+    {
+        string[] files = [path, path + "-wal", path + "-shm"];
+        Assert.All(files, f => Assert.True(File.Exists(f), $"{f} should exist before the start"));
+        var before = files.Select(Hash).ToArray();
+
+        var (exit, output) = await WebAppProcess.RunUntilExitAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false");
+
+        Assert.Equal(before, files.Select(Hash).ToArray());
+        Assert.True(exit == 2, $"expected exit 2 (refused), got {exit}:\n{output}");
+        Assert.Contains(expected, output);
+        Assert.Contains("left untouched", output);
+    }
+
+    private static string Hash(string file) => $"{Path.GetFileName(file)} {Convert.ToHexString(SHA256.HashData(File.ReadAllBytes(file)))}";
+
+    private static SqliteConnection Connect(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    private static long Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return (long)command.ExecuteScalar()!;
+    }
+}
