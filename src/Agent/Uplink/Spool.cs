@@ -10,7 +10,8 @@ public sealed record SpoolEntry(AgentHello Hello, AgentBatch Batch);
 /// <summary>
 /// Batches on disk until the server has them: one file per batch, named so that name order is send order.
 /// Bounded: past <c>maxBatches</c> the oldest are evicted, counted and reported, never silently lost.
-/// An unreadable file (a crash mid-write) is moved aside and reported, and the rest still go out.
+/// An unreadable file (a crash mid-write) is moved aside and reported, and the rest still go out. Safe for one
+/// thread appending while another reads and removes.
 /// </summary>
 public sealed class Spool
 {
@@ -26,7 +27,9 @@ public sealed class Spool
         _directory = directory;
         _maxBatches = maxBatches;
         Directory.CreateDirectory(directory);
-        _counter = Files().Select(f => long.TryParse(Path.GetFileNameWithoutExtension(f).Split('-')[0], out var n) ? n : 0).DefaultIfEmpty(0).Max();
+        // Past every name in the directory, batches kept aside (.rejected, .bad) included: a new run counts sequences
+        // from 1 again, and a name reused would let its refusal overwrite the one kept from an earlier run.
+        _counter = Directory.GetFiles(directory).Select(f => long.TryParse(Path.GetFileName(f).Split('-')[0], out var n) ? n : 0).DefaultIfEmpty(0).Max();
     }
 
     public int Count => Files().Length;
@@ -54,6 +57,10 @@ public sealed class Spool
             {
                 var entry = JsonSerializer.Deserialize(File.ReadAllBytes(file), SpoolJson.Default.SpoolEntry);
                 if (entry is not null) return (file, entry);
+            }
+            catch (FileNotFoundException)
+            {
+                // Evicted by Append since the listing: the next one is the oldest now.
             }
             catch (JsonException e)
             {

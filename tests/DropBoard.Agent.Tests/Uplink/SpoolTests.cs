@@ -51,6 +51,47 @@ public sealed class SpoolTests : IDisposable
         Assert.True(File.Exists(first.FullName + ".bad"));
     }
 
+    [Fact]
+    public void Reading_the_oldest_while_a_full_spool_evicts_never_fails_and_never_goes_backwards()
+    {
+        // The sender reads the oldest batch while the capture side appends and, when full, deletes that very file.
+        var spool = new Spool(_directory.FullName, 2);
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        var appending = Task.Run(() =>
+        {
+            for (var s = 1L; !stop.IsCancellationRequested; s++) spool.Append(Hello, Batch(s));
+        });
+        var reads = 0;
+        var newest = 0L;
+        while (!appending.IsCompleted)
+        {
+            if (spool.Oldest() is not { } oldest) continue;
+            Assert.True(oldest.Entry.Batch.Sequence >= newest, $"read batch {oldest.Entry.Batch.Sequence} after {newest}");
+            newest = oldest.Entry.Batch.Sequence;
+            reads++;
+        }
+        appending.GetAwaiter().GetResult();
+        Assert.True(reads > 100, $"only {reads} reads overlapped the appends");
+        Assert.Empty(spool.Problems);
+    }
+
+    [Fact]
+    public void A_new_spool_never_names_a_batch_like_one_kept_aside_by_an_earlier_run()
+    {
+        // An earlier run's first batch was refused (kept as .rejected); a new run counts sequences from 1 again.
+        var earlier = new Spool(_directory.FullName, 100);
+        earlier.Append(Hello, Batch(1));
+        var refused = _directory.GetFiles("*.json").Single();
+        File.Move(refused.FullName, refused.FullName + ".rejected");
+
+        var next = new Spool(_directory.FullName, 100);
+        next.Append(Hello with { InstanceId = "second run" }, Batch(1));
+
+        var fresh = next.Oldest()!.Value.File;
+        Assert.NotEqual(refused.FullName, fresh);
+        Assert.True(string.CompareOrdinal(Path.GetFileName(fresh), refused.Name) > 0, $"{fresh} should sort after {refused.Name}");
+    }
+
     private static AgentBatch Batch(long sequence) =>
         new("h", sequence, 1000 + sequence, [new DropBucket("f+0x1", "f", "NO_SOCKET", 1000, sequence)], [], [], 0, 0);
 

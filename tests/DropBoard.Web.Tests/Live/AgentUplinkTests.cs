@@ -2,13 +2,17 @@ using System.Net.Http.Json;
 using System.Runtime.Versioning;
 using System.Text.Json;
 using DropBoard.Agent.Uplink;
+using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
+using static DropBoard.Web.Tests.Sessions.SessionApiReads;
 
 namespace DropBoard.Web.Tests.Live;
 
 /// <summary>
 /// A real agent process streaming real kernel drops to the real web app over SignalR on loopback; the web
-/// app is killed mid-stream and brought back. Drops made while it was away arrive once, none twice.
+/// app is killed mid-stream and brought back. Drops made while it was away arrive once, none twice; a batch
+/// recorded by a dashboard that died before its acknowledgement reached the agent is sent again and recorded
+/// once; a batch refused for good is kept aside; a full spool evicts its oldest and says so.
 /// </summary>
 [Collection(KernelCollection.Name)]
 public sealed class AgentUplinkTests
@@ -44,12 +48,13 @@ public sealed class AgentUplinkTests
         var (sent, received) = UdpTraffic.OverflowReceiveBuffer(ns, 2500, port: 7202);
         var dropsB = ns.Snmp("Udp", "RcvbufErrors") - before;
         Assert.Equal(sent - received, dropsB);
-        await Task.Delay(TimeSpan.FromSeconds(2)); // a few batches' worth of retries against a closed port
+        var unreachable = Occurrences(agent.Stderr, "server unreachable");
+        await WaitUntilAsync(() => Occurrences(agent.Stderr, "server unreachable") > unreachable, "a retry against the closed port", agent);
 
         await using var second = await WebAppProcess.StartAsync(port, settings);
         var reported = await LiveApiReads.WaitForReasonCountAsync(second, host, "SOCKET_RCVBUFF", dropsB, TimeSpan.FromSeconds(40));
+        // A resend can only come from the spool: once it is empty, every batch was answered and the count is final.
         await WaitUntilSpoolEmptyAsync(spool, agent);
-        await Task.Delay(TimeSpan.FromSeconds(1));
         Assert.Equal(dropsB, await LiveApiReads.ReasonCountAsync(second, host, "SOCKET_RCVBUFF"));
         Assert.Equal(dropsB, reported);
         Assert.Equal(dropsB, await LiveApiReads.CounterSumAsync(second, host, "Udp.RcvbufErrors"));
@@ -133,9 +138,142 @@ public sealed class AgentUplinkTests
         directory.Delete(recursive: true);
     }
 
-    private static async Task WaitUntilSpoolEmptyAsync(DirectoryInfo spool, AgentProcess agent)
+    [Fact]
+    public async Task A_batch_the_dashboard_recorded_but_whose_ack_was_lost_is_resent_after_a_restart_and_recorded_once()
     {
-        for (var i = 0; i < 100 && spool.GetFiles("*.json").Length > 0; i++) await Task.Delay(100);
-        Assert.True(spool.GetFiles("*.json").Length == 0, $"the spool never emptied:\n{agent.Stderr}");
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var port = WebAppProcess.FreePort();
+        // One database file for the three dashboards, so the session and what it has recorded outlive each of them.
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}"];
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        await using var relay = new AckLosingRelay(port);
+        await using var first = await WebAppProcess.StartAsync(port, settings);
+        var session = await CreateAsync(first, "across restarts");
+        using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{relay.Port}", "--token", Token,
+            "--spool", spool.FullName, "--netns", ns.Name, "--source", "tracepoint");
+        await agent.WaitUntilCapturingAsync();
+        await LiveApiReads.FirstHostAsync(first);
+        await first.DisposeAsync();
+
+        // Drops while no dashboard is up wait in the spool, where the test sees which batch holds the last of them.
+        var before = ns.Snmp("Udp", "RcvbufErrors");
+        UdpTraffic.OverflowReceiveBuffer(ns, 1500, port: 7204);
+        var drops = ns.Snmp("Udp", "RcvbufErrors") - before;
+        await WaitUntilAsync(() => Spooled(spool).Sum(b => b.Drops) >= drops, $"{drops} drops in the spool", agent);
+        Assert.Equal(drops, Spooled(spool).Sum(b => b.Drops));
+        var last = Spooled(spool).Where(b => b.Drops > 0).Max(b => b.Sequence);
+        relay.LoseAckOf(last);
+
+        // The next dashboard records every drop, but the answer taking the last batch never reaches the agent.
+        await using var second = await WebAppProcess.StartAsync(port, settings);
+        await WaitUntilAsync(() => relay.Lost.Task.IsCompleted, $"the dashboard's answer taking batch {last}", agent);
+        Assert.Equal(drops, await SessionDropsAsync(second, session));
+        Assert.Contains(Spooled(spool), b => b.Sequence == last);
+        await second.DisposeAsync();
+
+        // It dies before the agent hears: the dashboard after it gets that batch again, takes it, and records it once.
+        await using var third = await WebAppProcess.StartAsync(port, settings);
+        await WaitUntilAsync(() => Spooled(spool).All(b => b.Sequence > last), $"batch {last} sent again and acknowledged", agent);
+        Assert.Equal(2, relay.Answers);
+        Assert.Equal(drops, await SessionDropsAsync(third, session));
+        await StopAndDeleteSpoolAsync(agent, spool);
     }
+
+    [Fact]
+    public async Task A_batch_the_dashboard_refuses_for_good_is_kept_as_rejected_with_the_reason_and_the_rest_still_go_out()
+    {
+        Privileged.RequireRoot();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        // Left in the spool by an earlier run: a negative count, which the hub will never take.
+        new Spool(spool.FullName, 100).Append(new AgentHello("planted", "planted", "6.18", "tracepoint", "old", 10, "earlier-run"),
+            new AgentBatch("planted", 7, 1, [new DropBucket("f+0x1", "f", null, 1, -3)], [], [], 0, 0));
+        var planted = spool.GetFiles("*.json").Single().FullName;
+        var bytes = File.ReadAllBytes(planted);
+
+        using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", Token, "--spool", spool.FullName, "--source", "tracepoint");
+        await WaitUntilAsync(() => agent.Stderr.Contains("server rejected batch 7"), "the agent reporting the refused batch", agent);
+
+        Assert.Matches($@"server rejected batch 7: .*a count that is not positive.*; kept as {System.Text.RegularExpressions.Regex.Escape(planted)}\.rejected", agent.Stderr);
+        Assert.False(File.Exists(planted));
+        Assert.Equal(bytes, File.ReadAllBytes(planted + ".rejected"));
+        // The agent's own batches still go out, and the refused one left no trace on the dashboard.
+        var host = await LiveApiReads.FirstHostAsync(app);
+        await WaitUntilSpoolEmptyAsync(spool, agent);
+        Assert.Equal([host], (await app.Http.GetFromJsonAsync<JsonElement>("api/hosts")).EnumerateArray().Select(h => h.GetProperty("hostId").GetString()));
+        Assert.NotEqual("planted", host);
+        await StopAndDeleteSpoolAsync(agent, spool);
+    }
+
+    [Fact]
+    public async Task A_spool_past_its_maximum_evicts_the_oldest_says_so_and_sends_the_rest_once_the_dashboard_is_up()
+    {
+        Privileged.RequireRoot();
+        var port = WebAppProcess.FreePort(); // nothing listens there yet
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{port}", "--token", Token, "--spool", spool.FullName,
+            "--spool-max", "5", "--source", "tracepoint");
+
+        await WaitUntilAsync(() => agent.Stderr.Contains("oldest batches evicted"), "the agent reporting evictions", agent);
+        Assert.Matches(@"dropboard-agent: spool full, [1-9]\d* oldest batches evicted \(server away too long\)", agent.Stderr);
+        // What stays is the newest five, in a row: the oldest went first.
+        long[] kept = [];
+        await WaitUntilAsync(() => (kept = [.. Spooled(spool).Select(b => b.Sequence).Order()]).Length == 5, "five batches in the spool", agent);
+        Assert.True(kept[0] > 1, $"batch 1 should have been evicted first; the spool holds {string.Join(", ", kept)}");
+        Assert.Equal(Enumerable.Range((int)kept[0], 5).Select(s => (long)s), kept);
+
+        await using var app = await WebAppProcess.StartAsync(port, $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        await LiveApiReads.FirstHostAsync(app);
+        await WaitUntilSpoolEmptyAsync(spool, agent);
+        await StopAndDeleteSpoolAsync(agent, spool);
+    }
+
+    /// <summary>The agent still writes to its spool while it runs: it goes first.</summary>
+    private static async Task StopAndDeleteSpoolAsync(AgentProcess agent, DirectoryInfo spool)
+    {
+        agent.Terminate();
+        await agent.WaitForExitAsync();
+        spool.Delete(recursive: true);
+    }
+
+    private static async Task WaitUntilSpoolEmptyAsync(DirectoryInfo spool, AgentProcess agent) =>
+        await WaitUntilAsync(() => spool.GetFiles("*.json").Length == 0, "the spool emptying", agent);
+
+    /// <summary>Polls <paramref name="condition"/> for up to a minute (a loaded CI machine); fails naming what never happened.</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition, string what, AgentProcess agent)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail($"no {what} within 60 s; the agent said:\n{agent.Stderr}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>The batches waiting in the spool: sequence, and the SOCKET_RCVBUFF drops they carry.</summary>
+    private static List<(long Sequence, long Drops)> Spooled(DirectoryInfo spool)
+    {
+        var batches = new List<(long, long)>();
+        foreach (var file in spool.GetFiles("*.json"))
+        {
+            try
+            {
+                using var entry = JsonDocument.Parse(File.ReadAllBytes(file.FullName));
+                var batch = entry.RootElement.GetProperty("batch");
+                batches.Add((batch.GetProperty("sequence").GetInt64(), batch.GetProperty("drops").EnumerateArray()
+                    .Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(d => d.GetProperty("count").GetInt64())));
+            }
+            catch (FileNotFoundException)
+            {
+                // Acknowledged (or evicted) between the listing and the read.
+            }
+        }
+        return batches;
+    }
+
+    private static async Task<long> SessionDropsAsync(WebAppProcess app, long session) =>
+        (await SitesAsync(app, session)).Where(kv => kv.Key.EndsWith(" SOCKET_RCVBUFF", StringComparison.Ordinal)).Sum(kv => kv.Value);
+
+    private static int Occurrences(string text, string what) => (text.Length - text.Replace(what, "").Length) / what.Length;
 }
