@@ -36,6 +36,17 @@ public sealed class ImportValidationTests
     }
 
     [Fact]
+    public void A_dropwatch_import_with_only_one_netstat_text_is_refused_rather_than_stored_without_counters()
+    {
+        var dropwatch = File.ReadAllText(Fixture("seed-rhel7", "dropwatch-session.txt"));
+        var before = File.ReadAllText(Fixture("seed-rhel7", "netstat-su-before.txt"));
+
+        var e = Assert.Throws<ImportException>(() => DropwatchImport.Parse(dropwatch, "seed", Start, netstatBefore: before));
+
+        Assert.Equal("only the netstat before text was given: counter rises need both, before and after", e.Message);
+    }
+
+    [Fact]
     public void An_export_with_every_kind_of_site_an_agent_records_reads_back()
     {
         var file = Export(Host(

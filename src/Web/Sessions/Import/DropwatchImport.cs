@@ -53,6 +53,8 @@ public static partial class DropwatchImport
             throw new ImportException("no 'N drops at site' line: this is not dropwatch output");
 
         var stoppedMs = startedMs + (alert + 1) * 1000L;
+        if ((netstatBefore is null) != (netstatAfter is null))
+            throw new ImportException($"only the netstat {(netstatBefore is null ? "after" : "before")} text was given: counter rises need both, before and after");
         var counters = netstatBefore is null || netstatAfter is null
             ? []
             : NetstatSummary.Deltas(NetstatSummary.Parse(netstatBefore, "netstat before"), NetstatSummary.Parse(netstatAfter, "netstat after"), stoppedMs);

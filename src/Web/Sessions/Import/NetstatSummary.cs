@@ -63,10 +63,15 @@ public static partial class NetstatSummary
     /// <summary>Rises from before to after, for counters present in both; a counter that fell is an error (reset or swapped files).</summary>
     public static List<CounterDelta> Deltas(Dictionary<string, long> before, Dictionary<string, long> after, long atMs)
     {
+        // A counter in one file and not the other: a file cut short (mid-line) or from another host; its rise is unknowable.
+        if (before.Keys.FirstOrDefault(name => !after.ContainsKey(name)) is { } onlyBefore)
+            throw new ImportException($"netstat after has no {onlyBefore} line that netstat before has: cut short, or from another command or host?");
+        if (after.Keys.FirstOrDefault(name => !before.ContainsKey(name)) is { } onlyAfter)
+            throw new ImportException($"netstat before has no {onlyAfter} line that netstat after has: cut short, or from another command or host?");
         var deltas = new List<CounterDelta>();
         foreach (var (name, value) in after.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
-            if (!before.TryGetValue(name, out var old)) continue;
+            var old = before[name];
             if (value < old)
                 throw new ImportException($"{name} fell from {old} to {value} between the before and after netstat files: swapped files, or a reboot in between");
             if (value - old > ImportLimits.MaxCount)
