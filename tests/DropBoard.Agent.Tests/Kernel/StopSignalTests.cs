@@ -15,6 +15,7 @@ public sealed class StopSignalTests
     public async Task A_signal_right_after_the_start_line_still_ends_in_a_clean_stop_with_a_summary()
     {
         Privileged.RequireRoot();
+        using var _ = KernelTestLock.Acquire();
         for (var round = 0; round < 12; round++)
         {
             using var agent = AgentProcess.Start("watch", "--source", "tracepoint", "--json");
