@@ -30,7 +30,7 @@ public sealed class TestVm : IDisposable
     /// Boots, runs <paramref name="script"/> (POSIX sh, with AGENT, VM_DIR and the helpers of guest-lib.sh) in
     /// <see cref="Share"/>, powers off. Returns the script's exit code and the console.
     /// </summary>
-    public async Task<(int ExitCode, string Console)> RunAsync(string script, int timeoutSeconds = 300)
+    public async Task<(int ExitCode, string Console)> RunAsync(string script, int timeoutSeconds = 600)
     {
         var agent = $"{Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "/usr/bin/dotnet"} {Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll")}";
         await File.WriteAllTextAsync(Path.Combine(Share, "run.sh"),

@@ -26,18 +26,37 @@ udp_flood() {
     ip netns exec "$1" python3 "$VM_DIR/udp-flood.py" "$2"
 }
 
-# The agent watching (extra arguments: its options) while namespace $1 takes a flood of $2 datagrams.
+# The agent watching (extra arguments: its options) while namespace $1 takes a flood of $2 datagrams, stopped with
+# Ctrl-C once the flood is over (not after a fixed time a slow emulated guest could overrun).
 # Leaves agent.json, agent.err, agent.exit and rcvbuf-errors (the kernel's count over the flood) here.
 watch_udp_flood() {
     ns=$1 datagrams=$2
     shift 2
-    $AGENT watch --json --netns "$ns" "$@" >agent.json 2>agent.err &
+    env --default-signal=INT $AGENT watch --json --netns "$ns" "$@" >agent.json 2>agent.err &
     agent=$!
     wait_for agent.err "watching" 90 || return 11
     before=$(udp_rcvbuf_errors "$ns")
     udp_flood "$ns" "$datagrams"
     after=$(udp_rcvbuf_errors "$ns")
     echo $((after - before)) >rcvbuf-errors
+    kill -INT $agent
     wait $agent
     echo $? >agent.exit
+}
+
+# Waits up to $4 seconds (default 60) until the drops dropwatch printed to file $1 at sites matching $2 add up to $3.
+wait_for_dropwatch_sum() {
+    i=0
+    while [ "$(awk -v site="$2" '$2 == "drops" && $4 ~ site { n += $1 } END { print n + 0 }' "$1")" -lt "$3" ]; do
+        i=$((i + 1))
+        [ $i -gt $((${4:-60} * 5)) ] && { echo "timed out waiting for $3 drops at '$2' in $1"; cat "$1"; return 1; }
+        sleep 0.2
+    done
+}
+
+# The kernel's own word on whether its drop monitor is tracing: drop_monitor takes a reference on itself when
+# software monitoring starts (net_dm_trace_on_set) and another for hardware monitoring (net_dm_hw_monitor_start),
+# and puts them back when they stop. 0: off; 2 while an agent watches software and hardware drops.
+netdm_refs() {
+    cat /sys/module/drop_monitor/refcnt
 }

@@ -26,12 +26,13 @@ public sealed partial class NetDmInVmTests
             modprobe drop_monitor
             make_netns t
             # Line-buffered, or its "activated" would sit in stdio's buffer until it exits.
-            (echo start; sleep 60) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
+            (echo start; sleep 600) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
             wait_for dropwatch.out "Kernel monitoring activated" || exit 10
-            watch_udp_flood t {Datagrams} --source netdm --seconds 12 || exit 11
-            sleep 2
-            pkill -INT dropwatch
-            sleep 1
+            watch_udp_flood t {Datagrams} --source netdm || exit 11
+            # dropwatch got the same alerts as the agent: wait until it has printed them all, then stop it.
+            wait_for_dropwatch_sum dropwatch.out udp_queue_rcv_one_skb "$(cat rcvbuf-errors)" 60
+            pkill -INT -x dropwatch
+            i=0; while pgrep -x dropwatch >/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
             """);
         AssertAgentRanCleanly(vm, code, console);
         Assert.Contains("sharing the drop monitor", vm.Read("agent.err"));
@@ -56,7 +57,7 @@ public sealed partial class NetDmInVmTests
         using var vm = new TestVm();
         var (code, console) = await vm.RunAsync($"""
             make_netns t
-            watch_udp_flood t {Datagrams} --source netdm --mode packet --pcap drops.pcapng --seconds 12 || exit 11
+            watch_udp_flood t {Datagrams} --source netdm --mode packet --pcap drops.pcapng || exit 11
             """);
         AssertAgentRanCleanly(vm, code, console);
         Assert.Contains("using NET_DM in packet mode", vm.Read("agent.err"));
@@ -74,41 +75,103 @@ public sealed partial class NetDmInVmTests
         Assert.Equal(rcvbufErrors, stdout.Split('\n').Count(l => l.StartsWith("dropped at udp_queue_rcv_one_skb+", StringComparison.Ordinal) && l.Contains("reason SOCKET_RCVBUFF", StringComparison.Ordinal)));
     }
 
+    /// <summary>
+    /// After every way the agent ends, the kernel's drop monitor is off: the kernel's own reference count on
+    /// drop_monitor (it holds one while software monitoring runs, one more for hardware), read after each exit,
+    /// is 0, and was not while the agent ran. A second agent's start line alone could not tell: it would find a
+    /// monitor left running in the mode it wants, share it, and still say "using NET_DM". Each agent's start line
+    /// must also show it started the monitor itself (no "sharing"), so what it stopped was its own.
+    /// </summary>
     [Fact]
-    public async Task The_monitor_is_stopped_on_Ctrl_C_and_SIGTERM_and_a_killed_agent_leaves_a_clear_way_out()
+    public async Task The_monitor_is_off_after_Ctrl_C_SIGTERM_seconds_and_a_crash_and_a_killed_agent_leaves_a_clear_way_out()
     {
         TestVm.Require();
         using var vm = new TestVm();
-        // A second agent can start the monitor only if the first one stopped it (the kernel refuses a second start).
         var (code, console) = await vm.RunAsync("""
+            modprobe drop_monitor
+            netdm_refs >start.refs
+            # The INT round leaves the source to --source auto: on a kernel with drop_monitor that is NET_DM.
             for signal in INT TERM; do
+                if [ $signal = INT ]; then source=auto; else source=netdm; fi
                 # Background jobs of a script ignore SIGINT unless told otherwise: give the agent a terminal's Ctrl-C.
-                env --default-signal=INT $AGENT watch >/dev/null 2>$signal.err &
+                env --default-signal=INT $AGENT watch --source $source >/dev/null 2>$signal.err &
                 agent=$!
                 wait_for $signal.err "watching" 90 || exit 11
+                netdm_refs >$signal.during
                 kill -$signal $agent; wait $agent; echo $? >$signal.exit
+                netdm_refs >$signal.after
             done
+            $AGENT watch --source netdm --seconds 2 >/dev/null 2>seconds.err; echo $? >seconds.exit
+            netdm_refs >seconds.after
+            # An exception out of the watch loop: standard output on a full device fails the first line the agent
+            # prints (the drops of a flood), and the agent ends on its own with the exception.
+            make_netns t
+            $AGENT watch --source netdm --netns t >/dev/full 2>crash.err &
+            agent=$!
+            wait_for crash.err "watching" 90 || exit 13
+            netdm_refs >crash.during
+            udp_flood t 50
+            wait $agent; echo $? >crash.exit
+            netdm_refs >crash.after
+            # SIGKILL: nothing in the agent runs, the monitor stays on until netdm-stop.
             $AGENT watch --source netdm >/dev/null 2>killed.err &
             agent=$!
             wait_for killed.err "watching" 90 || exit 12
             kill -KILL $agent; wait $agent
+            netdm_refs >killed.after
             $AGENT watch --source netdm --mode packet --seconds 1 >/dev/null 2>refused.err; echo $? >refused.exit
             $AGENT netdm-stop 2>netdm-stop.err; echo $? >netdm-stop.exit
+            netdm_refs >netdm-stop.after
             $AGENT watch --source netdm --seconds 1 >/dev/null 2>after.err; echo $? >after.exit
+            netdm_refs >after.after
             """);
         Assert.True(code == 0, console);
-        foreach (var signal in new[] { "INT", "TERM" })
+        Assert.Equal(0, Refs(vm, "start.refs"));
+        // In the order the script ran them: each agent started the monitor itself, the kernel saw it on, and off after.
+        foreach (var (run, how, why) in new[] { ("INT", "Ctrl-C", "the kernel has it"), ("TERM", "SIGTERM", "asked for") })
         {
-            Assert.Contains("using NET_DM in summary mode (the kernel has it)", vm.Read($"{signal}.err"));
-            Assert.Equal("0", vm.Read($"{signal}.exit").Trim());
+            AssertStartedItsOwnMonitor(vm, run, why);
+            Assert.True(Refs(vm, $"{run}.during") > 0, $"the kernel showed no monitor running while the agent watched ({how} round)");
+            Assert.True(vm.Read($"{run}.exit").Trim() == "0", $"exit {vm.Read($"{run}.exit").Trim()} after {how}: {vm.Read($"{run}.err")}");
+            Assert.True(Refs(vm, $"{run}.after") == 0, $"the kernel's drop monitor is still on after {how}: {vm.Read($"{run}.err")}");
         }
+        AssertStartedItsOwnMonitor(vm, "seconds");
+        Assert.True(vm.Read("seconds.exit").Trim() == "0", $"exit {vm.Read("seconds.exit").Trim()} after --seconds: {vm.Read("seconds.err")}");
+        Assert.True(Refs(vm, "seconds.after") == 0, $"the kernel's drop monitor is still on after --seconds: {vm.Read("seconds.err")}");
+
+        AssertStartedItsOwnMonitor(vm, "crash");
+        Assert.True(Refs(vm, "crash.during") > 0, "the kernel showed no monitor running while the agent watched (crash round)");
+        Assert.NotEqual("0", vm.Read("crash.exit").Trim());
+        Assert.Contains("No space left on device", vm.Read("crash.err"));
+        Assert.True(Refs(vm, "crash.after") == 0, $"the kernel's drop monitor is still on after the agent ended with an exception: {vm.Read("crash.err")}");
+
+        // Killed outright: the kernel's monitor stays on, a new start is refused with the way out, which works.
+        AssertStartedItsOwnMonitor(vm, "killed");
+        Assert.True(Refs(vm, "killed.after") > 0, "a monitor whose agent was killed with SIGKILL should still run");
         Assert.Equal("3", vm.Read("refused.exit").Trim());
         Assert.Contains("already running", vm.Read("refused.err"));
         Assert.Contains("dropboard-agent netdm-stop", vm.Read("refused.err"));
         Assert.Equal("0", vm.Read("netdm-stop.exit").Trim());
+        Assert.Equal(0, Refs(vm, "netdm-stop.after"));
+        AssertStartedItsOwnMonitor(vm, "after");
         Assert.Equal("0", vm.Read("after.exit").Trim());
-        Assert.Contains("using NET_DM", vm.Read("after.err"));
+        Assert.Equal(0, Refs(vm, "after.after"));
     }
+
+    /// <summary>The agent's stderr is its start line saying it started NET_DM itself, and nothing that went wrong.</summary>
+    private static void AssertStartedItsOwnMonitor(TestVm vm, string run, string why = "asked for")
+    {
+        var err = vm.Read($"{run}.err");
+        Assert.True(!err.Contains("sharing the drop monitor", StringComparison.Ordinal),
+            $"the agent of the {run} round found the kernel's monitor already running and shared it: the agent before it left it on.\n{err}");
+        Assert.True(err.Contains($"dropboard-agent: using NET_DM in summary mode ({why}); watching", StringComparison.Ordinal), $"{run} round: {err}");
+        Assert.DoesNotContain("stopping the drop monitor failed", err);
+        Assert.DoesNotContain("malformed records", err);
+    }
+
+    /// <summary>References the kernel holds on drop_monitor, as the guest read them (netdm_refs).</summary>
+    private static int Refs(TestVm vm, string file) =>
+        int.TryParse(vm.Read(file).Trim(), out var refs) ? refs : throw new InvalidOperationException($"{file}: '{vm.Read(file)}'");
 
     /// <summary>The VM ran the whole script and the agent in it exited 0.</summary>
     private static void AssertAgentRanCleanly(TestVm vm, int code, string console)

@@ -11,8 +11,29 @@ internal static class RecordedNetDm
 {
     public const string Summary = "summary-udp-rcvbuf.rec", Packet = "packet-udp-rcvbuf.rec";
 
-    /// <summary>Udp RcvbufErrors rose by this much while the recordings were made.</summary>
-    public const int RcvbufErrors = 296;
+    /// <summary>Datagrams the flood sent to the socket that never reads, for each recording (tests/vm/record-netdm-fixtures.sh).</summary>
+    public const int Datagrams = 300;
+
+    /// <summary>
+    /// How much the namespace's Udp RcvbufErrors rose while <paramref name="name"/> was recorded: the kernel's own
+    /// count, from the /proc/net/snmp texts saved beside the recording, read with a plain split.
+    /// </summary>
+    public static long RcvbufErrors(string name)
+    {
+        var stem = name[..^".rec".Length];
+        return Udp(Fixture.Text("netdm", $"{stem}.snmp-after.txt"), "RcvbufErrors") - Udp(Fixture.Text("netdm", $"{stem}.snmp-before.txt"), "RcvbufErrors");
+    }
+
+    private static long Udp(string snmp, string counter)
+    {
+        var lines = snmp.Split('\n').Where(l => l.StartsWith("Udp: ", StringComparison.Ordinal)).Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToArray();
+        return long.Parse(lines[1][Array.IndexOf(lines[0], counter)]);
+    }
+
+    /// <summary>When the recording was made, as its header says ("# kernel 6.1.0-56-amd64, recorded 2026-11-29T09:41:59Z").</summary>
+    public static DateOnly RecordedOn(string name) =>
+        DateOnly.FromDateTime(DateTime.Parse(File.ReadLines(Fixture.Path("netdm", name)).First(l => l.Contains(", recorded ", StringComparison.Ordinal)).Split(", recorded ")[1],
+            System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal));
 
     public static IReadOnlyList<(string Kind, byte[] Bytes)> Read(string name) => NetlinkRecording.Read(Fixture.Path("netdm", name));
 
