@@ -40,18 +40,34 @@ public sealed class AgentProcess : IDisposable
         return new AgentProcess(Process.Start(psi)!);
     }
 
-    /// <summary>Waits until the agent says it is capturing (its rings are enabled).</summary>
-    public async Task WaitUntilCapturingAsync()
+    /// <summary>
+    /// Waits until the agent says it is capturing (its rings are enabled). The ceiling is generous, a loaded 2-core CI
+    /// machine can stretch starting .NET and reading kallsyms a long way; an agent that exits ends the wait at once.
+    /// </summary>
+    public async Task WaitUntilCapturingAsync(TimeSpan? ceiling = null)
     {
-        var done = await Task.WhenAny(_ready.Task, _process.WaitForExitAsync(), Task.Delay(TimeSpan.FromSeconds(30)));
-        if (done != _ready.Task)
-            throw new InvalidOperationException($"agent did not start capturing: {Stderr}");
+        var limit = ceiling ?? TimeSpan.FromSeconds(120);
+        var done = await Task.WhenAny(_ready.Task, _process.WaitForExitAsync(), Task.Delay(limit));
+        if (done == _ready.Task) return;
+        throw new InvalidOperationException(_process.HasExited
+            ? $"the agent exited ({_process.ExitCode}) before it started capturing: {Stderr}"
+            : $"the agent did not start capturing within {limit.TotalSeconds} s: {Stderr}");
     }
 
-    public async Task<int> WaitForExitAsync()
+    /// <summary>Waits for the agent to exit (it drains what the kernel still holds first); kills it after the ceiling.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan? ceiling = null)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await _process.WaitForExitAsync(timeout.Token);
+        var limit = ceiling ?? TimeSpan.FromSeconds(120);
+        using var timeout = new CancellationTokenSource(limit);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the agent did not exit within {limit.TotalSeconds} s: {Stderr}");
+        }
         _process.WaitForExit(); // flushes the redirected streams
         return _process.ExitCode;
     }

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -11,16 +13,18 @@ public static class TcpTraffic
     /// others connect at once and the kernel refuses their SYNs (and retransmissions) until the sockets close.
     /// Filling the queue first keeps every refusal at SYN time: a client let in while the queue had room and
     /// refused only at its ACK would make the counts depend on timing (seen on a loaded CI machine).
+    /// Returns once every refused client's first SYN and its first retransmission were refused, whatever the load.
     /// </summary>
     public static void OverflowAcceptQueue(NetNamespace ns, int clients, int port)
     {
+        const int queueRoom = 2; // a backlog of 1 holds two: the kernel counts full only beyond it
+        var overflowsBefore = ns.CounterFromThread("netstat", "TcpExt", "ListenOverflows");
         using var listener = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         listener.Bind(new IPEndPoint(IPAddress.Loopback, port));
         listener.Listen(1);
         var sockets = new List<Socket>();
         try
         {
-            const int queueRoom = 2; // a backlog of 1 holds two: the kernel counts full only beyond it
             for (var i = 0; i < clients; i++)
             {
                 var client = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -28,7 +32,10 @@ public static class TcpTraffic
                 {
                     client.Connect(new IPEndPoint(IPAddress.Loopback, port));
                     sockets.Add(client);
-                    if (i == queueRoom - 1) Thread.Sleep(100); // the last ACK reaches the queue before any refused SYN
+                    // The last ACK reaches the queue before any refused SYN.
+                    if (i == queueRoom - 1)
+                        WaitUntil(() => AcceptQueueLength(ns, port) == queueRoom, $"the accept queue of port {port} to hold {queueRoom} connections",
+                            () => $"it holds {AcceptQueueLength(ns, port)}");
                     continue;
                 }
                 client.Blocking = false;
@@ -41,11 +48,41 @@ public static class TcpTraffic
                 }
                 sockets.Add(client);
             }
-            Thread.Sleep(1500); // one SYN retransmission round (1 s initial RTO)
+            // One SYN retransmission round (1 s initial RTO, later on a loaded machine): each refused SYN is one
+            // ListenOverflows, so the first SYNs and their retransmissions make twice the refused clients.
+            var refusals = 2L * (clients - queueRoom);
+            WaitUntil(() => ns.CounterFromThread("netstat", "TcpExt", "ListenOverflows") - overflowsBefore >= refusals,
+                $"{refusals} refused SYNs (every refused client's first SYN and one retransmission)",
+                () => $"TcpExt.ListenOverflows rose by {ns.CounterFromThread("netstat", "TcpExt", "ListenOverflows") - overflowsBefore}");
         }
         finally
         {
             foreach (var s in sockets) s.Dispose();
+        }
+    }
+
+    /// <summary>Connections waiting in the accept queue of a listener on 127.0.0.1:<paramref name="port"/>: the rx_queue column of /proc/net/tcp for a LISTEN socket.</summary>
+    public static int AcceptQueueLength(NetNamespace ns, int port)
+    {
+        var local = $"0100007F:{port:X4}";
+        foreach (var line in ns.ReadProcNetFromThread("tcp").Split('\n').Skip(1))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length > 4 && fields[1] == local && fields[3] == "0A")
+                return int.Parse(fields[4].Split(':')[1], NumberStyles.HexNumber);
+        }
+        throw new InvalidOperationException($"no listener on {local} in /proc/net/tcp of {ns.Name}");
+    }
+
+    // A condition, not a sleep: a loaded 2-core CI machine can take far longer than the kernel's own timers.
+    private static void WaitUntil(Func<bool> condition, string what, Func<string> state)
+    {
+        var ceiling = TimeSpan.FromSeconds(60);
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > ceiling) throw new TimeoutException($"waited {ceiling.TotalSeconds} s for {what}; {state()}");
+            Thread.Sleep(20);
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 namespace DropBoard.TestKit;
@@ -7,10 +8,13 @@ public static class UdpTraffic
 {
     /// <summary>
     /// A receiver with a tiny SO_RCVBUF that does not read, flooded from another socket: the receive queue
-    /// overflows. Returns how many datagrams were sent and how many the receiver could read afterwards.
+    /// overflows. Returns how many datagrams were sent and how many the receiver could read afterwards, once every
+    /// datagram was either read or counted by the namespace as a receive-buffer error: on a loaded machine the
+    /// softirq that queues or drops a datagram can run after its send returned.
     /// </summary>
     public static (int Sent, int Received) OverflowReceiveBuffer(NetNamespace ns, int datagrams, int port)
     {
+        var errorsBefore = ns.CounterFromThread("snmp", "Udp", "RcvbufErrors");
         using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         receiver.ReceiveBufferSize = 1024; // the kernel doubles it and applies its minimum: a few datagrams fit
         receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
@@ -22,10 +26,19 @@ public static class UdpTraffic
         var received = 0;
         var buffer = new byte[2048];
         receiver.Blocking = false;
-        while (receiver.Available > 0)
+        var clock = Stopwatch.StartNew();
+        while (true)
         {
-            receiver.Receive(buffer);
-            received++;
+            while (receiver.Available > 0)
+            {
+                receiver.Receive(buffer);
+                received++;
+            }
+            var dropped = ns.CounterFromThread("snmp", "Udp", "RcvbufErrors") - errorsBefore;
+            if (received + dropped >= datagrams) break;
+            if (clock.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"of {datagrams} datagrams sent, {received} were read and {dropped} counted as RcvbufErrors after 60 s");
+            Thread.Sleep(20);
         }
         return (datagrams, received);
     }
