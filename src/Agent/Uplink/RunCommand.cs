@@ -139,7 +139,10 @@ public static class RunCommand
                 await Console.Error.WriteLineAsync($"dropboard-agent: spool full, {spool.Evicted - evictedReported} oldest batches evicted (server away too long)");
                 evictedReported = spool.Evicted;
             }
-            if (spool.Oldest() is not { } next)
+            var oldest = spool.Oldest();
+            foreach (var problem in spool.TakeProblems())
+                await Console.Error.WriteLineAsync($"dropboard-agent: spool file {problem}");
+            if (oldest is not { } next)
             {
                 if (capture.IsCompleted) break;
                 await spooled.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None);

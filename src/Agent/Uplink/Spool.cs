@@ -20,7 +20,15 @@ public sealed class Spool
     private long _counter;
 
     public long Evicted { get; private set; }
-    public List<string> Problems { get; } = [];
+    private readonly List<string> _problems = [];
+
+    /// <summary>What went wrong with spool files since the last call (unreadable ones moved aside), for the agent to say.</summary>
+    public IReadOnlyList<string> TakeProblems()
+    {
+        var problems = _problems.ToList();
+        _problems.Clear();
+        return problems;
+    }
 
     public Spool(string directory, int maxBatches)
     {
@@ -64,7 +72,7 @@ public sealed class Spool
             }
             catch (JsonException e)
             {
-                Problems.Add($"{file}: unreadable ({e.Message}); moved aside to {file}.bad");
+                _problems.Add($"{file}: unreadable ({e.Message}); moved aside to {file}.bad");
                 File.Move(file, file + ".bad", overwrite: true);
             }
         }

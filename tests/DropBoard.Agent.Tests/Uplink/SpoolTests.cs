@@ -47,7 +47,7 @@ public sealed class SpoolTests : IDisposable
         File.WriteAllBytes(first.FullName, File.ReadAllBytes(first.FullName)[..40]); // a crash mid-write
 
         Assert.Equal(2, spool.Oldest()!.Value.Entry.Batch.Sequence);
-        Assert.Contains(spool.Problems, p => p.Contains(first.Name) && p.Contains("unreadable") && p.Contains(".bad"));
+        Assert.Contains(spool.TakeProblems(), p => p.Contains(first.Name) && p.Contains("unreadable") && p.Contains(".bad"));
         Assert.True(File.Exists(first.FullName + ".bad"));
     }
 
@@ -72,7 +72,7 @@ public sealed class SpoolTests : IDisposable
         }
         appending.GetAwaiter().GetResult();
         Assert.True(reads > 100, $"only {reads} reads overlapped the appends");
-        Assert.Empty(spool.Problems);
+        Assert.Empty(spool.TakeProblems());
     }
 
     [Fact]

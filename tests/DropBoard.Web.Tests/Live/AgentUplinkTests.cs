@@ -139,6 +139,27 @@ public sealed class AgentUplinkTests
     }
 
     [Fact]
+    public async Task An_unreadable_spool_file_is_moved_aside_and_said_and_the_agent_streams_on()
+    {
+        Privileged.RequireRoot();
+        using var _ = KernelTestLock.Acquire();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        // What a crash of an older agent mid-write, or a full disk, could leave behind.
+        var broken = Path.Combine(spool.FullName, "0000000000000001-1.json");
+        File.WriteAllText(broken, "{\"hello\":{\"hostId\":");
+
+        using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", Token, "--spool", spool.FullName, "--source", "tracepoint");
+        await agent.WaitUntilCapturingAsync();
+        await LiveApiReads.FirstHostAsync(app);
+
+        Assert.True(File.Exists(broken + ".bad"), "the unreadable file was not moved aside");
+        Assert.Contains($"spool file {broken}: unreadable", agent.Stderr);
+        Assert.Contains($"moved aside to {broken}.bad", agent.Stderr);
+        spool.Delete(recursive: true);
+    }
+
+    [Fact]
     public async Task A_batch_the_dashboard_recorded_but_whose_ack_was_lost_is_resent_after_a_restart_and_recorded_once()
     {
         using var ns = NetNamespace.Create();
