@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
-using DropBoard.Agent.Capture.NetDm;
+using DropBoard.Agent.NetDm;
 using DropBoard.Agent.Uplink;
 using DropBoard.Agent.Watch;
 

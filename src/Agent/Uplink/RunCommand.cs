@@ -17,15 +17,6 @@ namespace DropBoard.Agent.Uplink;
 /// </summary>
 public static class RunCommand
 {
-    /// <summary>The server does not know the credential (HTTP 401).</summary>
-    public const int TokenRefusedExitCode = 5;
-
-    /// <summary>The server knows the credential but refused what it was used for (HTTP 403).</summary>
-    public const int ForbiddenExitCode = 6;
-
-    /// <summary>The --token-file is missing, unreadable, not a regular file, open to others, someone else's or empty.</summary>
-    public const int CredentialFileExitCode = 7;
-
     public static Command Create()
     {
         var server = new Option<Uri>("--server")
@@ -77,7 +68,7 @@ public static class RunCommand
         {
             // Before capturing or connecting: a credential file others can read is refused outright.
             var credential = result.GetValue(tokenFile) is { } path ? await ReadOrSayWhyAsync(path) : result.GetValue(token);
-            if (credential is null) return CredentialFileExitCode;
+            if (credential is null) return ExitCodes.CredentialFile;
             return await RunAsync(
                 result.GetValue(server)!, credential, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
                 new AgentOptions
@@ -107,7 +98,7 @@ public static class RunCommand
 
     private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
     {
-        if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
+        if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
 
         var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));
@@ -171,7 +162,7 @@ public static class RunCommand
                         // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
                         await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
                                                            + $"use this host's own credential from 'agents add {pipeline.Hello.HostName}'");
-                        exitCode = ForbiddenExitCode;
+                        exitCode = ExitCodes.Forbidden;
                         break;
                     default:
                         // The server will never take this batch: keep it aside for inspection, go on with the next.
@@ -179,13 +170,13 @@ public static class RunCommand
                         File.Move(next.File, next.File + ".rejected", overwrite: true);
                         break;
                 }
-                if (exitCode == ForbiddenExitCode) break;
+                if (exitCode == ExitCodes.Forbidden) break;
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
             {
                 await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused the token (HTTP 401): check the credential (--token/--token-file) "
                                                    + "against the dashboard: DropBoard:AgentToken, or a per-host credential from 'agents add HOST'");
-                exitCode = TokenRefusedExitCode;
+                exitCode = ExitCodes.TokenRefused;
                 break;
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Forbidden)
@@ -196,7 +187,7 @@ public static class RunCommand
                       + "start the session on the dashboard and run the agent without --session"
                     : $"dropboard-agent: {server} refused the agent connection to {hub} (HTTP 403): this credential may not stream batches; "
                       + $"use DropBoard:AgentToken or this host's credential from 'agents add {pipeline.Hello.HostName}'");
-                exitCode = ForbiddenExitCode;
+                exitCode = ExitCodes.Forbidden;
                 break;
             }
             catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or TimeoutException

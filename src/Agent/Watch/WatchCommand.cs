@@ -75,7 +75,7 @@ public static class WatchCommand
 
     private static async Task<int> RunAsync(AgentOptions options, double? seconds, bool json, double intervalSeconds, CancellationToken cancellationToken)
     {
-        if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
+        if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
 
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; watching{(seconds is null ? " until Ctrl-C" : $" for {seconds} s")}");
         foreach (var problem in pipeline.CounterProblems)

@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Runtime.Versioning;
 using System.Text.Json;
+using DropBoard.Agent;
 using DropBoard.Agent.Uplink;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
@@ -123,7 +124,7 @@ public sealed class AgentUplinkTests
         File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
         using (var refused = AgentProcess.Start(run))
         {
-            Assert.Equal(RunCommand.CredentialFileExitCode, await refused.WaitForExitAsync());
+            Assert.Equal(ExitCodes.CredentialFile, await refused.WaitForExitAsync());
             Assert.Contains($"chmod 600 {tokenFile}", refused.Stderr);
             Assert.DoesNotContain("streaming", refused.Stderr);
             Assert.DoesNotContain("connected", refused.Stderr);

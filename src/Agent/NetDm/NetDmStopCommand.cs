@@ -1,6 +1,8 @@
 using System.CommandLine;
+using DropBoard.Agent.Capture;
+using DropBoard.Agent.Capture.NetDm;
 
-namespace DropBoard.Agent.Capture.NetDm;
+namespace DropBoard.Agent.NetDm;
 
 /// <summary>
 /// <c>dropboard-agent netdm-stop</c>: switches the kernel's drop monitor off. A dropwatch or agent killed with
@@ -17,12 +19,12 @@ public static class NetDmStopCommand
             {
                 NetDmSource.StopAnyMonitor();
                 await Console.Error.WriteLineAsync("dropboard-agent: the kernel's drop monitor is off");
-                return 0;
+                return ExitCodes.Ok;
             }
             catch (Exception e) when (e is CaptureUnavailableException or NetlinkErrorException or TimeoutException or NetDmParseException)
             {
                 await Console.Error.WriteLineAsync($"dropboard-agent: cannot stop the drop monitor: {e.Message}");
-                return 3;
+                return ExitCodes.CannotCapture;
             }
         });
         return command;

@@ -74,22 +74,6 @@ public sealed class AgentPipeline : IAsyncDisposable
         }
     }
 
-    public const int CannotCaptureExitCode = 3;
-
-    /// <summary>For the CLI: starts, or prints the one-line reason and its fix and returns null.</summary>
-    public static async Task<AgentPipeline?> StartOrSayWhyAsync(AgentOptions options)
-    {
-        try
-        {
-            return Start(options);
-        }
-        catch (CaptureUnavailableException e)
-        {
-            await Console.Error.WriteLineAsync($"dropboard-agent: cannot capture: {e.Message}. Fix: {e.Fix}");
-            return null;
-        }
-    }
-
     private void Capture()
     {
         try

@@ -1,0 +1,19 @@
+namespace DropBoard.Agent;
+
+/// <summary>What <c>dropboard-agent</c> exits with, so scripts and systemd can tell the causes apart.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>This host cannot capture (no NET_DM, no tracepoint, no permission); the reason and its fix are on stderr.</summary>
+    public const int CannotCapture = 3;
+
+    /// <summary>The server does not know the credential (HTTP 401).</summary>
+    public const int TokenRefused = 5;
+
+    /// <summary>The server knows the credential but refused what it was used for (HTTP 403).</summary>
+    public const int Forbidden = 6;
+
+    /// <summary>The --token-file is missing, unreadable, not a regular file, open to others, someone else's or empty.</summary>
+    public const int CredentialFile = 7;
+}
