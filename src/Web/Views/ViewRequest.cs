@@ -38,7 +38,10 @@ public static class ViewExplanation
     public static ExplainReport Explain(IEnumerable<DropBucket> drops, IReadOnlyList<CounterDelta> counters, DropFilter filter,
         string? kernel, int bucketMs, SampleSpan? span)
     {
-        var shown = drops.Where(d => filter.Matches(d) && (span is null || span.Holds(d))).ToList();
+        // The agent splits the bucket that holds a counter sample at the sample; bursts read both parts as one bucket.
+        var shown = drops.Where(d => filter.Matches(d) && (span is null || span.Holds(d)))
+            .Select(d => d.StartMs % bucketMs == 0 ? d : d with { StartMs = d.StartMs / bucketMs * bucketMs })
+            .ToList();
         return Explainer.Explain(shown, span is null ? [] : counters.Where(span.Holds).ToList(), new ExplainOptions
         {
             KernelRelease = kernel,
