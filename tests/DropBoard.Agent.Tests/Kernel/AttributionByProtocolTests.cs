@@ -18,22 +18,29 @@ public sealed class AttributionByProtocolTests
     {
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
-        const int attempts = 150;
-        var resetsBefore = ns.Snmp("Tcp", "OutRsts");
+        const int attempts = 150, datagrams = 40;
+        var (resetsBefore, noPortsBefore) = (ns.Snmp("Tcp", "OutRsts"), ns.Snmp("Udp", "NoPorts"));
 
-        // Each connect's SYN finds no socket: tcp_v4_rcv answers with a reset and drops it (NO_SOCKET).
-        var (summary, refused) = await WatchWhile(ns, () => ConnectToClosedPort(ns, attempts, 7401), done: null);
+        // Each connect's SYN finds no socket: tcp_v4_rcv answers with a reset and drops it (NO_SOCKET). UDP to a
+        // closed port beside it raises Udp.NoPorts, so that a row exists that TCP's NO_SOCKET drops could be put in.
+        var (summary, refused) = await WatchWhile(ns, () =>
+        {
+            UdpTraffic.SendTo(ns, datagrams, port: 7403);
+            return ConnectToClosedPort(ns, attempts, 7401);
+        }, () => ns.Snmp("Udp", "NoPorts") - noPortsBefore >= datagrams);
 
         var resets = ns.Snmp("Tcp", "OutRsts") - resetsBefore;
         Assert.Equal(attempts, refused);
         Assert.Equal(attempts, resets);
-        Assert.Equal(resets, Drops(summary, "NO_SOCKET", ["tcp_v4_rcv"]).Sum(d => d.Count));
+        // Capture is machine-wide and resets to closed ports are common on a busy host: ours are a lower bound.
         var row = Row(summary, "Tcp.OutRsts");
         Assert.Equal(resets, row.GetProperty("delta").GetInt64());
-        Assert.Equal(resets, OwnSites(row, "NO_SOCKET", "tcp_v4_rcv"));
-        Assert.DoesNotContain(summary.GetProperty("attribution").EnumerateArray(),
-            a => a.GetProperty("counter").GetString() == "Udp.NoPorts"
-                 && a.GetProperty("sites").EnumerateArray().Any(s => s.GetProperty("function").GetString()!.StartsWith("tcp")));
+        Assert.InRange(OwnSites(row, "NO_SOCKET", "tcp_v4_rcv"), resets, resets + 50);
+        Assert.All(row.GetProperty("sites").EnumerateArray(), s => Assert.StartsWith("tcp", s.GetProperty("function").GetString()));
+        var noPorts = Row(summary, "Udp.NoPorts");
+        Assert.Equal(datagrams, noPorts.GetProperty("delta").GetInt64());
+        Assert.All(noPorts.GetProperty("sites").EnumerateArray(), s => Assert.Equal("__udp4_lib_rcv", s.GetProperty("function").GetString()));
+        Assert.Equal(datagrams, OwnSites(noPorts, "NO_SOCKET", "__udp4_lib_rcv"));
     }
 
     [Fact]
