@@ -3,8 +3,8 @@ using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Shared.Analysis;
 
-/// <summary>Drops at one site for one reason over the window.</summary>
-public sealed record SiteCount(string Function, string Site, string? Reason, long Count);
+/// <summary>Drops at one site for one reason and protocol (EtherType, 0 when unknown) over the window.</summary>
+public sealed record SiteCount(string Function, string Site, string? Reason, long Count, ushort Protocol = 0);
 
 /// <summary>How well drop sites account for a counter's rise.</summary>
 public enum AttributionMatch
@@ -15,7 +15,10 @@ public enum AttributionMatch
     Close,
     /// <summary>Drops explain part of the rise; the rest has no drop site (NIC, checksum, another path).</summary>
     Partial,
-    /// <summary>More drops than the counter rose: drops in other namespaces, or a site that does not always count.</summary>
+    /// <summary>
+    /// More drops than the counter rose over the same span: a site that does not always count; with a counter that
+    /// did not move at all (<see cref="CounterAttribution.Delta"/> 0), drops where it does not look (another namespace).
+    /// </summary>
     Over,
     /// <summary>The counter rose and no drop site explains any of it.</summary>
     Unexplained,
@@ -35,46 +38,60 @@ public sealed record AttributionReport(IReadOnlyList<CounterAttribution> Counter
 /// </summary>
 public static partial class CounterAttributor
 {
-    public static AttributionReport Attribute(IEnumerable<DropBucket> drops, IEnumerable<CounterDelta> counters, string? kernelRelease) =>
-        Attribute(Totals(drops), counters, kernelRelease);
+    public static AttributionReport Attribute(IEnumerable<DropBucket> drops, IEnumerable<CounterDelta> counters, string? kernelRelease,
+        bool countersSampled = false) =>
+        Attribute(Totals(drops), counters, kernelRelease, countersSampled);
 
-    /// <summary>Drops per site and reason over all buckets, most first.</summary>
+    /// <summary>Drops per site, reason and protocol over all buckets, most first.</summary>
     public static List<SiteCount> Totals(IEnumerable<DropBucket> drops)
     {
-        var totals = new Dictionary<(string Function, string Site, string? Reason), long>();
+        var totals = new Dictionary<(string Function, string Site, string? Reason, ushort Protocol), long>();
         foreach (var d in drops)
-            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, (d.Function, d.Site, d.Reason), out _) += d.Count;
-        return totals.Select(kv => new SiteCount(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value))
-            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal)
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, (d.Function, d.Site, d.Reason, d.Protocol), out _) += d.Count;
+        return totals.Select(kv => new SiteCount(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value, kv.Key.Protocol))
+            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Protocol)
             .ToList();
     }
 
-    public static AttributionReport Attribute(IReadOnlyList<SiteCount> sites, IEnumerable<CounterDelta> counters, string? kernelRelease)
+    /// <param name="countersSampled">
+    /// The counters were sampled over the drops' span: a counter the drops should have moved and that did not
+    /// rise at all is reported too (Over, delta 0), since that says the drops happened where it does not look.
+    /// </param>
+    public static AttributionReport Attribute(IReadOnlyList<SiteCount> sites, IEnumerable<CounterDelta> counters, string? kernelRelease,
+        bool countersSampled = false)
     {
         var rises = counters.GroupBy(c => c.Name).ToDictionary(g => g.Key, g => g.Sum(c => c.Delta), StringComparer.Ordinal);
+        var feeds = sites.ToDictionary(s => s, s => KernelKnowledge.Feed(s.Function, s.Reason, s.Protocol, kernelRelease));
 
-        var feeds = sites.ToDictionary(
-            s => s,
-            s => KernelKnowledge.CounterSources.Where(r => r.Matches(s.Function, s.Reason, kernelRelease)).ToList());
-
-        var attributions = new List<CounterAttribution>();
+        // A pattern names a family (every qdisc's drops, every rule's packets): drops cannot be told apart by
+        // instance, so the instances that rose are summed and explained together.
+        var groups = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         foreach (var (counter, delta) in rises.OrderBy(r => r.Key, StringComparer.Ordinal))
         {
             if (delta <= 0 || !IsLossCounter(counter)) continue;
-            var explaining = sites.Where(s => feeds[s].Any(r => r.Counters.Contains(counter, StringComparer.Ordinal))).ToList();
-            var explained = explaining.Sum(s => s.Count);
-            attributions.Add(new CounterAttribution(counter, delta, explained, MatchOf(delta, explained), explaining));
+            var pattern = feeds.Values.SelectMany(f => f.Counters).FirstOrDefault(c => CounterPattern.IsPattern(c) && CounterPattern.Matches(c, counter));
+            var key = pattern ?? counter;
+            if (!groups.TryGetValue(key, out var members)) groups[key] = members = [];
+            members.Add(counter);
         }
 
-        var uncounted = new List<UncountedDrops>();
-        foreach (var site in sites)
+        var attributions = new List<CounterAttribution>();
+        foreach (var (key, members) in groups)
         {
-            var rows = feeds[site];
-            if (rows.Count == 0)
-                uncounted.Add(new UncountedDrops(site, "DropBoard's table names no counter for this site and reason"));
-            else if (rows.All(r => r.Counters.Length == 0))
-                uncounted.Add(new UncountedDrops(site, rows[0].Source));
+            var delta = members.Sum(m => rises[m]);
+            var explaining = sites.Where(s => feeds[s].Counters.Contains(key, StringComparer.Ordinal)).ToList();
+            var explained = explaining.Sum(s => s.Count);
+            attributions.Add(new CounterAttribution(string.Join(" + ", members), delta, explained, MatchOf(delta, explained), explaining));
         }
+        if (countersSampled)
+            foreach (var counter in feeds.Values.SelectMany(f => f.Counters).Where(c => !CounterPattern.IsPattern(c) && !rises.ContainsKey(c)).Distinct())
+            {
+                var explaining = sites.Where(s => feeds[s].Counters.Contains(counter, StringComparer.Ordinal)).ToList();
+                attributions.Add(new CounterAttribution(counter, 0, explaining.Sum(s => s.Count), AttributionMatch.Over, explaining));
+            }
+        attributions.Sort((a, b) => string.CompareOrdinal(a.Counter, b.Counter));
+
+        var uncounted = sites.Where(s => feeds[s].Counters.Count == 0).Select(s => new UncountedDrops(s, feeds[s].Why)).ToList();
         return new AttributionReport(attributions, uncounted);
     }
 
@@ -88,7 +105,9 @@ public static partial class CounterAttributor
 
     /// <summary>Counters that mean loss: those the table knows drops feed, and error/drop counters by name.</summary>
     public static bool IsLossCounter(string counter) =>
-        KernelKnowledge.LossCounters.Contains(counter) || LossName().IsMatch(counter);
+        KernelKnowledge.LossCounters.Contains(counter)
+        || LossName().IsMatch(counter)
+        || KernelKnowledge.LossPatterns.Any(p => CounterPattern.Matches(p, counter));
 
     [GeneratedRegex(@"(Errors|Errs|Drops?|Overflows|NoPorts|Discards|Fails|_dropped|_errors|\.dropped)$")]
     private static partial Regex LossName();

@@ -14,6 +14,8 @@ public sealed record ExplainOptions
     public int TopSites { get; init; } = 12;
     public long? WindowStartMs { get; init; }
     public long? WindowEndMs { get; init; }
+    /// <summary>The counters were sampled over the window's span, so one that did not move at all is news too.</summary>
+    public bool CountersSampled { get; init; }
 }
 
 /// <summary>A known pattern that applies to a site seen in the window.</summary>
@@ -35,7 +37,7 @@ public static class Explainer
     {
         options ??= new ExplainOptions();
         var sites = CounterAttributor.Totals(drops);
-        var attribution = CounterAttributor.Attribute(sites, counters, options.KernelRelease);
+        var attribution = CounterAttributor.Attribute(sites, counters, options.KernelRelease, options.CountersSampled);
 
         // One pass: per function, its buckets (sites of one function share a lane; the detector merges equal starts).
         var byFunction = new Dictionary<string, List<(long StartMs, long Count)>>(StringComparer.Ordinal);
@@ -90,7 +92,8 @@ public static class Explainer
                 AttributionMatch.Exact => $"{a.Counter} +{N(a.Delta)} is explained exactly by {sites}.",
                 AttributionMatch.Close => $"{a.Counter} +{N(a.Delta)} is explained within {N(Math.Abs(a.Delta - a.Explained))} by {sites}.",
                 AttributionMatch.Partial => $"{a.Counter} +{N(a.Delta)}: {N(a.Explained)} explained by {sites}; {N(a.Delta - a.Explained)} have no drop site (NIC, checksum or a path without a drop event).",
-                AttributionMatch.Over => $"{a.Counter} +{N(a.Delta)}, but {N(a.Explained)} drops at {sites}: the extra drops happened where this counter does not look (another network namespace?).",
+                AttributionMatch.Over when a.Delta == 0 => $"{a.Counter} did not move while {N(a.Explained)} drops at {sites} should have raised it: they happened where this counter does not look (another network namespace?).",
+                AttributionMatch.Over => $"{a.Counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops at {sites}: {N(a.Explained - a.Delta)} of these drops were not counted by it (a path at the same site that does not count, or one counted elsewhere).",
                 _ => $"{a.Counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
             });
         }

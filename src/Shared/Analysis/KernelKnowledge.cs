@@ -29,18 +29,44 @@ public sealed record KernelRange(string? Min = null, string? Max = null)
     }
 }
 
-/// <summary>Drops at these functions or with these reasons increment these counters (one knowledge-table row).</summary>
-public sealed record CounterSource(string[] Functions, string[] Reasons, KernelRange Kernels, string[] Counters, string Source)
+/// <summary>
+/// Drops at these functions increment these counters: how drops without a reason (old kernels, NET_DM summary
+/// mode) are matched, by site. One row of <c>Knowledge/counter-sources.json</c>.
+/// </summary>
+public sealed record CounterSource(string[] Functions, KernelRange Kernels, string[] Counters, string Source)
+{
+    public bool Matches(string function, string? kernelRelease) =>
+        Kernels.Contains(kernelRelease) && Functions.Contains(function, StringComparer.Ordinal);
+}
+
+/// <summary>
+/// One way a drop reason is reached: on this protocol (EtherType name, any when null) and at these functions
+/// (name patterns, any when empty), the kernel increments these counters (names or patterns) before the drop.
+/// </summary>
+public sealed record DropPath(string? Protocol, string[] Functions, string[] Counters, string Source)
 {
     /// <summary>
-    /// A drop with a reason matches only a row that names that reason (a function has many drop paths); a
-    /// drop without one (old kernels, NET_DM summary mode) matches by function.
+    /// A drop of an unknown protocol (the source did not say) matches a path bound to a protocol only by its
+    /// functions, so an IPv4 path and its IPv6 twin do not both take it.
     /// </summary>
-    public bool Matches(string function, string? reason, string? kernelRelease) =>
-        Kernels.Contains(kernelRelease)
-        && (reason is not null && Reasons.Length > 0
-            ? Reasons.Contains(reason, StringComparer.Ordinal)
-            : Functions.Contains(function, StringComparer.Ordinal));
+    public bool Matches(string function, ushort protocol) =>
+        (Protocol is null
+         || (protocol == 0 ? Functions.Length > 0 : Protocol == Packets.EtherType.Name(protocol)))
+        && (Functions.Length == 0 || Functions.Any(f => CounterPattern.Matches(f, function)));
+}
+
+/// <summary>
+/// What drops for one <c>skb_drop_reason</c> move: the paths that increment counters, and why the others (or all,
+/// when <see cref="Paths"/> is empty) move none. One entry of <c>Knowledge/drop-reasons.json</c>.
+/// </summary>
+public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? None, string Source);
+
+/// <summary>What the table says about the drops at one site for one reason and protocol.</summary>
+/// <param name="Counters">Counter names or patterns they increment; empty when none.</param>
+/// <param name="Why">The source of the counters, or why no counter sees them.</param>
+public sealed record DropFeed(IReadOnlyList<string> Counters, string Why)
+{
+    public static readonly DropFeed Unknown = new([], "DropBoard's table names no counter for this site and reason");
 }
 
 /// <summary>A drop site that is a consequence or a false positive rather than a cause.</summary>
@@ -55,12 +81,43 @@ public sealed record KnownPattern(string[] Functions, string[] Reasons, KernelRa
 /// <summary>The kernel knowledge DropBoard ships as data (Analysis/Knowledge/*.json), each row with its source.</summary>
 public static class KernelKnowledge
 {
+    /// <summary>Rows by site, for drops without a reason.</summary>
     public static IReadOnlyList<CounterSource> CounterSources { get; } = Load("counter-sources", KnowledgeJson.Default.CounterSourceFile).Rows;
+
+    /// <summary>Every drop reason DropBoard knows, by name.</summary>
+    public static IReadOnlyDictionary<string, DropReasonEntry> DropReasons { get; } =
+        Load("drop-reasons", KnowledgeJson.Default.DropReasonFile).Reasons.ToDictionary(r => r.Reason, StringComparer.Ordinal);
 
     public static IReadOnlyList<KnownPattern> Patterns { get; } = Load("known-patterns", KnowledgeJson.Default.PatternFile).Patterns;
 
-    /// <summary>Every counter some row says drops feed: the counters that mean loss.</summary>
-    public static IReadOnlySet<string> LossCounters { get; } = CounterSources.SelectMany(r => r.Counters).ToHashSet(StringComparer.Ordinal);
+    private static readonly string[] AllCounters =
+        [.. CounterSources.SelectMany(r => r.Counters), .. DropReasons.Values.SelectMany(r => r.Paths).SelectMany(p => p.Counters)];
+
+    /// <summary>Every counter name some row says drops feed: the counters that mean loss.</summary>
+    public static IReadOnlySet<string> LossCounters { get; } = AllCounters.Where(c => !CounterPattern.IsPattern(c)).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>The counter patterns (<c>Qdisc.*.dropped</c>) some row says drops feed.</summary>
+    public static IReadOnlyList<string> LossPatterns { get; } = AllCounters.Where(CounterPattern.IsPattern).Distinct().ToList();
+
+    /// <summary>
+    /// The counters drops at <paramref name="function"/> for <paramref name="reason"/> and
+    /// <paramref name="protocol"/> increment. With a reason, the reason's paths decide (a reason is reached at
+    /// many functions, for IPv4 and IPv6, for TCP and UDP); without one, the function does.
+    /// </summary>
+    public static DropFeed Feed(string function, string? reason, ushort protocol, string? kernelRelease)
+    {
+        if (reason is null)
+        {
+            var rows = CounterSources.Where(r => r.Matches(function, kernelRelease)).ToList();
+            return rows.Count == 0 ? DropFeed.Unknown : new DropFeed(rows.SelectMany(r => r.Counters).Distinct().ToList(), rows[0].Source);
+        }
+        if (!DropReasons.TryGetValue(reason, out var entry)) return DropFeed.Unknown;
+        var paths = entry.Paths.Where(p => p.Matches(function, protocol)).ToList();
+        if (paths.Count > 0) return new DropFeed(paths.SelectMany(p => p.Counters).Distinct().ToList(), paths[0].Source);
+        return new DropFeed([], entry.None is null
+            ? $"{reason} at {function} is not on a path the table knows to count ({entry.Source})"
+            : $"{entry.None} ({entry.Source})");
+    }
 
     private static T Load<T>(string name, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)
     {
@@ -72,9 +129,12 @@ public static class KernelKnowledge
 
 internal sealed record CounterSourceFile(CounterSource[] Rows);
 
+internal sealed record DropReasonFile(DropReasonEntry[] Reasons);
+
 internal sealed record PatternFile(KnownPattern[] Patterns);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(CounterSourceFile))]
+[JsonSerializable(typeof(DropReasonFile))]
 [JsonSerializable(typeof(PatternFile))]
 internal sealed partial class KnowledgeJson : JsonSerializerContext;

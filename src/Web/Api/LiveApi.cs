@@ -18,8 +18,8 @@ public static class LiveApi
         app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
         {
             if (store.Hello(host) is not { } hello) return UnknownHost(host);
-            var (drops, counters, bucketMs) = store.ExplainInput(host, Window(seconds));
-            return Results.Ok(ViewExplanation.Explain(drops, counters, new DropFilter(site, reason, protocol), hello.KernelRelease, bucketMs, null, null));
+            var input = store.ExplainInput(host, Window(seconds));
+            return Results.Ok(ViewExplanation.Explain(input.Drops, input.Counters, new DropFilter(site, reason, protocol), hello.KernelRelease, input.BucketMs, input.Span));
         });
         return app;
     }

@@ -52,7 +52,7 @@ public sealed class HostLiveView(LiveStore store)
         WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;
         WindowEndMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[^1] * 1000 + 999 : 0;
 
-        var (drops, deltas, bucketMs) = store.ExplainInput(HostId, Window);
-        Explanation = ViewExplanation.Explain(drops, deltas, Filter, store.Hello(HostId)?.KernelRelease, bucketMs, WindowStartMs, WindowEndMs + 1);
+        var input = store.ExplainInput(HostId, Window);
+        Explanation = ViewExplanation.Explain(input.Drops, input.Counters, Filter, Host.KernelRelease, input.BucketMs, input.Span);
     }
 }

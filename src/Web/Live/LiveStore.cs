@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 
@@ -20,6 +21,9 @@ public sealed record SiteTotal(string Function, string Site, string? Reason, str
 /// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
+
+/// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
+public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
 
 /// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
 public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
@@ -56,15 +60,24 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             foreach (var d in batch.Drops)
             {
                 var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol));
-                state.Drops.Add(d.StartMs / 1000, state.SiteId(key), d.Count);
+                state.Drops.Add(d.StartMs / 1000, state.SiteId(key, d.Protocol), d.Count);
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
                 state.Fine.Enqueue(d);
             }
             foreach (var c in batch.Counters)
+            {
                 state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name), c.Delta);
+                state.FineCounters.Enqueue(c);
+                state.Samples.Add(c.AtMs);
+            }
+            state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
             while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
                 state.Fine.Dequeue();
+            while (state.FineCounters.Count > 0 && (state.FineCounters.Count > MaxFineBuckets || state.FineCounters.Peek().AtMs < fineSince))
+                state.FineCounters.Dequeue();
+            var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
+            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
         }
         Changed?.Invoke();
         return ValueTask.CompletedTask;
@@ -144,27 +157,47 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         });
 
     /// <summary>
-    /// What the explanation reads: the 10 ms buckets when the window fits in <see cref="FineKeep"/>, else
-    /// per-second sums (bursts then show at one-second resolution).
+    /// What the explanation reads: the drops and counter rises of the span between the counter samples that best
+    /// fits the last <paramref name="window"/> (<see cref="SampleSpan.Between"/>). The span ends at the last
+    /// sample a later batch followed, so every drop before it has arrived. Drops come as the 10 ms buckets when
+    /// the window fits in <see cref="FineKeep"/>, else as per-second sums (bursts then show at one-second
+    /// resolution, and the span's start edge is taken at the second).
     /// </summary>
-    public (List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs) ExplainInput(string hostId, TimeSpan window) =>
-        Read(hostId, ([], [], 10), state =>
+    public LiveExplainInput ExplainInput(string hostId, TimeSpan window) =>
+        Read(hostId, new LiveExplainInput([], [], 10, null), state =>
         {
             var (from, to) = Range(state, window);
-            var counters = new List<CounterDelta>();
-            foreach (var (second, sums) in state.Counters.Range(from, to))
-                foreach (var (id, delta) in sums)
-                    counters.Add(new CounterDelta(state.CounterNames[id], delta, second * 1000 + 999));
+            var windowMs = (long)Math.Ceiling(window.TotalMilliseconds);
+            // One interval more than the window, so that a span near its length can start before the window does.
+            var fromMs = from * 1000 - 1500;
+            var span = SampleSpan.Between(state.Samples, fromMs, Math.Min(to * 1000 + 999, state.LatestBatchMs - 1), windowMs);
+            if (span is null) return new LiveExplainInput([], [], state.Hello.BucketMs, null);
             if (window <= FineKeep)
-                return (state.Fine.Where(d => d.StartMs >= from * 1000).ToList(), counters, state.Hello.BucketMs);
+                return new LiveExplainInput(
+                    state.Fine.Where(span.Holds).ToList(), state.FineCounters.Where(span.Holds).ToList(), state.Hello.BucketMs, span);
+            var (firstSecond, lastSecond) = (span.StartMs / 1000, span.EndMs / 1000);
+            var counters = new List<CounterDelta>();
+            foreach (var (second, sums) in state.Counters.Range(firstSecond, lastSecond))
+            {
+                // A second holds one sample (they are a second apart): its rises are stamped with its time.
+                var at = state.Samples.GetViewBetween(second * 1000, second * 1000 + 999) is { Count: > 0 } inSecond ? inSecond.Max : second * 1000 + 999;
+                foreach (var (id, delta) in sums)
+                    counters.Add(new CounterDelta(state.CounterNames[id], delta, at));
+            }
+            // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
+            var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
             var drops = new List<DropBucket>();
-            foreach (var (second, sums) in state.Drops.Range(from, to))
+            foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
                 foreach (var (id, count) in sums)
                 {
                     var k = state.Sites[id];
-                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count));
+                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id]));
                 }
-            return (drops, counters, 1000);
+            if (endSecondIsFine)
+                drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
+                    .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol))
+                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol)));
+            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
         });
 
     private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
@@ -226,15 +259,22 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
         public readonly SecondRing Counters = new((int)Keep.TotalSeconds);
         public readonly Queue<DropBucket> Fine = new();
+        public readonly Queue<CounterDelta> FineCounters = new();
+        /// <summary>Times of the counter samples that carried a rise: the edges a window of the explanation may have.</summary>
+        public readonly SortedSet<long> Samples = [];
+        public long LatestBatchMs;
         public readonly List<SiteKey> Sites = [];
+        /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
+        public readonly List<ushort> SiteProtocols = [];
         public readonly List<string> CounterNames = [];
         private readonly Dictionary<SiteKey, int> _siteIds = [];
         private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
 
-        public int SiteId(SiteKey key)
+        public int SiteId(SiteKey key, ushort protocol)
         {
             if (_siteIds.TryGetValue(key, out var id)) return id;
             Sites.Add(key);
+            SiteProtocols.Add(protocol);
             return _siteIds[key] = Sites.Count - 1;
         }
 

@@ -30,7 +30,12 @@ public sealed record SessionView(
         var duration = TimeSpan.FromMilliseconds(Math.Max(1000, end - start));
         var step = Math.Max(1, (int)(duration.TotalSeconds / 600)); // at most ~600 points a chart
         var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);
-        var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, start, view.ToMs ?? session.StoppedMs);
+        // An import's counters are its netstat texts before and after: its start is a counter sample too. A recording's
+        // first rise covers time before it started, so its span starts at the first sample inside it.
+        var samples = counters.Select(c => c.AtMs).Append(session.Origin == "live" ? long.MinValue : session.StartedMs);
+        // Drops of a session still recording arrive up to a batch late: its span ends at a sample a second old.
+        var complete = session.StoppedMs is null ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000 : end;
+        var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, SampleSpan.Between(samples, start, Math.Min(end, complete)));
         return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
             queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end);
     }

@@ -30,17 +30,28 @@ public sealed record ViewRequest(string? Host = null, DropFilter? Filter = null,
 /// <summary>The explanation of a view, with its options set in one place for live and recorded views alike.</summary>
 public static class ViewExplanation
 {
-    /// <param name="windowStartMs">Start of the window the drops and counters cover, when known.</param>
+    /// <summary>
+    /// Explains the drops and counter rises of <paramref name="span"/> only, so both cover exactly the same time;
+    /// without a span (fewer than two counter samples in the view) there is nothing to compare drops with and
+    /// only the drops are explained.
+    /// </summary>
     public static ExplainReport Explain(IEnumerable<DropBucket> drops, IReadOnlyList<CounterDelta> counters, DropFilter filter,
-        string? kernel, int bucketMs, long? windowStartMs, long? windowEndMs) =>
-        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions
+        string? kernel, int bucketMs, SampleSpan? span)
+    {
+        // The agent splits the bucket that holds a counter sample at the sample; bursts read both parts as one bucket.
+        var shown = drops.Where(d => filter.Matches(d) && (span is null || span.Holds(d)))
+            .Select(d => d.StartMs % bucketMs == 0 ? d : d with { StartMs = d.StartMs / bucketMs * bucketMs })
+            .ToList();
+        return Explainer.Explain(shown, span is null ? [] : counters.Where(span.Holds).ToList(), new ExplainOptions
         {
             KernelRelease = kernel,
             BucketMs = bucketMs,
             // Two buckets at least: at a coarse bucket a follower lands in the next one.
             HorizonMs = Math.Max(1000, 2L * bucketMs),
             // On bucket edges: a bucket that starts before the window but holds drops inside it belongs to it.
-            WindowStartMs = windowStartMs / bucketMs * bucketMs,
-            WindowEndMs = (windowEndMs + bucketMs - 1) / bucketMs * bucketMs,
+            WindowStartMs = span?.StartMs / bucketMs * bucketMs,
+            WindowEndMs = (span?.EndMs + bucketMs - 1) / bucketMs * bucketMs,
+            CountersSampled = span is not null,
         });
+    }
 }

@@ -34,6 +34,23 @@ public class DropAggregatorTests
     }
 
     [Fact]
+    public void A_counter_sample_splits_its_bucket_so_drops_before_it_start_before_its_stamp_and_drops_after_at_it()
+    {
+        var aggregator = new DropAggregator(Symbols, bucketMs: 10);
+        var rcvbuf = aggregator.Reasons.Intern("SOCKET_RCVBUFF");
+        var sample = 1_004 * Ms + 300_000; // 1004.3 ms, stamped 1005
+        aggregator.CutAt(sample);
+        foreach (var at in new[] { 1_001 * Ms, sample - 1, sample, 1_009 * Ms, 1_010 * Ms, 990 * Ms })
+            aggregator.Add(UdpQueue, rcvbuf, at);
+        aggregator.Commit();
+
+        var buckets = aggregator.Flush().Select(b => (b.StartMs, b.Count)).ToList();
+
+        Assert.Equal(1005, DropAggregator.SampleMs(sample));
+        Assert.Equal([(990L, 1L), (1000L, 2L), (1005L, 2L), (1010L, 1L)], buckets.Order());
+    }
+
+    [Fact]
     public void Nothing_is_flushed_before_commit_and_nothing_twice_after()
     {
         var aggregator = new DropAggregator(Symbols);

@@ -156,7 +156,7 @@ public sealed class WatchAgainstKernelCountersTests
     /// softirq that drops a packet may run after the send returned). No fixed window: a loaded machine could close
     /// it while the traffic was still going on.
     /// </summary>
-    private static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops, Func<bool>? done, params string[] extra)
+    internal static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops, Func<bool>? done, params string[] extra)
     {
         using var agent = AgentProcess.Start(["watch", "--source", "tracepoint", "--json", "--interval", "0.5", "--netns", ns.Name, .. extra]);
         await agent.WaitUntilCapturingAsync();
@@ -170,7 +170,7 @@ public sealed class WatchAgainstKernelCountersTests
         return (summary, result);
     }
 
-    private static async Task WaitUntil(Func<bool> condition, string what)
+    internal static async Task WaitUntil(Func<bool> condition, string what)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!condition())
@@ -219,14 +219,14 @@ public sealed class WatchAgainstKernelCountersTests
         (long)(after.Values[name] - before.Values[name]);
 
     /// <summary>Drops of <paramref name="reason"/>, at the given functions only when <paramref name="functions"/> is given.</summary>
-    private static List<(string Function, string Site, long Count)> Drops(JsonElement summary, string reason, string[]? functions = null) =>
+    internal static List<(string Function, string Site, long Count)> Drops(JsonElement summary, string reason, string[]? functions = null) =>
         summary.GetProperty("drops").EnumerateArray()
             .Where(d => d.GetProperty("reason").GetString() == reason)
             .Select(d => (Function: d.GetProperty("function").GetString()!, Site: d.GetProperty("site").GetString()!, Count: d.GetProperty("count").GetInt64()))
             .Where(d => functions is null || functions.Contains(d.Function))
             .ToList();
 
-    private static long CounterInSummary(JsonElement summary, string name) =>
+    internal static long CounterInSummary(JsonElement summary, string name) =>
         summary.GetProperty("counters").EnumerateArray()
             .Where(c => c.GetProperty("name").GetString() == name)
             .Sum(c => c.GetProperty("delta").GetInt64());

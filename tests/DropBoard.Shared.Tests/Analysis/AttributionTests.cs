@@ -5,8 +5,10 @@ namespace DropBoard.Shared.Tests.Analysis;
 
 public class AttributionTests
 {
-    private static DropBucket Drop(string function, string? reason, long count, long offset = 0x437) =>
-        new($"{function}+0x{offset:x}", function, reason, 0, count);
+    private const ushort IPv4 = 0x0800, IPv6 = 0x86DD;
+
+    private static DropBucket Drop(string function, string? reason, long count, long offset = 0x437, ushort protocol = IPv4) =>
+        new($"{function}+0x{offset:x}", function, reason, 0, count, protocol);
 
     [Fact]
     public void One_receive_buffer_drop_explains_both_InErrors_and_RcvbufErrors()
@@ -50,13 +52,64 @@ public class AttributionTests
     }
 
     [Fact]
-    public void Netfilter_drops_are_reported_as_seen_by_no_counter_with_the_source()
+    public void Drops_with_a_reason_no_counter_sees_say_why_with_the_kernel_source()
     {
-        var report = CounterAttributor.Attribute([Drop("nf_hook_slow", "NETFILTER_DROP", 555, 0x45)], [], "6.18.0");
+        var report = CounterAttributor.Attribute([Drop("ip_rcv_core", "OTHERHOST", 555, 0x45)], [], "6.18.0");
 
         var uncounted = Assert.Single(report.Uncounted);
         Assert.Equal(555, uncounted.Site.Count);
-        Assert.Contains("nf_hook_slow", uncounted.Why);
+        Assert.Contains("another host", uncounted.Why);
+        Assert.Contains("net/ipv4/ip_input.c ip_rcv_core", uncounted.Why);
+    }
+
+    [Fact]
+    public void Tcp_resets_for_a_closed_port_are_not_udp_no_ports()
+    {
+        var report = CounterAttributor.Attribute(
+            [Drop("tcp_v4_rcv", "NO_SOCKET", 40, 0x3a1), Drop("__udp4_lib_rcv", "NO_SOCKET", 7, 0x4bc)],
+            [new("Udp.NoPorts", 7, 0), new("Tcp.OutRsts", 40, 0)],
+            "6.18.0");
+
+        var noPorts = report.Counters.Single(c => c.Counter == "Udp.NoPorts");
+        Assert.Equal((AttributionMatch.Exact, "__udp4_lib_rcv"), (noPorts.Match, Assert.Single(noPorts.Sites).Function));
+        var resets = report.Counters.Single(c => c.Counter == "Tcp.OutRsts");
+        Assert.Equal((AttributionMatch.Exact, "tcp_v4_rcv"), (resets.Match, Assert.Single(resets.Sites).Function));
+    }
+
+    [Fact]
+    public void Ipv6_receive_buffer_drops_explain_the_ipv6_counters_and_not_the_ipv4_ones()
+    {
+        var report = CounterAttributor.Attribute(
+            [Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 30), Drop("udpv6_queue_rcv_one_skb", "SOCKET_RCVBUFF", 12, 0x2f0, IPv6)],
+            [new("Udp.RcvbufErrors", 30, 0), new("Udp6.RcvbufErrors", 12, 0)],
+            "6.18.0");
+
+        Assert.Equal([("Udp.RcvbufErrors", 30L, AttributionMatch.Exact), ("Udp6.RcvbufErrors", 12L, AttributionMatch.Exact)],
+            report.Counters.Select(c => (c.Counter, c.Explained, c.Match)));
+    }
+
+    [Fact]
+    public void A_counter_family_is_summed_over_the_instances_that_rose()
+    {
+        var report = CounterAttributor.Attribute(
+            [Drop("__dev_queue_xmit", "QDISC_DROP", 90, 0x8c1)],
+            [new("Qdisc.veth0.8001:.dropped", 60, 0), new("Qdisc.veth1.8002:.dropped", 30, 0), new("Qdisc.veth1.8002:.requeues", 4, 0)],
+            "6.18.0");
+
+        var qdisc = Assert.Single(report.Counters);
+        Assert.Equal(("Qdisc.veth0.8001:.dropped + Qdisc.veth1.8002:.dropped", 90L, 90L, AttributionMatch.Exact),
+            (qdisc.Counter, qdisc.Delta, qdisc.Explained, qdisc.Match));
+    }
+
+    [Fact]
+    public void A_counter_that_did_not_move_over_sampled_drops_is_reported_and_only_then()
+    {
+        var drops = new[] { Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 50) };
+
+        var sampled = CounterAttributor.Attribute(drops, [new("Udp.InDatagrams", 10, 0)], "6.18.0", countersSampled: true);
+        Assert.Equal([("Udp.InErrors", 0L, 50L), ("Udp.RcvbufErrors", 0L, 50L)], sampled.Counters.Select(c => (c.Counter, c.Delta, c.Explained)));
+        Assert.All(sampled.Counters, c => Assert.Equal(AttributionMatch.Over, c.Match));
+        Assert.Empty(CounterAttributor.Attribute(drops, [], "6.18.0").Counters);
     }
 
     [Fact]
@@ -74,7 +127,7 @@ public class AttributionTests
         Assert.All(KernelKnowledge.CounterSources, r =>
         {
             Assert.False(string.IsNullOrWhiteSpace(r.Source));
-            Assert.True(r.Functions.Length + r.Reasons.Length > 0);
+            Assert.NotEmpty(r.Functions);
             Assert.All(r.Counters, c => Assert.Matches(@"^[A-Za-z0-9]+\.[A-Za-z0-9_.]+$", c));
         });
         Assert.All(KernelKnowledge.Patterns, p => Assert.False(string.IsNullOrWhiteSpace(p.Source)));

@@ -1,4 +1,5 @@
 using DropBoard.Web.Views;
+using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Live;
 
@@ -67,17 +68,35 @@ public sealed class LiveStoreTests
     }
 
     [Fact]
-    public async Task Explain_reads_10ms_buckets_for_short_windows_and_per_second_sums_for_long_ones()
+    public async Task Explain_takes_drops_and_counters_over_the_span_between_two_samples_and_leaves_later_drops_for_the_next()
     {
         var store = new LiveStore(new FixedClock(Now));
-        await store.OnBatchAsync(Hello, Batch(1, Drop("f", 1, null, Now - 1000, 2), Drop("f", 1, null, Now - 990, 3))
-            with { Counters = [new CounterDelta("Udp.InErrors", 5, Now)] }, default);
+        await store.OnBatchAsync(Hello, Batch(1, Drop("f", 1, null, Now - 2500, 7))
+            with { SentAtMs = Now - 2000, Counters = [new CounterDelta("Udp.InErrors", 7, Now - 2000)] }, default);
+        await store.OnBatchAsync(Hello, Batch(2, Drop("f", 1, null, Now - 1500, 2), Drop("f", 1, null, Now - 1010, 3))
+            with { SentAtMs = Now - 1000, Counters = [new CounterDelta("Udp.InErrors", 5, Now - 1000)] }, default);
+        // Drops after the last sample, in a later batch: they belong to the next sample's span.
+        await store.OnBatchAsync(Hello, Batch(3, Drop("f", 1, null, Now - 500, 4)), default);
 
-        var (fine, counters, fineMs) = store.ExplainInput("h1", TimeSpan.FromMinutes(1));
-        Assert.Equal((2, 10), (fine.Count, fineMs));
-        Assert.Equal(5, counters.Single().Delta);
-        var (coarse, _, coarseMs) = store.ExplainInput("h1", TimeSpan.FromMinutes(10));
-        Assert.Equal((1, 5L, 1000), (coarse.Count, coarse.Single().Count, coarseMs));
+        var fine = store.ExplainInput("h1", TimeSpan.FromMinutes(1));
+        Assert.Equal(new SampleSpan(Now - 2000, Now - 1000), fine.Span);
+        Assert.Equal((5L, 10), (fine.Drops.Sum(d => d.Count), fine.BucketMs));
+        Assert.Equal(5, fine.Counters.Single().Delta);
+        var coarse = store.ExplainInput("h1", TimeSpan.FromMinutes(10));
+        Assert.Equal((5L, 5L, 1000), (coarse.Drops.Sum(d => d.Count), coarse.Counters.Single().Delta, coarse.BucketMs));
+    }
+
+    [Fact]
+    public async Task Without_a_later_batch_the_last_sample_is_not_an_edge_yet()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        await store.OnBatchAsync(Hello, Batch(1) with { SentAtMs = Now - 2000, Counters = [new CounterDelta("Udp.InErrors", 1, Now - 2000)] }, default);
+        await store.OnBatchAsync(Hello, Batch(2, Drop("f", 1, null, Now - 1500, 2))
+            with { SentAtMs = Now - 1000, Counters = [new CounterDelta("Udp.InErrors", 2, Now - 1000)] }, default);
+
+        var input = store.ExplainInput("h1", TimeSpan.FromMinutes(1));
+        Assert.Null(input.Span);
+        Assert.Empty(input.Counters);
     }
 
     [Fact]

@@ -16,10 +16,13 @@ public sealed class DropAggregator
     private Symbolizer _symbolizer;
     private readonly long _bucketNs;
     private readonly Lock _gate = new();
-    private readonly Dictionary<(string Site, string Function, int Reason, long Bucket), long> _named = [];
+    private readonly Dictionary<(string Site, string Function, int Reason, long StartMs), long> _named = [];
     private Dictionary<BucketKey, long> _pending = [];
     private Dictionary<BucketKey, long> _published = [];
     private readonly Dictionary<ulong, (string Site, string Function)> _sites = [];
+
+    // The last counter sample (Unix ns): the bucket holding it is split there (see CutAt).
+    private long _cutNs = long.MinValue;
 
     // The run being counted: drops come in bursts at one site, so most Adds only bump this.
     private BucketKey _runKey;
@@ -41,7 +44,7 @@ public sealed class DropAggregator
     /// <param name="protocol">EtherType of the dropped packet (<c>0x0800</c> IPv4), 0 when the source does not say.</param>
     public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1, ushort protocol = 0)
     {
-        var key = new BucketKey(pc, reasonId, protocol, timestampUnixNs / _bucketNs);
+        var key = new BucketKey(pc, reasonId, protocol, StartMs(timestampUnixNs));
         if (key.Equals(_runKey))
         {
             _runCount += count;
@@ -57,7 +60,25 @@ public sealed class DropAggregator
     public void AddNamedSite(string site, string function, int reasonId, long timestampUnixNs, long count)
     {
         lock (_gate)
-            CollectionsMarshal.GetValueRefOrAddDefault(_named, (site, function, reasonId, timestampUnixNs / _bucketNs), out _) += count;
+            CollectionsMarshal.GetValueRefOrAddDefault(_named, (site, function, reasonId, StartMs(timestampUnixNs)), out _) += count;
+    }
+
+    /// <summary>
+    /// A counter sample is taken at <paramref name="unixNs"/> (in the drops' clock): from here on, drops in the
+    /// bucket that holds it but after it go to a part of that bucket starting at the sample's millisecond, rounded
+    /// up, which is what the sample is stamped with. So the drops before a sample and the counter rises up to it
+    /// can be compared over the same span, to the drop. Called by the batching thread before it reads the counters.
+    /// </summary>
+    public void CutAt(long unixNs) => Volatile.Write(ref _cutNs, unixNs);
+
+    /// <summary>The millisecond a sample taken at <paramref name="unixNs"/> is stamped with.</summary>
+    public static long SampleMs(long unixNs) => (unixNs + 999_999) / 1_000_000;
+
+    private long StartMs(long timestampUnixNs)
+    {
+        var bucket = timestampUnixNs / _bucketNs;
+        var cut = Volatile.Read(ref _cutNs);
+        return timestampUnixNs >= cut && bucket == cut / _bucketNs ? SampleMs(cut) : bucket * BucketMs;
     }
 
     /// <summary>Publishes what the capture thread counted since its last commit. Call from the capture thread.</summary>
@@ -94,10 +115,10 @@ public sealed class DropAggregator
             foreach (var (key, count) in _published)
             {
                 var (site, function) = SiteOf(key.Pc);
-                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count, key.Protocol));
+                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.StartMs, count, key.Protocol));
             }
             foreach (var (key, count) in _named)
-                buckets.Add(new DropBucket(key.Site, key.Function, Reasons.NameOf(key.Reason), key.Bucket * BucketMs, count));
+                buckets.Add(new DropBucket(key.Site, key.Function, Reasons.NameOf(key.Reason), key.StartMs, count));
             _published.Clear();
             _named.Clear();
         }
@@ -126,5 +147,5 @@ public sealed class DropAggregator
         return site;
     }
 
-    private readonly record struct BucketKey(ulong Pc, int Reason, ushort Protocol, long Bucket);
+    private readonly record struct BucketKey(ulong Pc, int Reason, ushort Protocol, long StartMs);
 }

@@ -18,6 +18,12 @@ public interface IDropSource : IDisposable
     /// <summary>What was wrong with the last of them (or with stopping the source).</summary>
     string? LastError { get; }
 
+    /// <summary>
+    /// Now, in the clock the source stamps drops with (Unix nanoseconds), so that a counter sample taken now can be
+    /// placed among the drops exactly. The wall clock, unless the source's timestamps come from another clock.
+    /// </summary>
+    long NowUnixNs() => (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+
     /// <summary>Feeds every drop into the aggregator until cancelled. Blocks: call it on a thread of its own.</summary>
     void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken);
 }

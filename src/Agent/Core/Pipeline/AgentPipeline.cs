@@ -49,7 +49,7 @@ public sealed class AgentPipeline : IAsyncDisposable
             tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs);
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
-        _counters.Sample(NowMs());
+        _counters.Sample(DropAggregator.SampleMs(source.NowUnixNs()));
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };
         _captureThread.Start();
         _batchLoop = Task.Run(BatchLoop);
@@ -127,10 +127,14 @@ public sealed class AgentPipeline : IAsyncDisposable
 
     private void EmitBatch(bool takeCounters)
     {
-        var now = NowMs();
+        // Counter samples are stamped in the drops' clock and cut their bucket there, and read right after the cut,
+        // so that the drops before a sample and the counter rises up to it cover the same span.
+        var nowNs = _source.NowUnixNs();
+        var now = DropAggregator.SampleMs(nowNs);
+        if (takeCounters) _aggregator.CutAt(nowNs);
+        var counters = takeCounters ? _counters.Sample(now) : [];
         var drops = _aggregator.Flush();
         var frees = _frees?.Flush();
-        var counters = takeCounters ? _counters.Sample(now) : [];
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
         var lostNow = lost - _lostReported;
@@ -159,8 +163,6 @@ public sealed class AgentPipeline : IAsyncDisposable
         _source.Dispose();
         _counters.Dispose();
     }
-
-    private static long NowMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     private static string HostId()
     {

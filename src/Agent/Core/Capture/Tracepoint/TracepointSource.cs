@@ -79,14 +79,19 @@ public sealed unsafe class TracepointSource : IDropSource
         return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat);
     }
 
+    // perf stamps samples with CLOCK_MONOTONIC (what Stopwatch reads on Linux); shifted to Unix time by the offset
+    // of the two clocks at the start, once, so that the wall clock stepping later cannot tear drops apart.
+    private readonly long _clockOffsetNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100 - MonotonicNs();
+
+    private static long MonotonicNs() => (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
+
+    public long NowUnixNs() => MonotonicNs() + _clockOffsetNs;
+
     public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
     {
-        // perf stamps samples with CLOCK_MONOTONIC (what Stopwatch reads on Linux); shift them to Unix time.
-        var monotonicNs = (long)(Stopwatch.GetTimestamp() * (1e9 / Stopwatch.Frequency));
-        var unixNs = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
-        var decoder = _decoder = new PerfRecordDecoder(_layout, _format.ReasonNames, aggregator, unixNs - monotonicNs);
+        var decoder = _decoder = new PerfRecordDecoder(_layout, _format.ReasonNames, aggregator, _clockOffsetNs);
         var frees = _consumeLayout is null ? null : Frees ?? throw new InvalidOperationException("set Frees before Run when capturing consume_skb");
-        var freeDecoder = _freeDecoder = frees is null ? null : new PerfRecordDecoder(_consumeLayout!, new Dictionary<int, string>(), frees, unixNs - monotonicNs);
+        var freeDecoder = _freeDecoder = frees is null ? null : new PerfRecordDecoder(_consumeLayout!, new Dictionary<int, string>(), frees, _clockOffsetNs);
         var all = _events.Concat(_consumeEvents).ToArray();
 
         _epoll = epoll_create1(EPOLL_CLOEXEC);

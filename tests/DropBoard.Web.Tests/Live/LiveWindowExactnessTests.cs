@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using DropBoard.TestKit;
+
+namespace DropBoard.Web.Tests.Live;
+
+/// <summary>
+/// A steady stream of receive-buffer drops in a namespace, and the live explain API asked for 5, 10 and 60 s
+/// windows again and again while it runs: each answer takes the counter rises and the drops over the same span,
+/// (the agent splits the 10 ms bucket that holds a counter sample at the sample), so Udp.RcvbufErrors is explained
+/// exactly every time: never Close, Partial or Over.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class LiveWindowExactnessTests
+{
+    private static readonly int[] Windows = [5, 10, 60];
+
+    [Fact]
+    public async Task Every_live_window_over_a_steady_stream_of_receive_buffer_drops_explains_RcvbufErrors_exactly()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:EmbeddedAgentNetNamespace={ns.Name}");
+        var host = await LiveApiReads.FirstHostAsync(app);
+
+        using var stop = new CancellationTokenSource();
+        var stream = Task.Run(() => Flood(ns, 7301, stop.Token));
+        var answers = new List<(int Seconds, string Match, long Delta, long Explained)>();
+        try
+        {
+            // Let the first drops and counter samples arrive, then ask while the stream goes on.
+            await Task.Delay(TimeSpan.FromSeconds(4));
+            var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (DateTime.UtcNow < until)
+            {
+                foreach (var seconds in Windows)
+                {
+                    var report = await app.Http.GetFromJsonAsync<JsonElement>($"api/live/explain?host={host}&seconds={seconds}");
+                    var row = report.GetProperty("attribution").EnumerateArray()
+                        .FirstOrDefault(a => a.GetProperty("counter").GetString() == "Udp.RcvbufErrors");
+                    answers.Add(row.ValueKind == JsonValueKind.Undefined
+                        ? (seconds, "missing", 0, 0)
+                        : (seconds, row.GetProperty("match").ToString(), row.GetProperty("delta").GetInt64(), row.GetProperty("explained").GetInt64()));
+                }
+                await Task.Delay(700);
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+        }
+        var sent = await stream;
+
+        var exact = answers.Count(a => a.Match == "Exact");
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{sent} datagrams sent; windows asked {answers.Count}, exact {exact}; " +
+            string.Join(", ", answers.GroupBy(a => a.Match).Select(g => $"{g.Key} {g.Count()}")));
+        Assert.True(sent > 5000, $"the stream sent only {sent} datagrams");
+        Assert.All(answers, a => Assert.True(a.Match == "Exact",
+            $"{a.Seconds} s window: Udp.RcvbufErrors +{a.Delta}, drops {a.Explained}, {a.Match}\n" +
+            string.Join("\n", answers.Select(x => $"  {x.Seconds} s: +{x.Delta} vs {x.Explained} {x.Match}"))));
+    }
+
+    /// <summary>A receiver with a tiny buffer that never reads, sent to about once a millisecond: every datagram past the first few is dropped.</summary>
+    private static long Flood(NetNamespace ns, int port, CancellationToken stop)
+    {
+        using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.ReceiveBufferSize = 1024;
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var payload = new byte[200];
+        var target = new IPEndPoint(IPAddress.Loopback, port);
+        long sent = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            sender.SendTo(payload, target);
+            sent++;
+            Thread.Sleep(1);
+        }
+        return sent;
+    }
+}
