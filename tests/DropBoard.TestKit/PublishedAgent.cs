@@ -6,7 +6,7 @@ namespace DropBoard.TestKit;
 /// The agent as operators get it: README's <c>dotnet publish src/Agent -c Release -r linux-x64</c>, into a directory of
 /// its own. Needs the source tree (found upwards from the test's build output) and, for Native AOT, clang and zlib.
 /// </summary>
-public sealed class PublishedAgent : IDisposable
+public sealed partial class PublishedAgent : IDisposable
 {
     public string Directory { get; }
 
@@ -33,18 +33,23 @@ public sealed class PublishedAgent : IDisposable
             "-nodeReuse:false", "-p:UseSharedCompilation=false", "-clp:NoSummary");
         if (code != 0 || !File.Exists(Path.Combine(output, "dropboard-agent")))
             throw new InvalidOperationException($"dotnet publish src/Agent exited {code}:\n{stdout}\n{stderr}");
-        return new PublishedAgent(output, clock.Elapsed) { Warnings = [.. stdout.Split('\n').Where(l => l.Contains(": warning ", StringComparison.Ordinal)).Distinct()] };
+        return new PublishedAgent(output, clock.Elapsed) { Warnings = [.. stdout.Split('\n').Where(l => Warning().IsMatch(l)).Distinct()] };
     }
+
+    // The compiler's "x.cs(1,2): warning CS8602: ..." and ILC's "ILC : Trim analysis warning IL2026: ..." / "AOT analysis warning IL3050".
+    [System.Text.RegularExpressions.GeneratedRegex(@"\bwarning [A-Z]{2,}[0-9]{3,}")]
+    private static partial System.Text.RegularExpressions.Regex Warning();
 
     /// <summary>Build and trim/AOT warnings the publish printed.</summary>
     public IReadOnlyList<string> Warnings { get; private init; } = [];
 
-    /// <summary>The directory holding DropBoard.sln, above the build output.</summary>
+    /// <summary>The directory holding DropBoard.sln, above the build output (or, with DROPBOARD_ARTIFACTS, the working directory).</summary>
     public static string RepositoryRoot()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "DropBoard.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no DropBoard.sln above {AppContext.BaseDirectory}: publishing needs the source tree");
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "DropBoard.sln"))) return dir.FullName;
+        throw new InvalidOperationException($"no DropBoard.sln above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}: publishing needs the source tree");
     }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
