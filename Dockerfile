@@ -1,9 +1,10 @@
 # One image for both roles: the dashboard (default) and the agent (`dropboard-agent run ...`).
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+# clang and zlib1g-dev: the agent is published as one Native AOT file.
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/Web -c Release -o /app/web && dotnet publish src/Agent -c Release -o /app/agent
+RUN dotnet publish src/Web -c Release -o /app/web && dotnet publish src/Agent -c Release -r linux-x64 -o /app/agent
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 # modprobe, for the agent to load the host's drop_monitor (NET_DM) from the mounted /lib/modules.

@@ -27,16 +27,19 @@ public sealed class AgentProcess : IDisposable
         process.BeginErrorReadLine();
     }
 
-    public static AgentProcess Start(params string[] args)
+    public static AgentProcess Start(params string[] args) =>
+        StartCommand(["dotnet", Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll"), .. args]);
+
+    /// <summary>A published agent (<see cref="PublishedAgent"/>): the executable itself, no dotnet host.</summary>
+    public static AgentProcess StartExecutable(string executable, params string[] args) => StartCommand([executable, .. args]);
+
+    private static AgentProcess StartCommand(string[] command)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
         // Through env, so Ctrl-C (SIGINT) reaches the agent as it does from a terminal even when the test run
         // itself was started in the background, where SIGINT is ignored and the ignoring is inherited.
         var psi = new ProcessStartInfo("/usr/bin/env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add("--default-signal=INT");
-        psi.ArgumentList.Add("dotnet");
-        psi.ArgumentList.Add(dll);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in command) psi.ArgumentList.Add(a);
         return new AgentProcess(Process.Start(psi)!);
     }
 
@@ -77,6 +80,8 @@ public sealed class AgentProcess : IDisposable
 
     /// <summary>Ctrl-C (SIGINT).</summary>
     public void Interrupt() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGINT);
+
+    public int ProcessId => _process.Id;
 
     public string Stderr { get { lock (_stderr) return string.Join('\n', _stderr); } }
 

@@ -7,6 +7,7 @@ using DropBoard.Agent.Watch;
 using DropBoard.Shared.Contracts;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DropBoard.Agent.Uplink;
 
@@ -104,6 +105,7 @@ public static class RunCommand
         var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));
         await using var connection = new HubConnectionBuilder()
             .WithUrl(hub, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJson.Default))
             .Build();
         var spooled = new SemaphoreSlim(0);
         using var stop = cancellationToken.Register(() => _ = pipeline.DisposeAsync().AsTask());
@@ -218,9 +220,10 @@ public static class RunCommand
 
     private static async Task<long> StartSessionAsync(HttpClient api, string name, string hostId)
     {
-        using var response = await api.PostAsJsonAsync("api/sessions", new { name, hosts = new[] { hostId } }, CancellationToken.None);
+        using var response = await api.PostAsJsonAsync("api/sessions", new SessionRequest(name, [hostId]), UplinkJson.Default.SessionRequest, CancellationToken.None);
         response.EnsureSuccessStatusCode();
-        var id = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(CancellationToken.None)).GetProperty("id").GetInt64();
+        var id = (await response.Content.ReadFromJsonAsync(UplinkJson.Default.SessionCreated, CancellationToken.None))?.Id
+                 ?? throw new HttpRequestException($"{api.BaseAddress}api/sessions answered without a session id");
         await Console.Error.WriteLineAsync($"dropboard-agent: recording into session {id} '{name}'");
         return id;
     }

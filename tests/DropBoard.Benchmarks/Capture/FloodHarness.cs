@@ -63,14 +63,14 @@ internal static class FloodHarness
         ready.Wait(TimeSpan.FromSeconds(30));
         Thread.Sleep(readyMarker is null ? 1500 : 300); // perf prints nothing when ready: give it time to open its rings
 
-        var cpuBefore = CpuSeconds(process.Id);
+        var cpuBefore = ProcessFigures.CpuSeconds(process.Id);
         var before = RcvbufErrors(ns);
         var watch = Stopwatch.StartNew();
         Flood(ns, TimeSpan.FromSeconds(seconds));
         var floodSeconds = watch.Elapsed.TotalSeconds;
         var drops = RcvbufErrors(ns) - before;
         Thread.Sleep(1000); // let the tool drain its rings
-        var cpuAfter = CpuSeconds(process.Id);
+        var cpuAfter = ProcessFigures.CpuSeconds(process.Id);
         process.WaitForExit();
 
         long? seen = null, lost = null;
@@ -118,15 +118,6 @@ internal static class FloodHarness
         var names = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var values = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return long.Parse(values[Array.IndexOf(names, "RcvbufErrors")]);
-    }
-
-    /// <summary>utime + stime of a process and its reaped children, from /proc/PID/stat (clock ticks of 1/100 s).</summary>
-    private static double CpuSeconds(int pid)
-    {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        // fields[0] is state (field 3): utime is field 14, stime 15.
-        return (long.Parse(fields[11]) + long.Parse(fields[12])) / 100.0;
     }
 
     private static string Sh(string file, params string[] args)

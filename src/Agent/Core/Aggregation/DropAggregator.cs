@@ -40,6 +40,9 @@ public sealed class DropAggregator
 
     public DropReasonTable Reasons { get; } = new();
 
+    /// <summary>Called on the capture thread when a commit published drops: the batching side need not poll.</summary>
+    public Action? Committed { get; set; }
+
     /// <summary>One or more drops at <paramref name="pc"/>. Single producer: the source's capture thread.</summary>
     /// <param name="protocol">EtherType of the dropped packet (<c>0x0800</c> IPv4), 0 when the source does not say.</param>
     public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1, ushort protocol = 0)
@@ -61,6 +64,7 @@ public sealed class DropAggregator
     {
         lock (_gate)
             CollectionsMarshal.GetValueRefOrAddDefault(_named, (site, function, reasonId, StartMs(timestampUnixNs)), out _) += count;
+        Committed?.Invoke();
     }
 
     /// <summary>
@@ -94,15 +98,14 @@ public sealed class DropAggregator
         lock (_gate)
         {
             if (_published.Count == 0)
-            {
                 // Swap instead of copying: the capture thread keeps the emptied table.
                 (_published, _pending) = (_pending, _published);
-                return;
-            }
-            foreach (var (key, value) in _pending)
-                CollectionsMarshal.GetValueRefOrAddDefault(_published, key, out _) += value;
+            else
+                foreach (var (key, value) in _pending)
+                    CollectionsMarshal.GetValueRefOrAddDefault(_published, key, out _) += value;
         }
         _pending.Clear();
+        Committed?.Invoke();
     }
 
     /// <summary>Everything committed so far, as buckets with symbolized sites, oldest first.</summary>

@@ -13,14 +13,14 @@ public static class DropSourceFactory
         {
             case SourceKind.Tracepoint:
                 note = "using the skb:kfree_skb tracepoint (asked for)";
-                return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                return OpenTracepoint(options);
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
             default:
                 if (options.ConsumeSkb)
                 {
                     note = "using the skb:kfree_skb tracepoint (--consume needs it)";
-                    return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                    return OpenTracepoint(options);
                 }
                 // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
                 if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
@@ -32,10 +32,13 @@ public static class DropSourceFactory
                 catch (CaptureUnavailableException e)
                 {
                     note = $"using the skb:kfree_skb tracepoint, NET_DM is not available: {e.Message}";
-                    return TracepointSource.Open(options.RingPages, options.ConsumeSkb);
+                    return OpenTracepoint(options);
                 }
         }
     }
+
+    private static TracepointSource OpenTracepoint(AgentOptions options) =>
+        TracepointSource.Open(options.RingPages, options.ConsumeSkb, (int)options.BatchInterval.TotalMilliseconds);
 
     private static NetDmSource OpenNetDm(AgentOptions options, string why, out string note)
     {

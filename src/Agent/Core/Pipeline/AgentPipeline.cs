@@ -10,7 +10,8 @@ namespace DropBoard.Agent.Pipeline;
 
 /// <summary>
 /// Source, symbolizer, aggregator and counter sampler wired together: a capture thread feeds the
-/// aggregator, a batching loop turns it into <see cref="AgentBatch"/>es every BatchInterval. The watch
+/// aggregator, a batching loop turns it into <see cref="AgentBatch"/>es, at most one per BatchInterval while drops
+/// come and one per CounterInterval otherwise: on a quiet host it sleeps between counter samples. The watch
 /// command, the uplink and the web app's embedded agent all read <see cref="Batches"/>.
 /// </summary>
 public sealed class AgentPipeline : IAsyncDisposable
@@ -23,6 +24,8 @@ public sealed class AgentPipeline : IAsyncDisposable
     private readonly SampleCap _samples;
     private readonly Channel<AgentBatch> _batches = Channel.CreateUnbounded<AgentBatch>(new() { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _committed = new(0);
+    private int _commitSignalled;
     private readonly Thread _captureThread;
     private readonly Task _batchLoop;
     private Symbolizer _symbolizer;
@@ -44,9 +47,9 @@ public sealed class AgentPipeline : IAsyncDisposable
         _source = source;
         _counters = counters;
         SourceNote = note;
-        _aggregator = new DropAggregator(symbolizer, options.BucketMs);
+        _aggregator = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         if (source is Capture.Tracepoint.TracepointSource { CapturesFrees: true } tracepoint)
-            tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs);
+            tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         _counters.Sample(DropAggregator.SampleMs(source.NowUnixNs()));
@@ -88,23 +91,42 @@ public sealed class AgentPipeline : IAsyncDisposable
         }
     }
 
+    private void OnCommitted()
+    {
+        if (Interlocked.Exchange(ref _commitSignalled, 1) == 0) _committed.Release();
+    }
+
     private async Task BatchLoop()
     {
-        var nextCounters = Environment.TickCount64 + (long)_options.CounterInterval.TotalMilliseconds;
+        var counterMs = (long)_options.CounterInterval.TotalMilliseconds;
+        var batchMs = (long)_options.BatchInterval.TotalMilliseconds;
+        var nextCounters = Environment.TickCount64 + counterMs;
         var nextSymbolRefresh = Environment.TickCount64 + 5000;
-        using var timer = new PeriodicTimer(_options.BatchInterval);
+        var lastBatch = Environment.TickCount64;
         try
         {
-            while (await timer.WaitForNextTickAsync(_stop.Token))
+            while (true)
             {
-                var takeCounters = Environment.TickCount64 >= nextCounters;
-                if (takeCounters) nextCounters += (long)_options.CounterInterval.TotalMilliseconds;
-                if (Environment.TickCount64 >= nextSymbolRefresh)
+                // Asleep until drops were committed or the next counter sample is due: no timer runs on a quiet host.
+                await _committed.WaitAsync(TimeSpan.FromMilliseconds(Math.Max(0, nextCounters - Environment.TickCount64)), _stop.Token);
+                // One batch per BatchInterval at most: drops committed meanwhile join it.
+                var sinceBatch = Environment.TickCount64 - lastBatch;
+                if (sinceBatch < batchMs) await Task.Delay(TimeSpan.FromMilliseconds(batchMs - sinceBatch), _stop.Token);
+                Volatile.Write(ref _commitSignalled, 0); // a commit from here on wakes the next round
+                var now = Environment.TickCount64;
+                var takeCounters = now >= nextCounters;
+                if (takeCounters)
                 {
-                    nextSymbolRefresh += 5000;
+                    nextCounters += counterMs;
+                    if (nextCounters <= now) nextCounters = now + counterMs; // after a stall: no burst of samples to catch up
+                }
+                if (now >= nextSymbolRefresh)
+                {
+                    nextSymbolRefresh = now + 5000;
                     RefreshSymbols();
                 }
                 EmitBatch(takeCounters);
+                lastBatch = now;
             }
         }
         catch (OperationCanceledException)

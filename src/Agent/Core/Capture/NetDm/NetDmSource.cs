@@ -36,6 +36,7 @@ public sealed class NetDmSource : IDropSource
     private readonly NetlinkRecording? _recording;
     // Linux's own "not supported" (include/linux/errno.h), which libc does not name: old kernels answer CONFIG with it.
     private const int ENOTSUPP = 524;
+    private const int IdleWaitMs = 250;
 
     private readonly Lock _commandGate = new();
     private (ulong Software, ulong Hardware) _statsAtStart;
@@ -330,7 +331,8 @@ public sealed class NetDmSource : IDropSource
                 // Drain what the kernel still holds, then stop: drops seen before the stop must not be lost.
                 if (now - since >= 3000 || (now - since >= settleMs && now - lastMessageMs >= 200)) break;
             }
-            for (var length = Receive(buffer, 50); length > 0; length = Receive(buffer, 0))
+            // Asleep until the kernel sends; woken a few times a second only to notice a stop and read the statistics.
+            for (var length = Receive(buffer, IdleWaitMs); length > 0; length = Receive(buffer, 0))
             {
                 lastMessageMs = clock.ElapsedMilliseconds;
                 decoder.Decode(buffer.AsSpan(0, length));

@@ -12,14 +12,13 @@ namespace DropBoard.Agent.Capture.Tracepoint;
 public sealed unsafe class TracepointSource : IDropSource
 {
     private const int CLOCK_MONOTONIC = 1;
-    // Bounds how long a lone drop waits in a ring that is not yet at its wakeup watermark.
-    private const int PollMs = 50;
 
     private readonly PerfEvent[] _events;
     private readonly KfreeSkbLayout _layout;
     private readonly TracepointFormat _format;
     private readonly PerfEvent[] _consumeEvents;
     private readonly KfreeSkbLayout? _consumeLayout;
+    private readonly int _maxWaitMs;
     private PerfRecordDecoder? _decoder;
     private PerfRecordDecoder? _freeDecoder;
     private int _epoll = -1;
@@ -41,8 +40,9 @@ public sealed unsafe class TracepointSource : IDropSource
 
     public string? LastError => _decoder?.LastError;
 
-    private TracepointSource(PerfEvent[] events, TracepointFormat format, PerfEvent[] consumeEvents, TracepointFormat? consumeFormat)
+    private TracepointSource(PerfEvent[] events, TracepointFormat format, PerfEvent[] consumeEvents, TracepointFormat? consumeFormat, int maxWaitMs)
     {
+        _maxWaitMs = maxWaitMs;
         _events = events;
         _format = format;
         _layout = KfreeSkbLayout.From(format);
@@ -52,7 +52,11 @@ public sealed unsafe class TracepointSource : IDropSource
 
     /// <param name="ringPages">Data pages per CPU ring, a power of two (256 pages = 1 MiB holds ~14k drops).</param>
     /// <param name="consume">Also open skb:consume_skb (normal frees: far more frequent than drops, so off by default).</param>
-    public static TracepointSource Open(int ringPages = 256, bool consume = false)
+    /// <param name="maxWaitMs">
+    /// How long a drop may sit in a ring below its wakeup watermark before it is read (the batch interval): the only
+    /// time the reader wakes without the kernel waking it.
+    /// </param>
+    public static TracepointSource Open(int ringPages = 256, bool consume = false, int maxWaitMs = 250)
     {
         if (ringPages <= 0 || (ringPages & (ringPages - 1)) != 0)
             throw new ArgumentOutOfRangeException(nameof(ringPages), "must be a power of two");
@@ -76,7 +80,7 @@ public sealed unsafe class TracepointSource : IDropSource
         }
         // Enabled here, not in Run: once Open returns, every drop is in a ring, so "watching" is true when printed.
         foreach (var e in events.Concat(consumeEvents)) e.Enable();
-        return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat);
+        return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat, maxWaitMs);
     }
 
     // perf stamps samples with CLOCK_MONOTONIC (what Stopwatch reads on Linux); shifted to Unix time by the offset
@@ -103,12 +107,31 @@ public sealed unsafe class TracepointSource : IDropSource
             epoll_ctl(_epoll, EPOLL_CTL_ADD, all[i].Fd, &ev);
         }
 
-        var ready = stackalloc epoll_event[all.Length];
-        while (!cancellationToken.IsCancellationRequested)
+        // The stop wakes the reader at once through an eventfd in the same epoll set, so the wait need not be short.
+        var wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake < 0) throw new CaptureUnavailableException($"eventfd failed (errno {errno})", "check the process's file descriptor limit");
+        try
         {
-            epoll_wait(_epoll, ready, all.Length, PollMs);
-            // Drain every ring each round: a ring below its watermark still holds drops we want within PollMs.
-            Drain(aggregator, decoder, frees, freeDecoder);
+            var stopEvent = new epoll_event { events = EPOLLIN };
+            stopEvent.data.fd = -1;
+            epoll_ctl(_epoll, EPOLL_CTL_ADD, wake, &stopEvent);
+            using var stop = cancellationToken.Register(() =>
+            {
+                ulong one = 1;
+                write(wake, &one, sizeof(ulong));
+            });
+
+            var ready = stackalloc epoll_event[all.Length + 1];
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // Asleep until a ring reaches its watermark, the stop, or maxWaitMs for drops below the watermark.
+                epoll_wait(_epoll, ready, all.Length + 1, _maxWaitMs);
+                Drain(aggregator, decoder, frees, freeDecoder);
+            }
+        }
+        finally
+        {
+            close(wake);
         }
         foreach (var e in all) e.Disable();
         Drain(aggregator, decoder, frees, freeDecoder);
