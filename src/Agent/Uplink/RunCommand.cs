@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
+using DropBoard.Agent.Privileges;
 using DropBoard.Agent.Watch;
 using DropBoard.Shared.Contracts;
 using Microsoft.AspNetCore.SignalR;
@@ -67,6 +68,7 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
         {
@@ -86,6 +88,7 @@ public static class RunCommand
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
+                result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,
                 cancellationToken);
         });
         return command;
@@ -105,9 +108,15 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, string? user, string spoolDirectory,
+                                            CancellationToken cancellationToken)
     {
         if (await AgentPipeline.StartOrSayWhyAsync(options) is not { } pipeline) return AgentPipeline.CannotCaptureExitCode;
+        if (!await PrivilegeDrop.DropOrSayWhyAsync(pipeline, options, user, spoolDirectory))
+        {
+            await pipeline.DisposeAsync();
+            return PrivilegeDrop.FailedExitCode;
+        }
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
 
         var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));
