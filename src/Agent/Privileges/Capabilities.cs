@@ -110,7 +110,7 @@ internal static unsafe partial class Capabilities
         if (result == 0) return;
         var errno = Marshal.GetLastPInvokeError();
         throw new PrivilegeDropException($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})",
-            "start the agent as root (or with CAP_SETUID, CAP_SETGID and CAP_SETPCAP, as deploy/dropboard-agent.service does)");
+            $"start the agent as root with at least {PrivilegePlan.StartSet} (as deploy/dropboard-agent.service does)");
     }
 
     [LibraryImport("libc", SetLastError = true)]

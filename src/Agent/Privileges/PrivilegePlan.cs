@@ -20,6 +20,15 @@ public sealed record AgentNeeds(bool StopsNetDmMonitor, bool KallsymsNeedsSyslog
 /// </summary>
 public sealed record PrivilegePlan(CapabilitySet Keep, IReadOnlyList<string> Reasons, IReadOnlyList<string> GivenUp)
 {
+    /// <summary>
+    /// What the agent starts with to open every source and then drop to a user: perf_event_open (CAP_PERFMON), NET_DM's
+    /// configure/start/stop (CAP_NET_ADMIN), its events group and --netns (CAP_SYS_ADMIN), kallsyms (CAP_SYSLOG), the user
+    /// switch and the kept thread's bounding set (CAP_SETUID, CAP_SETGID, CAP_SETPCAP). deploy/dropboard-agent.service's
+    /// CapabilityBoundingSet and docker-compose.yml's cap_add are exactly this.
+    /// </summary>
+    public static readonly CapabilitySet StartSet = CapabilitySet.Of(
+        Capability.Perfmon, Capability.NetAdmin, Capability.SysAdmin, Capability.Syslog, Capability.SetUid, Capability.SetGid, Capability.SetPcap);
+
     public static PrivilegePlan For(AgentNeeds needs)
     {
         var keep = CapabilitySet.None;
