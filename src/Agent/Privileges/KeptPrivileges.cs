@@ -23,13 +23,13 @@ public static partial class KeptPrivileges
     /// <summary>Starts the thread, which runs <paramref name="drop"/> on itself first; throws what that threw.</summary>
     internal static void Start(Action drop)
     {
-        var worker = new Worker();
+        // Installed first: should the drop fail half-way, stopping NET_DM on the way out still goes to the thread that kept most.
+        var worker = _worker = new Worker();
         worker.Invoke(() =>
         {
             drop();
             return 0;
         });
-        _worker = worker;
     }
 
     private sealed class Worker

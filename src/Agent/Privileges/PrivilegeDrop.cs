@@ -33,9 +33,7 @@ public static class PrivilegeDrop
         {
             if (userName is null)
             {
-                Capabilities.ForbidNewPrivilegesOnEveryThread();
-                if (Environment.IsPrivilegedProcess)
-                    await Console.Error.WriteLineAsync("dropboard-agent: keeping root's capabilities (pass --user NAME to give them up); no new privileges");
+                await Console.Error.WriteLineAsync($"dropboard-agent: {(Environment.IsPrivilegedProcess ? "keeping root's capabilities (pass --user NAME to give them up); " : "")}{NoNewPrivileges()}");
                 return true;
             }
             var user = UnixUser.Resolve(userName);
@@ -55,6 +53,20 @@ public static class PrivilegeDrop
         {
             await Console.Error.WriteLineAsync($"dropboard-agent: cannot give up privileges: {e.Message}. Fix: {e.Fix}");
             return false;
+        }
+    }
+
+    /// <summary>Without --user no_new_privs is a bonus: a kernel without seccomp costs it, not the capture.</summary>
+    private static string NoNewPrivileges()
+    {
+        try
+        {
+            Capabilities.ForbidNewPrivilegesOnEveryThread();
+            return "no new privileges";
+        }
+        catch (PrivilegeDropException e)
+        {
+            return $"no_new_privs not set ({e.Message})";
         }
     }
 
