@@ -7,11 +7,15 @@ COPY . .
 RUN dotnet publish src/Web -c Release -o /app/web && dotnet publish src/Agent -c Release -r linux-x64 -o /app/agent
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
-# modprobe, for the agent to load the host's drop_monitor (NET_DM) from the mounted /lib/modules.
-RUN apt-get update && apt-get install -y --no-install-recommends kmod && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app /app
 RUN ln -s /app/agent/dropboard-agent /usr/local/bin/dropboard-agent
+# Nobody runs as root here: the dashboard runs as dropboard; the agent starts as root with a few capabilities
+# (docker-compose.yml) and becomes dropboard once its sources are open, so the spool is dropboard's. A volume
+# created empty takes these owners from the image.
+RUN useradd --system --no-create-home --shell /usr/sbin/nologin dropboard \
+    && install -d -o dropboard -g dropboard -m 750 /data /var/lib/dropboard-agent/spool
+USER dropboard
 ENV DropBoard__Database=/data/dropboard.db
 # Every interface: sign-in is required, so the first admin is made with `docker compose run --rm web users add NAME --role admin`.
 ENV ASPNETCORE_URLS=http://0.0.0.0:5080

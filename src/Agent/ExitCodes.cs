@@ -16,4 +16,7 @@ public static class ExitCodes
 
     /// <summary>The --token-file is missing, unreadable, not a regular file, open to others, someone else's or empty.</summary>
     public const int CredentialFile = 7;
+
+    /// <summary>The agent could not give its privileges up (--user), or its spool is not writable afterwards.</summary>
+    public const int PrivilegeDrop = 8;
 }

@@ -81,7 +81,8 @@ public sealed class AgentProcess : IDisposable
     /// <summary>Ctrl-C (SIGINT).</summary>
     public void Interrupt() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGINT);
 
-    public int ProcessId => _process.Id;
+    /// <summary>The agent's process id (env execs dotnet in place, so it is the agent's own).</summary>
+    public int Id => _process.Id;
 
     public string Stderr { get { lock (_stderr) return string.Join('\n', _stderr); } }
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
+using DropBoard.Agent.Privileges;
 using DropBoard.Agent.Watch;
 using DropBoard.Shared.Contracts;
 using Microsoft.AspNetCore.SignalR;
@@ -59,6 +60,7 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
         {
@@ -78,6 +80,7 @@ public static class RunCommand
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
+                result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,
                 cancellationToken);
         });
         return command;
@@ -97,9 +100,15 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, string? user, string spoolDirectory,
+                                            CancellationToken cancellationToken)
     {
         if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
+        if (!await PrivilegeDrop.DropOrSayWhyAsync(pipeline, options, user, spoolDirectory))
+        {
+            await pipeline.DisposeAsync();
+            return ExitCodes.PrivilegeDrop;
+        }
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
 
         var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));

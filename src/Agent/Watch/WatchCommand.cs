@@ -2,6 +2,7 @@ using System.CommandLine;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Pipeline;
+using DropBoard.Agent.Privileges;
 using DropBoard.Shared.Analysis;
 
 namespace DropBoard.Agent.Watch;
@@ -50,7 +51,7 @@ public static class WatchCommand
         };
         var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary")
         {
-            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, ModeOption, pcap, recordNetlink,
+            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, ModeOption, pcap, recordNetlink, PrivilegeDrop.UserOption,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -68,14 +69,19 @@ public static class WatchCommand
                 },
                 CounterInterval = TimeSpan.FromSeconds(Math.Max(0.1, result.GetValue(interval))),
             };
-            return await RunAsync(options, result.GetValue(seconds), result.GetValue(json), result.GetValue(interval), cancellationToken);
+            return await RunAsync(options, result.GetValue(seconds), result.GetValue(json), result.GetValue(interval), result.GetValue(PrivilegeDrop.UserOption), cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(AgentOptions options, double? seconds, bool json, double intervalSeconds, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(AgentOptions options, double? seconds, bool json, double intervalSeconds, string? user, CancellationToken cancellationToken)
     {
         if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
+        if (!await PrivilegeDrop.DropOrSayWhyAsync(pipeline, options, user))
+        {
+            await pipeline.DisposeAsync();
+            return ExitCodes.PrivilegeDrop;
+        }
 
         await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; watching{(seconds is null ? " until Ctrl-C" : $" for {seconds} s")}");
         foreach (var problem in pipeline.CounterProblems)

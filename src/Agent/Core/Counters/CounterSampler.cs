@@ -136,7 +136,16 @@ public sealed class CounterSampler : IDisposable
         if (state == NamespaceState.Gone && changed)
             Report([$"network namespace '{_namespace.Name}' was deleted; its last counters no longer change"]);
         if (state != NamespaceState.Replaced) return false;
-        _namespace.Join();
+        try
+        {
+            _namespace.Join();
+        }
+        catch (InvalidOperationException e)
+        {
+            // After a privilege drop (--user) the agent may no longer join: the old files stay, and this is said once.
+            Report([$"network namespace '{_namespace.Name}' was recreated, but {e.Message}; its counters are no longer read: restart the agent"]);
+            return false;
+        }
         var old = _files;
         _files = _namespace.Invoke(() => Open("/proc/thread-self/net"));
         foreach (var file in old) file?.Dispose();

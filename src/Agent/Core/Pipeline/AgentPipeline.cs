@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Counters;
+using DropBoard.Agent.Privileges;
 using DropBoard.Agent.Symbols;
 using DropBoard.Shared.Contracts;
 
@@ -140,7 +141,8 @@ public sealed class AgentPipeline : IAsyncDisposable
 
     private void RefreshSymbols()
     {
-        var fresh = _symbolizer.RefreshIfModulesChanged();
+        // Real addresses need CAP_SYSLOG (kptr_restrict): after a privilege drop only one thread has it.
+        var fresh = KeptPrivileges.Run(_symbolizer.RefreshIfModulesChanged);
         if (ReferenceEquals(fresh, _symbolizer)) return;
         _symbolizer = fresh;
         _aggregator.UseSymbolizer(fresh);

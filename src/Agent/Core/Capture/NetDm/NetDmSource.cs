@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DropBoard.Agent.Aggregation;
+using DropBoard.Agent.Privileges;
 using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
 using static Tmds.Linux.LibC;
 
@@ -59,6 +60,9 @@ public sealed class NetDmSource : IDropSource
     private readonly PcapngWriter? _pcap;
     private NetDmDecoder? _decoder;
     private string? _stopError;
+
+    /// <summary>This agent started the kernel's monitor (not sharing another program's) and will stop it.</summary>
+    public bool OwnsMonitor => Volatile.Read(ref _running) == 1;
 
     /// <summary>What was noticed while starting (hardware monitoring unavailable, ...), for the agent's start line.</summary>
     public string? StartNote { get; private set; }
@@ -274,7 +278,8 @@ public sealed class NetDmSource : IDropSource
         AppDomain.CurrentDomain.ProcessExit -= StopOnExit;
         try
         {
-            lock (_commandGate) _commands.Transact("stop the drop monitor", StopRequest(_family).ToArray());
+            // STOP needs CAP_NET_ADMIN on the sending thread: after a privilege drop only one thread has it.
+            lock (_commandGate) KeptPrivileges.Run(() => _commands.Transact("stop the drop monitor", StopRequest(_family).ToArray()));
         }
         catch (Exception e) when (e is NetlinkErrorException or TimeoutException or NetDmParseException)
         {

@@ -28,6 +28,10 @@ public sealed unsafe class NetlinkSocket : IDisposable
         public uint Groups;
     }
 
+    // Tmds.LibC's errno is the last error of a SetLastError P/Invoke, which its socket calls are not: it read 0 after a
+    // poll interrupted by the setxid signal of a privilege drop (Privileges), and the capture died on a harmless EINTR.
+    private static int errno => Marshal.GetLastSystemError();
+
     private int _fd;
     private uint _sequence = (uint)Environment.TickCount;
     private readonly byte[] _replyBuffer = new byte[64 * 1024];
