@@ -189,12 +189,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// Waits for another writer (a script, a backup) at most <see cref="WriterBusyTimeout"/>: the batches waiting are
     /// better answered "retry" than held past the hub's acknowledgement wait.
     /// </summary>
-    private SqliteConnection WriterConnection()
-    {
-        var connection = database.Connect();
-        connection.Execute($"PRAGMA busy_timeout = {(int)WriterBusyTimeout.TotalMilliseconds}");
-        return connection;
-    }
+    private SqliteConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
 
     public static readonly TimeSpan WriterBusyTimeout = TimeSpan.FromSeconds(2);
 
