@@ -13,7 +13,7 @@ namespace DropBoard.Web.Hub;
 /// Where remote agents send their batches (<c>/hubs/agent</c>). Only an agent credential opens a connection
 /// (<see cref="BearerTokenHandler"/>); a per-host one may speak only for its own host. Each call carries its
 /// hello, so a resend after a reconnect needs no state on the connection; <see cref="BatchIngest"/> drops
-/// repeats. The contract (path, method, answers) is <see cref="AgentHubContract"/>.
+/// repeats and answers only once the batch is stored (or "retry" when it could not be). The contract (path, method, answers) is <see cref="AgentHubContract"/>.
 /// </summary>
 [Authorize(Policy = AccessClaims.AgentPolicy)]
 public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, PrometheusMetrics metrics, ILogger<AgentHub> logger)
@@ -43,8 +43,10 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore ac
         }
 
         Context.Items["host"] = read.Hello!.HostId;
-        var accepted = await ingest.IngestAsync(read.Hello, read.Batch!, Context.ConnectionAborted);
-        return metrics.Answered(new BatchAck(read.Batch!.Sequence, !accepted));
+        var ack = await ingest.IngestAsync(read.Hello, read.Batch!, Context.ConnectionAborted);
+        if (ack.Rejection == BatchRejection.Retry)
+            logger.LogDebug("Batch {Sequence} from {Host}: retry ({Why})", ack.Sequence, read.Hello.HostName, ack.Rejected);
+        return metrics.Answered(ack);
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Pipeline;
+using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Web.Live;
 
@@ -43,13 +44,31 @@ public sealed class EmbeddedAgent(BatchIngest ingest, IConfiguration configurati
             try
             {
                 await foreach (var batch in pipeline.Batches.ReadAllAsync(CancellationToken.None))
-                    await ingest.IngestAsync(pipeline.Hello, batch, CancellationToken.None);
+                    await IngestUntilStoredAsync(pipeline.Hello, batch, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                // Stopping while the store could not take a batch: the restart is marked as a gap.
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 Status = new(true, false, $"capture stopped: {e.Message}", "see the dashboard's log");
                 logger.LogError(e, "Embedded agent stopped");
             }
+        }
+    }
+
+    /// <summary>
+    /// The embedded agent has no spool: a batch the store could not take now waits here and is offered again, its
+    /// followers queue behind it in the pipeline.
+    /// </summary>
+    private async Task IngestUntilStoredAsync(AgentHello hello, AgentBatch batch, CancellationToken stoppingToken)
+    {
+        var wait = TimeSpan.FromSeconds(1);
+        while ((await ingest.IngestAsync(hello, batch, CancellationToken.None)).Rejection == BatchRejection.Retry)
+        {
+            await Task.Delay(wait, stoppingToken);
+            wait = TimeSpan.FromSeconds(Math.Min(30, wait.TotalSeconds * 2));
         }
     }
 }

@@ -37,9 +37,9 @@ public sealed class PrometheusMetrics : IBatchListener
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 
-    private readonly Counter _drops, _counters, _lost, _batches;
+    private readonly Counter _drops, _counters, _lost, _batches, _notStored;
     private readonly Gauge _connected;
-    private readonly Counter.Child _accepted, _duplicate, _rejected;
+    private readonly Counter.Child _accepted, _duplicate, _rejected, _retry;
     private readonly ConcurrentDictionary<string, HostSeries> _hosts = new(StringComparer.Ordinal);
 
     public PrometheusMetrics(LiveStore store)
@@ -57,10 +57,14 @@ public sealed class PrometheusMetrics : IBatchListener
             "Drop records the kernel could not hand to the agent (perf ring overflow, NET_DM queue drops): drops missing from dropboard_drops_total.",
             "host");
         _connected = factory.CreateGauge("dropboard_agent_connected", "1 while the host's agent is connected, 0 after its connection ended.", "host");
-        _batches = factory.CreateCounter("dropboard_batches_total", "Agent batches: accepted, duplicate (a resend already counted) or rejected.", "result");
+        _batches = factory.CreateCounter("dropboard_batches_total",
+            "Agent batches: accepted, duplicate (a resend already counted), retry (could not be stored now: the agent keeps it and sends it again) or rejected.", "result");
+        _notStored = factory.CreateCounter("dropboard_batches_not_stored_total",
+            "Batches answered retry and never sent again: missing from the host's recording sessions (each session names them as a gap).", "host");
         _accepted = _batches.WithLabels("accepted");
         _duplicate = _batches.WithLabels("duplicate");
         _rejected = _batches.WithLabels("rejected");
+        _retry = _batches.WithLabels("retry");
         DotNetStats.Register(Registry);
         // Connection state lives in the live store (the hub tells it of a closed connection); read it at each scrape.
         Registry.AddBeforeCollectCallback(() =>
@@ -88,10 +92,14 @@ public sealed class PrometheusMetrics : IBatchListener
     /// <summary>Counts the hub's answer when it was a repeat or a refusal (accepted batches are counted as they arrive), and returns it.</summary>
     public BatchAck Answered(BatchAck ack)
     {
-        if (ack.Rejection != BatchRejection.None) _rejected.Inc();
+        if (ack.Rejection == BatchRejection.Retry) _retry.Inc();
+        else if (ack.Rejection != BatchRejection.None) _rejected.Inc();
         else if (ack.Duplicate) _duplicate.Inc();
         return ack;
     }
+
+    /// <summary>A batch of this host was answered "retry" and never sent again: the sessions it was for miss it.</summary>
+    public void NotStored(string hostName) => _notStored.WithLabels(Label(hostName)).Inc();
 
     private static string Label(string text) =>
         text.Length <= MaxLabelLength ? text : string.Concat(text.AsSpan(0, MaxLabelLength - 1), "…");

@@ -161,12 +161,14 @@ public sealed class SessionDatabase
         return database;
     }
 
-    public SqliteConnection Connect()
+    /// <param name="busySeconds">How long a statement waits for another writer (SQLite's busy timeout and the command timeout alike).</param>
+    public SqliteConnection Connect(int busySeconds = 5)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(busySeconds == 5 ? _connectionString
+            : new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = busySeconds }.ToString());
         connection.Open();
         // NORMAL is safe with WAL: a power cut may lose the last batches, never the file.
-        connection.Execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;");
+        connection.Execute($"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busySeconds * 1000}; PRAGMA synchronous = NORMAL;");
         return connection;
     }
 

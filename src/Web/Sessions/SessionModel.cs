@@ -20,7 +20,7 @@ public static class SessionStates
 
 public sealed record SessionHost(string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords, long Drops);
 
-/// <summary>A stretch of a recording session with no data: the dashboard was down.</summary>
+/// <summary>A stretch of a recording session with no data: the dashboard was down, or batches could not be stored.</summary>
 public sealed record SessionGap(long FromMs, long ToMs, string Why);
 
 /// <summary>Drops at one site for one reason and protocol over a session (or a window of it).</summary>
@@ -39,6 +39,9 @@ public sealed record SessionFile(
 public sealed record SessionFileHost(
     string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords,
     IReadOnlyList<DropBucket> Drops, IReadOnlyList<CounterDelta> Counters, IReadOnlyList<DropSample> Samples);
+
+/// <summary>One batch of one agent, to be recorded into these sessions.</summary>
+public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch);
 
 public enum SessionChangeKind { Started, Stopped, Imported, Written }
 

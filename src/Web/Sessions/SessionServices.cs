@@ -1,5 +1,4 @@
 using DropBoard.Web.Investigations;
-using DropBoard.Web.Live;
 
 namespace DropBoard.Web.Sessions;
 
@@ -17,9 +16,10 @@ public static class SessionServices
         services.AddSingleton(new SessionLimits(configuration.GetValue("DropBoard:MaxRecordingSessions", new SessionLimits().MaxRecording)));
         services.AddSingleton<SessionStore>();
         services.AddSingleton<SessionQueries>();
+        services.AddSingleton<SessionWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<SessionWriter>());
         services.AddSingleton<SessionRecorder>();
         services.AddSingleton<SessionImporter>();
-        services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<SessionRecorder>());
         services.AddSingleton<InvestigationStore>();
         services.AddHostedService<SessionStartup>();
         return services;

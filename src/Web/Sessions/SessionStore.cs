@@ -89,27 +89,54 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     }
 
     /// <summary>Records one batch into one session. Returns false when that batch was already recorded.</summary>
-    public bool Append(long sessionId, AgentHello hello, AgentBatch batch)
+    public bool Append(long sessionId, AgentHello hello, AgentBatch batch) =>
+        AppendAll([new SessionWrite([sessionId], hello, batch)]) == 1;
+
+    /// <summary>
+    /// Records batches into the sessions each names, all in one transaction: all of them are stored or, when it
+    /// fails (locked past the busy timeout, disk full, I/O error), none. A batch a session already has is skipped.
+    /// </summary>
+    /// <returns>How many (session, batch) pairs were new.</returns>
+    /// <exception cref="SqliteException">Nothing was stored.</exception>
+    public int AppendAll(IReadOnlyList<SessionWrite> writes)
     {
-        bool written;
+        var written = new HashSet<long>();
+        var count = 0;
         lock (_write)
-            written = Writing(connection =>
+            Writing(connection =>
             {
             using var transaction = connection.BeginTransaction();
-            var host = HostKey(connection, transaction, sessionId, hello);
-            if (connection.Execute("INSERT OR IGNORE INTO batches_seen VALUES (@host, @instance, @sequence)",
-                    new { host, instance = hello.InstanceId, sequence = batch.Sequence }, transaction) == 0)
-                return false;
-            WriteDrops(connection, transaction, host, batch.Drops);
-            WriteCounters(connection, transaction, host, batch.Counters);
-            WriteSamples(connection, transaction, host, batch.Samples);
-            connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
-            connection.Execute("UPDATE sessions SET last_write_ms = @now WHERE id = @sessionId", new { sessionId, now = Now }, transaction);
+            var now = Now;
+            foreach (var (sessions, hello, batch) in writes)
+                foreach (var sessionId in sessions)
+                {
+                    var host = HostKey(connection, transaction, sessionId, hello);
+                    if (connection.Execute("INSERT OR IGNORE INTO batches_seen VALUES (@host, @instance, @sequence)",
+                            new { host, instance = hello.InstanceId, sequence = batch.Sequence }, transaction) == 0)
+                        continue;
+                    WriteDrops(connection, transaction, host, batch.Drops);
+                    WriteCounters(connection, transaction, host, batch.Counters);
+                    WriteSamples(connection, transaction, host, batch.Samples);
+                    if (batch.LostRecords > 0)
+                        connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
+                    written.Add(sessionId);
+                    count++;
+                }
+            foreach (var sessionId in written)
+                connection.Execute("UPDATE sessions SET last_write_ms = @now WHERE id = @sessionId", new { sessionId, now }, transaction);
             transaction.Commit();
-            return true;
+            return count;
             });
-        if (written) Tell(sessionId, SessionChangeKind.Written);
-        return written;
+        foreach (var sessionId in written) Tell(sessionId, SessionChangeKind.Written);
+        return count;
+    }
+
+    /// <summary>Marks a stretch of a session that has no data, and why (the dashboard was down, batches could not be stored).</summary>
+    public void MarkGap(long sessionId, long fromMs, long toMs, string why)
+    {
+        using var connection = database.Connect();
+        connection.Execute("INSERT INTO gaps VALUES (@sessionId, @fromMs, @toMs, @why)", new { sessionId, fromMs, toMs, why });
+        Tell(sessionId, SessionChangeKind.Written);
     }
 
     /// <summary>A whole session at once (import): one transaction, all or nothing.</summary>
@@ -145,7 +172,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     {
         try
         {
-            return write(_writer ??= database.Connect());
+            return write(_writer ??= WriterConnection());
         }
         catch
         {
@@ -157,6 +184,14 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             throw;
         }
     }
+
+    /// <summary>
+    /// Waits for another writer (a script, a backup) at most <see cref="WriterBusyTimeout"/>: the batches waiting are
+    /// better answered "retry" than held past the hub's acknowledgement wait.
+    /// </summary>
+    private SqliteConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
+
+    public static readonly TimeSpan WriterBusyTimeout = TimeSpan.FromSeconds(2);
 
     private long HostKey(SqliteConnection connection, SqliteTransaction transaction, long sessionId, AgentHello hello)
     {

@@ -34,6 +34,26 @@ public static class AgentHubClient
             [new CounterDelta("Udp.RcvbufErrors", Math.Max(0, drops), now)], [], 0, 0);
     }
 
+    /// <summary>
+    /// Sends a batch as an agent does: answered <see cref="BatchRejection.Retry"/> (or too fast), it waits <paramref name="pause"/>
+    /// and sends the same batch again before any later one, until it is taken (or answered as a repeat). Every answer goes
+    /// into <paramref name="answers"/>; fails after two minutes of "retry".
+    /// </summary>
+    public static async Task<BatchAck> SendUntilTakenAsync(HubConnection connection, AgentHello hello, AgentBatch batch, List<BatchAck> answers, TimeSpan? pause = null)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (true)
+        {
+            using var unanswered = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, unanswered.Token);
+            lock (answers) answers.Add(ack);
+            if (ack.Rejection == BatchRejection.None) return ack;
+            if (ack.Rejection is not (BatchRejection.Retry or BatchRejection.TooFast) || DateTime.UtcNow > deadline)
+                throw new Xunit.Sdk.XunitException($"batch {batch.Sequence} was answered {ack.Rejection}: {ack.Rejected}");
+            await Task.Delay(pause ?? TimeSpan.FromMilliseconds(500));
+        }
+    }
+
     /// <summary>Why the hub refused a batch; fails when it was accepted.</summary>
     public static string Rejected(System.Text.Json.JsonElement ack) =>
         ack.GetProperty("rejected").GetString() ?? throw new Xunit.Sdk.XunitException($"the batch was accepted: {ack}");

@@ -11,6 +11,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
 {
     [Inject] private SessionQueries Queries { get; set; } = null!;
     [Inject] private SessionStore Store { get; set; } = null!;
+    [Inject] private SessionWriter Writer { get; set; } = null!;
     [Inject] private InvestigationStore Investigations { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
     [Inject] private CurrentUser User { get; set; } = null!;

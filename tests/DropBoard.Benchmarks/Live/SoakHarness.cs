@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using DropBoard.Shared.Contracts;
+using DropBoard.TestKit;
+using Microsoft.AspNetCore.SignalR.Client;
+
+namespace DropBoard.Benchmarks.Live;
+
+/// <summary>
+/// Durable delivery under load: simulated agents over real SignalR on loopback into a real dashboard with a real
+/// SQLite file, each making a batch every 250 ms with drops at its sites and keeping it until the dashboard takes it
+/// (resending on "retry", as the agent's spool does). First a baseline phase with no session recording (the hub
+/// acknowledges at once), then the same agents with a session recording every host for the set duration (the hub
+/// acknowledges after the commit). Prints per phase: batches made, acknowledged, answered retry, still unacknowledged
+/// after a drain, ack latency p50/p99 (and as a ratio to the baseline phase), the web process's CPU; for the recording
+/// phase also the drops the session holds against the drops acknowledged (lost or doubled), the web RSS slope (MB/min,
+/// least squares over samples every 5 s) and the database size.
+/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- soak [agents] [sites] [minutes]</c>.
+/// </summary>
+internal static class SoakHarness
+{
+    private const string Token = "soak";
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Baseline = TimeSpan.FromSeconds(30);
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var agentCount = args.Length > 1 ? int.Parse(args[1]) : 200;
+        var sites = args.Length > 2 ? int.Parse(args[2]) : 200;
+        var minutes = args.Length > 3 ? double.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 10;
+        var database = WebAppProcess.NewDatabasePath();
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false",
+            $"DropBoard:Database={database}", "Logging:LogLevel:Default=Warning");
+        var agents = new List<SimulatedAgent>();
+        for (var i = 0; i < agentCount; i++) agents.Add(await SimulatedAgent.ConnectAsync(app.BaseAddress, i, sites));
+        Console.WriteLine($"{agentCount} agents x {sites} sites, a batch every {Interval.TotalMilliseconds:0} ms each; baseline {Baseline.TotalSeconds:0} s not recording, then {minutes} min recording");
+
+        var baseline = await PhaseAsync(app, agents, Baseline, rss: null);
+        Print("not recording", baseline, null);
+
+        using var created = await app.Http.PostAsJsonAsync("api/sessions", new { name = "soak" });
+        created.EnsureSuccessStatusCode();
+        var session = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var rss = new List<(double Minutes, double Mb)>();
+        var recording = await PhaseAsync(app, agents, TimeSpan.FromMinutes(minutes), rss);
+        (await app.Http.PostAsync($"api/sessions/{session}/stop", null)).EnsureSuccessStatusCode();
+        Print("recording", recording, baseline);
+
+        var stored = (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{session}")).GetProperty("drops").GetInt64();
+        Console.WriteLine($"  session holds {stored:N0} drops of {recording.AckedDrops:N0} acknowledged: {recording.AckedDrops - stored:N0} lost ({(stored > recording.AckedDrops ? "doubled!" : "none doubled")})");
+        Console.WriteLine($"  web RSS {rss[0].Mb:F0} MB -> {rss[^1].Mb:F0} MB, slope {Slope(rss):F2} MB/min over {rss.Count} samples; database {new FileInfo(database).Length / 1e6:F0} MB (+ WAL {Size(database + "-wal") / 1e6:F0} MB)");
+        foreach (var a in agents) await a.DisposeAsync();
+        return recording.AckedDrops == stored && recording.Unacked == 0 ? 0 : 1;
+    }
+
+    private sealed record Phase(long Made, long Acked, long Retried, long Unacked, long AckedDrops, List<double> AckMs, double Seconds, double CpuShare);
+
+    /// <summary>Makes batches for <paramref name="duration"/>, then stops making them and lets every agent drain (at most a minute).</summary>
+    private static async Task<Phase> PhaseAsync(WebAppProcess app, List<SimulatedAgent> agents, TimeSpan duration, List<(double, double)>? rss)
+    {
+        foreach (var a in agents) a.Reset();
+        var cpuBefore = app.CpuTime;
+        var clock = Stopwatch.StartNew();
+        using var making = new CancellationTokenSource(duration);
+        var runs = agents.Select(a => a.RunAsync(making.Token)).ToList();
+        while (!making.IsCancellationRequested)
+        {
+            rss?.Add((clock.Elapsed.TotalMinutes, Rss(app.ProcessId)));
+            try { await Task.Delay(TimeSpan.FromSeconds(5), making.Token); } catch (OperationCanceledException) { }
+        }
+        await Task.WhenAll(runs);
+        var cpu = (app.CpuTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds;
+        return new Phase(agents.Sum(a => a.Made), agents.Sum(a => a.Acked), agents.Sum(a => a.Retried), agents.Sum(a => a.Waiting),
+            agents.Sum(a => a.AckedDrops), agents.SelectMany(a => a.AckMs).Order().ToList(), clock.Elapsed.TotalSeconds, cpu);
+    }
+
+    private static void Print(string name, Phase p, Phase? baseline)
+    {
+        var p50 = Percentile(p.AckMs, 0.5);
+        var p99 = Percentile(p.AckMs, 0.99);
+        var ratio = baseline is null ? "" : $" ({p50 / Percentile(baseline.AckMs, 0.5):F1}x, {p99 / Percentile(baseline.AckMs, 0.99):F1}x not recording)";
+        Console.WriteLine($"{name,-14} {p.Seconds,5:F0} s: batches made {p.Made:N0}, acked {p.Acked:N0}, answered retry {p.Retried:N0}, unacked after drain {p.Unacked:N0}; " +
+                          $"ack p50 {p50:F1} ms p99 {p99:F1} ms{ratio}; {p.Acked / p.Seconds:F0} batches/s; web CPU {100 * p.CpuShare:F0} %");
+    }
+
+    private static double Percentile(List<double> sorted, double p) =>
+        sorted.Count == 0 ? double.NaN : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
+
+    private static double Slope(List<(double X, double Y)> points)
+    {
+        var (mx, my) = (points.Average(p => p.X), points.Average(p => p.Y));
+        var den = points.Sum(p => (p.X - mx) * (p.X - mx));
+        return den == 0 ? double.NaN : points.Sum(p => (p.X - mx) * (p.Y - my)) / den;
+    }
+
+    private static double Rss(int pid) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+
+    private static long Size(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
+
+    /// <summary>An agent with an in-memory spool: batches leave it only when the hub took them (or had them already).</summary>
+    private sealed class SimulatedAgent(HubConnection connection, AgentHello hello, int sites) : IAsyncDisposable
+    {
+        private static readonly string[] Reasons = ["SOCKET_RCVBUFF", "NO_SOCKET", "NETFILTER_DROP"];
+        private readonly ConcurrentQueue<AgentBatch> _spool = new();
+        private readonly Random _random = new(hello.HostId.GetHashCode());
+        private long _sequence;
+
+        public long Made, Acked, Retried, AckedDrops;
+        public List<double> AckMs { get; private set; } = [];
+        public int Waiting => _spool.Count;
+
+        public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index, int sites)
+        {
+            var connection = new HubConnectionBuilder()
+                .WithUrl(new Uri(server, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
+                .Build();
+            connection.ServerTimeout = TimeSpan.FromMinutes(2);
+            await connection.StartAsync();
+            return new SimulatedAgent(connection, new AgentHello($"soak-{index:D3}", $"soak-{index:D3}", "6.18.0", "tracepoint", "soak", 10, Guid.NewGuid().ToString("n")), sites);
+        }
+
+        public void Reset()
+        {
+            Made = Acked = Retried = AckedDrops = 0;
+            AckMs = [];
+        }
+
+        public async Task RunAsync(CancellationToken making)
+        {
+            await Task.Delay(_random.Next(250), CancellationToken.None); // agents do not tick in step
+            var maker = MakeAsync(making);
+            var drainUntil = DateTime.MaxValue;
+            while (true)
+            {
+                if (maker.IsCompleted && drainUntil == DateTime.MaxValue) drainUntil = DateTime.UtcNow.AddMinutes(1);
+                if (!_spool.TryPeek(out var batch))
+                {
+                    if (maker.IsCompleted) return;
+                    await Task.Delay(20, CancellationToken.None);
+                    continue;
+                }
+                if (DateTime.UtcNow > drainUntil) return;
+                var started = Stopwatch.GetTimestamp();
+                var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                AckMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                if (ack.Rejection == BatchRejection.None)
+                {
+                    _spool.TryDequeue(out _);
+                    Acked++;
+                    if (!ack.Duplicate) AckedDrops += batch.Drops.Sum(d => d.Count);
+                }
+                else if (ack.Rejection is BatchRejection.Retry or BatchRejection.TooFast)
+                {
+                    Retried++;
+                    await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                }
+                else throw new InvalidOperationException($"batch {batch.Sequence} of {hello.HostId} refused: {ack.Rejected}");
+            }
+        }
+
+        private async Task MakeAsync(CancellationToken making)
+        {
+            using var timer = new PeriodicTimer(Interval);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(making))
+                {
+                    var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                    var drops = new DropBucket[sites];
+                    for (var i = 0; i < drops.Length; i++)
+                        drops[i] = new DropBucket($"site_function_{i:D3}+0x{i * 16:x}", $"site_function_{i:D3}", Reasons[i % 3], (now - _random.Next(250)) / 10 * 10, _random.Next(1, 50), 0x0800);
+                    var counters = Enumerable.Range(0, 20).Select(i => new CounterDelta($"Udp.Counter{i}", _random.Next(100), now)).ToArray();
+                    _spool.Enqueue(new AgentBatch(hello.HostId, ++_sequence, now, drops, counters, [], 0, 0));
+                    Made++;
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        public ValueTask DisposeAsync() => connection.DisposeAsync();
+    }
+}
