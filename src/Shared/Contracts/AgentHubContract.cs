@@ -41,6 +41,9 @@ public enum BatchRejection
 
     /// <summary>The credential may not speak for this host: every batch would be refused alike, so stop.</summary>
     Forbidden,
+
+    /// <summary>The dashboard could not store it now: keep it and send it again later.</summary>
+    Retry,
 }
 
 /// <summary>The hub's answer to a batch: taken, a repeat it already had, or refused (<see cref="Rejection"/>) and why (<see cref="Rejected"/>).</summary>
