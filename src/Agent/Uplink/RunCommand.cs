@@ -26,14 +26,14 @@ public static class RunCommand
     /// <summary>The --token-file is missing, unreadable, not a regular file, open to others, someone else's or empty.</summary>
     public const int CredentialFileExitCode = 7;
 
-    /// <summary>How long a stopping agent goes on sending while the dashboard asks it to wait (TooFast, Retry).</summary>
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
-
     /// <summary>Stopped with batches the server has not acknowledged: they wait in the spool for the next run.</summary>
     public const int UnsentExitCode = 8;
 
     /// <summary>Batches were discarded (spool and memory backlog full) or lost at exit: the dashboard misses their drops.</summary>
     public const int DiscardedExitCode = 9;
+
+    /// <summary>How long a stopping agent goes on sending while the dashboard asks it to wait (TooFast, Retry).</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
 
     public static Command Create()
     {

@@ -143,9 +143,18 @@ public sealed class Spool
         }
     }
 
+    /// <summary>The batches in send order; none when the directory itself is gone (its writes fail, and say why).</summary>
     private string[] Files()
     {
-        var files = System.IO.Directory.GetFiles(Directory, "*.json");
+        string[] files;
+        try
+        {
+            files = System.IO.Directory.GetFiles(Directory, "*.json");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
         Array.Sort(files, StringComparer.Ordinal);
         return files;
     }

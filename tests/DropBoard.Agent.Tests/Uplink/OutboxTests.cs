@@ -85,6 +85,22 @@ public sealed class OutboxTests : IDisposable
     }
 
     [Fact]
+    public void A_spool_directory_removed_under_the_agent_is_a_write_error_like_any_other_and_nothing_is_lost()
+    {
+        var outbox = new Outbox(new Spool(_directory.FullName, 100), 1 << 20, _said);
+        outbox.Add(Hello, Batch(1, drops: 1));
+        _directory.Delete(recursive: true);
+        outbox.Add(Hello, Batch(2, drops: 1));
+        outbox.Add(Hello, Batch(3, drops: 1));
+
+        Assert.Equal(1, Occurrences(_said.ToString(), "cannot keep batches in the spool"));
+        Assert.StartsWith("0 batches spooled, 2 in memory", outbox.Describe()); // the first went with its directory
+        _directory.Create();
+        outbox.Add(Hello, Batch(4, drops: 1));
+        Assert.Equal([2L, 3L, 4L], _directory.GetFiles("*.json").Select(f => f.Name).Order().Select(n => long.Parse(n.Split('-', '.')[1])));
+    }
+
+    [Fact]
     public void A_batch_refused_for_good_from_memory_is_kept_aside_on_disk()
     {
         var outbox = new Outbox(new Spool(_directory.FullName, 0), 1 << 20, _said);
