@@ -19,4 +19,10 @@ public static class ExitCodes
 
     /// <summary>The agent could not give its privileges up (--user), or its spool is not writable afterwards.</summary>
     public const int PrivilegeDrop = 8;
+
+    /// <summary>Stopped with batches the server has not acknowledged: they wait in the spool for the next run.</summary>
+    public const int Unsent = 9;
+
+    /// <summary>Batches were discarded (spool and memory backlog full) or lost at exit: the dashboard misses their drops.</summary>
+    public const int Discarded = 10;
 }

@@ -27,17 +27,29 @@ public sealed class AgentProcess : IDisposable
         process.BeginErrorReadLine();
     }
 
-    public static AgentProcess Start(params string[] args) =>
-        StartCommand(["dotnet", Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll"), .. args]);
+    public static AgentProcess Start(params string[] args) => StartIn(null, args);
 
     /// <summary>A published agent (<see cref="PublishedAgent"/>): the executable itself, no dotnet host.</summary>
-    public static AgentProcess StartExecutable(string executable, params string[] args) => StartCommand([executable, .. args]);
+    public static AgentProcess StartExecutable(string executable, params string[] args) => StartCommand(null, [executable, .. args]);
 
-    private static AgentProcess StartCommand(string[] command)
+    /// <summary>
+    /// Inside a network namespace (<c>nsenter --net</c>, which leaves the mounts alone): its connections leave from
+    /// there, and it reads that namespace's counters.
+    /// </summary>
+    public static AgentProcess StartIn(NetNamespace? ns, params string[] args) =>
+        StartCommand(ns, ["dotnet", Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll"), .. args]);
+
+    private static AgentProcess StartCommand(NetNamespace? ns, string[] command)
     {
         // Through env, so Ctrl-C (SIGINT) reaches the agent as it does from a terminal even when the test run
         // itself was started in the background, where SIGINT is ignored and the ignoring is inherited.
         var psi = new ProcessStartInfo("/usr/bin/env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (ns is not null)
+        {
+            psi.FileName = "nsenter";
+            psi.ArgumentList.Add($"--net=/run/netns/{ns.Name}");
+            psi.ArgumentList.Add("/usr/bin/env");
+        }
         psi.ArgumentList.Add("--default-signal=INT");
         foreach (var a in command) psi.ArgumentList.Add(a);
         return new AgentProcess(Process.Start(psi)!);
@@ -75,8 +87,26 @@ public sealed class AgentProcess : IDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>Polls <paramref name="condition"/> for up to <paramref name="seconds"/> (a loaded CI machine); fails naming what never happened, with what the agent said.</summary>
+    public async Task WaitUntilAsync(Func<bool> condition, string what, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"no {what} within {seconds} s; the agent said:\n{Stderr}");
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>Asks the agent to stop, as Ctrl-C or systemd would (SIGTERM).</summary>
     public void Terminate() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGTERM);
+
+    /// <summary>Kills the agent outright (SIGKILL), as a crash, the OOM killer or a power cut would.</summary>
+    public void Kill()
+    {
+        Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGKILL);
+        _process.WaitForExit();
+    }
 
     /// <summary>Ctrl-C (SIGINT).</summary>
     public void Interrupt() => Tmds.Linux.LibC.kill(_process.Id, Tmds.Linux.LibC.SIGINT);
@@ -85,6 +115,13 @@ public sealed class AgentProcess : IDisposable
     public int Id => _process.Id;
 
     public string Stderr { get { lock (_stderr) return string.Join('\n', _stderr); } }
+
+    /// <summary>How many times the agent has said <paramref name="what"/> on stderr.</summary>
+    public int TimesSaid(string what)
+    {
+        var text = Stderr;
+        return (text.Length - text.Replace(what, "", StringComparison.Ordinal).Length) / what.Length;
+    }
 
     public IReadOnlyList<string> StdoutLines { get { lock (_stdout) return [.. _stdout]; } }
 

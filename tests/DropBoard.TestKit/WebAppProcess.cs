@@ -29,11 +29,20 @@ public sealed class WebAppProcess : IAsyncDisposable
     }
     public HttpClient Http { get; }
 
-    private WebAppProcess(Process process, Uri baseAddress)
+    private WebAppProcess(Process process, Uri baseAddress, NetNamespace? ns = null)
     {
         _process = process;
         BaseAddress = baseAddress;
-        Http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // In a namespace of its own, the app is reached from a socket made inside that namespace.
+        var handler = new SocketsHttpHandler();
+        if (ns is not null)
+            handler.ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            };
+        Http = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Add(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.Add(e.Data); };
         process.BeginOutputReadLine();
@@ -50,6 +59,21 @@ public sealed class WebAppProcess : IAsyncDisposable
     public static async Task<WebAppProcess> StartAsync(int port, params string[] settings)
     {
         var app = new WebAppProcess(Process.Start(StartInfo(port, settings))!, new Uri($"http://127.0.0.1:{port}/"));
+        await app.WaitUntilServingAsync();
+        return app;
+    }
+
+    /// <summary>
+    /// Inside a network namespace (<c>nsenter --net</c>, which leaves the mounts alone), listening on
+    /// <paramref name="address"/>; <see cref="Http"/> reaches it from inside that namespace.
+    /// </summary>
+    public static async Task<WebAppProcess> StartInAsync(NetNamespace ns, string address, int port, params string[] settings)
+    {
+        var psi = StartInfo(port, settings, address);
+        psi.ArgumentList.Insert(0, psi.FileName);
+        psi.ArgumentList.Insert(0, $"--net=/run/netns/{ns.Name}");
+        psi.FileName = "nsenter";
+        var app = new WebAppProcess(Process.Start(psi)!, new Uri($"http://{address}:{port}/"), ns);
         await app.WaitUntilServingAsync();
         return app;
     }
@@ -94,7 +118,7 @@ public sealed class WebAppProcess : IAsyncDisposable
     /// <summary>A path for a new database file, to prepare users and tokens before the app starts on it.</summary>
     public static string NewDatabasePath() => Path.Combine(Path.GetTempPath(), $"dropboard-test-{Guid.NewGuid():n}.db");
 
-    private static ProcessStartInfo StartInfo(int port, string[] settings)
+    private static ProcessStartInfo StartInfo(int port, string[] settings, string address = "127.0.0.1")
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "DropBoard.Web.dll");
         var psi = new ProcessStartInfo("dotnet")
@@ -106,7 +130,7 @@ public sealed class WebAppProcess : IAsyncDisposable
         };
         psi.ArgumentList.Add(dll);
         psi.ArgumentList.Add("--urls");
-        psi.ArgumentList.Add($"http://127.0.0.1:{port}");
+        psi.ArgumentList.Add($"http://{address}:{port}");
         foreach (var s in settings) psi.ArgumentList.Add($"--{s}");
         if (!settings.Any(s => s.StartsWith("DropBoard:Database=", StringComparison.Ordinal)))
             psi.ArgumentList.Add($"--DropBoard:Database={NewDatabasePath()}");

@@ -19,6 +19,9 @@ namespace DropBoard.Agent.Uplink;
 /// </summary>
 public static class RunCommand
 {
+    /// <summary>How long a stopping agent goes on sending while the dashboard asks it to wait (TooFast, Retry).</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
+
     public static Command Create()
     {
         var server = new Option<Uri>("--server")
@@ -50,16 +53,26 @@ public static class RunCommand
         };
         var spoolMax = new Option<int>("--spool-max")
         {
-            Description = "Batches kept while the server is away (4 a second); the oldest go first, counted",
+            Description = "Batches kept on disk while the server is away (4 a second); past it they wait in memory (--backlog-kb)",
             DefaultValueFactory = _ => 20_000,
         };
+        var backlogKb = new Option<int>("--backlog-kb")
+        {
+            Description = "Kilobytes of batches kept in memory while the spool cannot take them (full disk, write error, --spool-max); "
+                          + "past it new batches are discarded, counted and reported",
+            DefaultValueFactory = _ => 64 * 1024,
+        };
+        backlogKb.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0) r.AddError("--backlog-kb cannot be negative");
+        });
         var session = new Option<string?>("--session")
         {
             Description = "Record this host into a new dashboard session of this name, stopped when the agent stops",
         };
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
-            server, token, tokenFile, spool, spoolMax, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            server, token, tokenFile, spool, spoolMax, backlogKb, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
             PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
@@ -72,8 +85,9 @@ public static class RunCommand
             // Before capturing or connecting: a credential file others can read is refused outright.
             var credential = result.GetValue(tokenFile) is { } path ? await ReadOrSayWhyAsync(path) : result.GetValue(token);
             if (credential is null) return ExitCodes.CredentialFile;
+            var outbox = new Outbox(new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)), result.GetValue(backlogKb) * 1024L, Console.Error);
             return await RunAsync(
-                result.GetValue(server)!, credential, result.GetValue(session), new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)),
+                result.GetValue(server)!, credential, result.GetValue(session), outbox,
                 new AgentOptions
                 {
                     Source = result.GetValue(WatchCommand.SourceOption),
@@ -100,7 +114,7 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Spool spool, AgentOptions options, string? user, string spoolDirectory,
+    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Outbox outbox, AgentOptions options, string? user, string spoolDirectory,
                                             CancellationToken cancellationToken)
     {
         if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
@@ -116,38 +130,36 @@ public static class RunCommand
             .WithUrl(hub, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
             .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJson.Default))
             .Build();
-        var spooled = new SemaphoreSlim(0);
-        using var stop = cancellationToken.Register(() => _ = pipeline.DisposeAsync().AsTask());
+        var giveUpAt = DateTime.MaxValue;
+        using var stop = cancellationToken.Register(() =>
+        {
+            giveUpAt = DateTime.UtcNow + StopGrace;
+            _ = pipeline.DisposeAsync().AsTask();
+        });
 
+        // Capture never waits for the server: whatever the uplink is doing, batches go on into the outbox.
         var capture = Task.Run(async () =>
         {
             await foreach (var batch in pipeline.Batches.ReadAllAsync(CancellationToken.None))
-            {
-                spool.Append(pipeline.Hello, batch);
-                spooled.Release();
-            }
+                outbox.Add(pipeline.Hello, batch);
         }, CancellationToken.None);
 
         using var api = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(10) };
         api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         long? sessionId = null;
         var exitCode = 0;
-        var backoff = TimeSpan.FromSeconds(1);
-        long evictedReported = 0;
+        var backoff = Backoff.ForUplink();
+        var stopping = () => capture.IsCompleted && cancellationToken.IsCancellationRequested;
+        var pastGrace = () => stopping() && DateTime.UtcNow > giveUpAt;
+        // A stop ends a wait begun before it, so the agent tries once more at once instead of sleeping out its backoff.
+        var pause = (TimeSpan wait) => capture.IsCompleted ? Task.Delay(wait) : Task.WhenAny(Task.Delay(wait), capture);
+        var refusing = false;
         while (true)
         {
-            if (spool.Evicted > evictedReported)
-            {
-                await Console.Error.WriteLineAsync($"dropboard-agent: spool full, {spool.Evicted - evictedReported} oldest batches evicted (server away too long)");
-                evictedReported = spool.Evicted;
-            }
-            var oldest = spool.Oldest();
-            foreach (var problem in spool.TakeProblems())
-                await Console.Error.WriteLineAsync($"dropboard-agent: spool file {problem}");
-            if (oldest is not { } next)
+            if (outbox.Next() is not { } next)
             {
                 if (capture.IsCompleted) break;
-                await spooled.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None);
+                await outbox.WaitAsync(TimeSpan.FromSeconds(1));
                 continue;
             }
             try
@@ -156,7 +168,7 @@ public static class RunCommand
                 {
                     await connection.StartAsync(CancellationToken.None);
                     await Console.Error.WriteLineAsync($"dropboard-agent: connected to {hub}");
-                    backoff = TimeSpan.FromSeconds(1);
+                    backoff.Reset();
                 }
                 if (sessionName is not null && sessionId is null)
                     sessionId = await StartSessionAsync(api, sessionName, pipeline.Hello.HostId);
@@ -164,10 +176,20 @@ public static class RunCommand
                 switch (ack.Rejection)
                 {
                     case BatchRejection.None:
-                        spool.Remove(next.File);
+                        outbox.Acknowledge(next);
+                        backoff.Reset();
+                        if (refusing) await Console.Error.WriteLineAsync("dropboard-agent: the dashboard takes batches again");
+                        refusing = false;
                         break;
-                    case BatchRejection.TooFast:
-                        await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                    case BatchRejection.Retry or BatchRejection.TooFast:
+                        // Not this batch's fault: it stays first in line, and capture goes on meanwhile.
+                        if (pastGrace()) break;
+                        var wait = backoff.Next();
+                        if (!refusing)
+                            await Console.Error.WriteLineAsync($"dropboard-agent: the dashboard cannot take batches now ({ack.Rejected}); "
+                                                               + $"{outbox.Describe()}; sending again, first in {wait.TotalSeconds:0.#} s, until it can");
+                        refusing = true;
+                        await pause(wait);
                         break;
                     case BatchRejection.Forbidden:
                         // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
@@ -177,11 +199,10 @@ public static class RunCommand
                         break;
                     default:
                         // The server will never take this batch: keep it aside for inspection, go on with the next.
-                        await Console.Error.WriteLineAsync($"dropboard-agent: server rejected batch {next.Entry.Batch.Sequence}: {ack.Rejected}; kept as {next.File}.rejected");
-                        File.Move(next.File, next.File + ".rejected", overwrite: true);
+                        await Console.Error.WriteLineAsync($"dropboard-agent: server rejected batch {next.Entry.Batch.Sequence}: {ack.Rejected}; {outbox.KeepAside(next)}");
                         break;
                 }
-                if (exitCode == ExitCodes.Forbidden) break;
+                if (exitCode == ExitCodes.Forbidden || (ack.Rejection is BatchRejection.Retry or BatchRejection.TooFast && pastGrace())) break;
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
             {
@@ -204,13 +225,15 @@ public static class RunCommand
             catch (Exception e) when (e is HttpRequestException or IOException or InvalidOperationException or TimeoutException
                                           or OperationCanceledException or HubException or System.Net.WebSockets.WebSocketException)
             {
-                if (capture.IsCompleted && cancellationToken.IsCancellationRequested) break; // stopping with the server away: the spool keeps the rest
-                await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {spool.Count} batches spooled, retrying in {backoff.TotalSeconds:0} s");
-                await Task.Delay(backoff, CancellationToken.None);
-                backoff = TimeSpan.FromSeconds(Math.Min(30, backoff.TotalSeconds * 2));
+                if (stopping()) break; // stopping with the server away: the spool keeps the rest
+                var wait = backoff.Next();
+                await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {outbox.Describe()}, retrying in {wait.TotalSeconds:0.#} s");
+                await pause(wait);
             }
         }
         await pipeline.DisposeAsync();
+        await capture;
+        exitCode = await SayWhatIsUndeliveredAsync(outbox, exitCode);
         if (sessionId is { } id)
         {
             try
@@ -225,6 +248,19 @@ public static class RunCommand
             }
         }
         return exitCode;
+    }
+
+    /// <summary>At exit: batches left in memory go to the spool if they can; says what the dashboard has not got, and the exit code that tells.</summary>
+    private static async Task<int> SayWhatIsUndeliveredAsync(Outbox outbox, int exitCode)
+    {
+        outbox.Close();
+        var unsent = outbox.Unsent;
+        if (unsent > 0)
+            await Console.Error.WriteLineAsync($"dropboard-agent: stopping with {unsent} batches not acknowledged; they wait in the spool for the next run");
+        if (outbox.DiscardedBatches > 0)
+            await Console.Error.WriteLineAsync($"dropboard-agent: stopping having discarded {outbox.DiscardSummary()} in all");
+        if (exitCode != 0) return exitCode;
+        return outbox.DiscardedBatches > 0 ? ExitCodes.Discarded : unsent > 0 ? ExitCodes.Unsent : ExitCodes.Ok;
     }
 
     private static async Task<long> StartSessionAsync(HttpClient api, string name, string hostId)

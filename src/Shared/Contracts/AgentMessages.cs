@@ -39,6 +39,11 @@ public sealed record CounterDelta(string Name, long Delta, long AtMs);
 /// <param name="LostRecords">Records the kernel could not hand to the agent during this batch (perf ring overflow, NET_DM queue drops).</param>
 /// <param name="SamplesSuppressed">Raw samples not sent because of the per-second cap.</param>
 /// <param name="Frees">Normal frees (skb:consume_skb) per site, when the agent counts them; never drops.</param>
+/// <param name="BatchesDiscarded">Batches the agent made since the one before this and had to discard: its spool could not
+/// take them and its memory backlog was full. Their drops and counter deltas never reach the dashboard.</param>
+/// <param name="DropsDiscarded">Kernel drops counted in those discarded batches.</param>
+/// <param name="SpoolProblem">Why the agent's spool cannot keep batches right now (<c>No space left on device</c>), null while it can:
+/// batches wait in the agent's memory meanwhile, and are discarded past its bound.</param>
 public sealed record AgentBatch(
     string HostId,
     long Sequence,
@@ -48,4 +53,7 @@ public sealed record AgentBatch(
     IReadOnlyList<DropSample> Samples,
     long LostRecords,
     long SamplesSuppressed,
-    IReadOnlyList<DropBucket>? Frees = null);
+    IReadOnlyList<DropBucket>? Frees = null,
+    long BatchesDiscarded = 0,
+    long DropsDiscarded = 0,
+    string? SpoolProblem = null);

@@ -1,6 +1,5 @@
 using DropBoard.Agent.Tests.Kernel;
 using DropBoard.TestKit;
-using DropBoard.Web.Tests.Live;
 
 namespace DropBoard.Agent.Tests.Publish;
 

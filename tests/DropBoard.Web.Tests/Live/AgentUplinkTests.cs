@@ -13,7 +13,7 @@ namespace DropBoard.Web.Tests.Live;
 /// A real agent process streaming real kernel drops to the real web app over SignalR on loopback; the web
 /// app is killed mid-stream and brought back. Drops made while it was away arrive once, none twice; a batch
 /// recorded by a dashboard that died before its acknowledgement reached the agent is sent again and recorded
-/// once; a batch refused for good is kept aside; a full spool evicts its oldest and says so.
+/// once; a batch refused for good is kept aside; a full spool keeps what it has and the rest waits in memory.
 /// </summary>
 [Collection(KernelCollection.Name)]
 public sealed class AgentUplinkTests
@@ -49,8 +49,8 @@ public sealed class AgentUplinkTests
         var (sent, received) = UdpTraffic.OverflowReceiveBuffer(ns, 2500, port: 7202);
         var dropsB = ns.Snmp("Udp", "RcvbufErrors") - before;
         Assert.Equal(sent - received, dropsB);
-        var unreachable = Occurrences(agent.Stderr, "server unreachable");
-        await WaitUntilAsync(() => Occurrences(agent.Stderr, "server unreachable") > unreachable, "a retry against the closed port", agent);
+        var unreachable = agent.TimesSaid("server unreachable");
+        await agent.WaitUntilAsync(() => agent.TimesSaid("server unreachable") > unreachable, "a retry against the closed port");
 
         await using var second = await WebAppProcess.StartAsync(port, settings);
         var reported = await LiveApiReads.WaitForReasonCountAsync(second, host, "SOCKET_RCVBUFF", dropsB, TimeSpan.FromSeconds(40));
@@ -140,24 +140,50 @@ public sealed class AgentUplinkTests
     }
 
     [Fact]
-    public async Task An_unreadable_spool_file_is_moved_aside_and_said_and_the_agent_streams_on()
+    public async Task A_half_written_spool_file_is_never_taken_for_a_batch_and_the_agent_streams_the_rest()
     {
-        Privileged.RequireRoot();
+        using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
-        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        var port = WebAppProcess.FreePort(); // nothing listens there yet
         var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
-        // What a crash of an older agent mid-write, or a full disk, could leave behind.
-        var broken = Path.Combine(spool.FullName, "0000000000000001-1.json");
-        File.WriteAllText(broken, "{\"hello\":{\"hostId\":");
+        string[] run = ["run", "--server", $"http://127.0.0.1:{port}", "--token", Token, "--spool", spool.FullName, "--netns", ns.Name, "--source", "tracepoint"];
+        var before = ns.Snmp("Udp", "RcvbufErrors");
+        using (var first = AgentProcess.Start(run))
+        {
+            // Real spool files, with real drops in them: written while no dashboard listens.
+            await first.WaitUntilCapturingAsync();
+            UdpTraffic.OverflowReceiveBuffer(ns, 1500, port: 7205);
+            var made = ns.Snmp("Udp", "RcvbufErrors") - before;
+            await first.WaitUntilAsync(() => SpoolReads.Batches(spool.FullName).Sum(b => b.RcvbufDrops) >= made, $"{made} drops in the spool");
+            first.Terminate();
+            Assert.Equal(ExitCodes.Unsent, await first.WaitForExitAsync());
+            Assert.Contains("they wait in the spool for the next run", first.Stderr);
+        }
+        var drops = ns.Snmp("Udp", "RcvbufErrors") - before;
+        var spooled = SpoolReads.Batches(spool.FullName).OrderBy(b => b.Sequence).ToList();
+        Assert.Equal(drops, spooled.Sum(b => b.RcvbufDrops));
 
-        using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", Token, "--spool", spool.FullName, "--source", "tracepoint");
+        // What a power cut leaves where the bytes are not flushed before the rename: a batch with drops cut short under
+        // its complete name. And what it leaves where they are: a batch cut short under its temporary name.
+        var halved = spooled.First(b => b.RcvbufDrops > 0);
+        File.WriteAllBytes(halved.File, File.ReadAllBytes(halved.File)[..(int)(new FileInfo(halved.File).Length / 2)]);
+        var unfinished = spooled.Last(b => b != halved);
+        File.WriteAllBytes(unfinished.File + ".tmp", File.ReadAllBytes(unfinished.File)[..(int)(new FileInfo(unfinished.File).Length / 2)]);
+        File.Delete(unfinished.File);
+
+        await using var app = await WebAppProcess.StartAsync(port, $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        using var agent = AgentProcess.Start(run);
         await agent.WaitUntilCapturingAsync();
-        await LiveApiReads.FirstHostAsync(app);
+        var host = await LiveApiReads.FirstHostAsync(app);
+        await WaitUntilSpoolEmptyAsync(spool, agent);
 
-        Assert.True(File.Exists(broken + ".bad"), "the unreadable file was not moved aside");
-        Assert.Contains($"spool file {broken}: unreadable", agent.Stderr);
-        Assert.Contains($"moved aside to {broken}.bad", agent.Stderr);
-        spool.Delete(recursive: true);
+        // Every whole batch arrived; neither cut one counted.
+        Assert.Equal(drops - halved.RcvbufDrops - unfinished.RcvbufDrops, await LiveApiReads.ReasonCountAsync(app, host, "SOCKET_RCVBUFF"));
+        Assert.True(File.Exists(halved.File + ".bad"), "the half-written batch was not moved aside");
+        Assert.Contains($"spool file {halved.File}: unreadable", agent.Stderr);
+        Assert.Contains($"moved aside to {halved.File}.bad", agent.Stderr);
+        Assert.False(File.Exists(unfinished.File + ".tmp"), "the unfinished write was left in the spool");
+        await StopAndDeleteSpoolAsync(agent, spool);
     }
 
     [Fact]
@@ -182,21 +208,21 @@ public sealed class AgentUplinkTests
         var before = ns.Snmp("Udp", "RcvbufErrors");
         UdpTraffic.OverflowReceiveBuffer(ns, 1500, port: 7204);
         var drops = ns.Snmp("Udp", "RcvbufErrors") - before;
-        await WaitUntilAsync(() => Spooled(spool).Sum(b => b.Drops) >= drops, $"{drops} drops in the spool", agent);
-        Assert.Equal(drops, Spooled(spool).Sum(b => b.Drops));
-        var last = Spooled(spool).Where(b => b.Drops > 0).Max(b => b.Sequence);
+        await agent.WaitUntilAsync(() => SpoolReads.Batches(spool.FullName).Sum(b => b.RcvbufDrops) >= drops, $"{drops} drops in the spool");
+        Assert.Equal(drops, SpoolReads.Batches(spool.FullName).Sum(b => b.RcvbufDrops));
+        var last = SpoolReads.Batches(spool.FullName).Where(b => b.RcvbufDrops > 0).Max(b => b.Sequence);
         relay.LoseAckOf(last);
 
         // The next dashboard records every drop, but the answer taking the last batch never reaches the agent.
         await using var second = await WebAppProcess.StartAsync(port, settings);
-        await WaitUntilAsync(() => relay.Lost.Task.IsCompleted, $"the dashboard's answer taking batch {last}", agent);
+        await agent.WaitUntilAsync(() => relay.Lost.Task.IsCompleted, $"the dashboard's answer taking batch {last}");
         Assert.Equal(drops, await SessionDropsAsync(second, session));
-        Assert.Contains(Spooled(spool), b => b.Sequence == last);
+        Assert.Contains(SpoolReads.Batches(spool.FullName), b => b.Sequence == last);
         await second.DisposeAsync();
 
         // It dies before the agent hears: the dashboard after it gets that batch again, takes it, and records it once.
         await using var third = await WebAppProcess.StartAsync(port, settings);
-        await WaitUntilAsync(() => Spooled(spool).All(b => b.Sequence > last), $"batch {last} sent again and acknowledged", agent);
+        await agent.WaitUntilAsync(() => SpoolReads.Batches(spool.FullName).All(b => b.Sequence > last), $"batch {last} sent again and acknowledged");
         Assert.Equal(2, relay.Answers);
         Assert.Equal(drops, await SessionDropsAsync(third, session));
         await StopAndDeleteSpoolAsync(agent, spool);
@@ -209,13 +235,13 @@ public sealed class AgentUplinkTests
         await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
         // Left in the spool by an earlier run: a negative count, which the hub will never take.
-        new Spool(spool.FullName, 100).Append(new AgentHello("planted", "planted", "6.18", "tracepoint", "old", 10, "earlier-run"),
-            new AgentBatch("planted", 7, 1, [new DropBucket("f+0x1", "f", null, 1, -3)], [], [], 0, 0));
+        new Spool(spool.FullName, 100).Append(7, new SpoolEntry(new AgentHello("planted", "planted", "6.18", "tracepoint", "old", 10, "earlier-run"),
+            new AgentBatch("planted", 7, 1, [new DropBucket("f+0x1", "f", null, 1, -3)], [], [], 0, 0)).ToBytes());
         var planted = spool.GetFiles("*.json").Single().FullName;
         var bytes = File.ReadAllBytes(planted);
 
         using var agent = AgentProcess.Start("run", "--server", app.BaseAddress.ToString(), "--token", Token, "--spool", spool.FullName, "--source", "tracepoint");
-        await WaitUntilAsync(() => agent.Stderr.Contains("server rejected batch 7"), "the agent reporting the refused batch", agent);
+        await agent.WaitUntilAsync(() => agent.Stderr.Contains("server rejected batch 7"), "the agent reporting the refused batch");
 
         Assert.Matches($@"server rejected batch 7: .*a count that is not positive.*; kept as {System.Text.RegularExpressions.Regex.Escape(planted)}\.rejected", agent.Stderr);
         Assert.False(File.Exists(planted));
@@ -229,7 +255,7 @@ public sealed class AgentUplinkTests
     }
 
     [Fact]
-    public async Task A_spool_past_its_maximum_evicts_the_oldest_says_so_and_sends_the_rest_once_the_dashboard_is_up()
+    public async Task A_spool_at_its_maximum_keeps_every_batch_it_has_holds_the_next_in_memory_and_sends_all_once_the_dashboard_is_up()
     {
         Privileged.RequireRoot();
         var port = WebAppProcess.FreePort(); // nothing listens there yet
@@ -237,18 +263,18 @@ public sealed class AgentUplinkTests
         using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{port}", "--token", Token, "--spool", spool.FullName,
             "--spool-max", "5", "--source", "tracepoint");
 
-        await WaitUntilAsync(() => agent.Stderr.Contains("oldest batches evicted"), "the agent reporting evictions", agent);
-        Assert.Matches(@"dropboard-agent: spool full, [1-9]\d* oldest batches evicted \(server away too long\)", agent.Stderr);
-        // What stays is the newest five, in a row: the oldest went first.
-        long[] kept = [];
-        await WaitUntilAsync(() => (kept = [.. Spooled(spool).Select(b => b.Sequence).Order()]).Length == 5, "five batches in the spool", agent);
-        Assert.True(kept[0] > 1, $"batch 1 should have been evicted first; the spool holds {string.Join(", ", kept)}");
-        Assert.Equal(Enumerable.Range((int)kept[0], 5).Select(s => (long)s), kept);
+        await agent.WaitUntilAsync(() => agent.Stderr.Contains("in memory"), "the agent reporting batches in memory");
+        Assert.Contains($"cannot keep batches in the spool {spool.FullName}: {spool.FullName} holds --spool-max 5 batches already", agent.Stderr);
+        // What stays on disk is the first five: nothing kept is given up for newer batches.
+        Assert.Equal([1L, 2, 3, 4, 5], SpoolReads.Batches(spool.FullName).Select(b => b.Sequence).Order());
 
         await using var app = await WebAppProcess.StartAsync(port, $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         await LiveApiReads.FirstHostAsync(app);
         await WaitUntilSpoolEmptyAsync(spool, agent);
-        await StopAndDeleteSpoolAsync(agent, spool);
+        agent.Terminate();
+        Assert.Equal(0, await agent.WaitForExitAsync()); // nothing discarded, nothing left unsent
+        Assert.DoesNotContain("discard", agent.Stderr);
+        spool.Delete(recursive: true);
     }
 
     /// <summary>The agent still writes to its spool while it runs: it goes first.</summary>
@@ -260,42 +286,8 @@ public sealed class AgentUplinkTests
     }
 
     private static async Task WaitUntilSpoolEmptyAsync(DirectoryInfo spool, AgentProcess agent) =>
-        await WaitUntilAsync(() => spool.GetFiles("*.json").Length == 0, "the spool emptying", agent);
-
-    /// <summary>Polls <paramref name="condition"/> for up to a minute (a loaded CI machine); fails naming what never happened.</summary>
-    private static async Task WaitUntilAsync(Func<bool> condition, string what, AgentProcess agent)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline) Assert.Fail($"no {what} within 60 s; the agent said:\n{agent.Stderr}");
-            await Task.Delay(100);
-        }
-    }
-
-    /// <summary>The batches waiting in the spool: sequence, and the SOCKET_RCVBUFF drops they carry.</summary>
-    private static List<(long Sequence, long Drops)> Spooled(DirectoryInfo spool)
-    {
-        var batches = new List<(long, long)>();
-        foreach (var file in spool.GetFiles("*.json"))
-        {
-            try
-            {
-                using var entry = JsonDocument.Parse(File.ReadAllBytes(file.FullName));
-                var batch = entry.RootElement.GetProperty("batch");
-                batches.Add((batch.GetProperty("sequence").GetInt64(), batch.GetProperty("drops").EnumerateArray()
-                    .Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(d => d.GetProperty("count").GetInt64())));
-            }
-            catch (FileNotFoundException)
-            {
-                // Acknowledged (or evicted) between the listing and the read.
-            }
-        }
-        return batches;
-    }
+        await agent.WaitUntilAsync(() => spool.GetFiles("*.json").Length == 0, "the spool emptying");
 
     private static async Task<long> SessionDropsAsync(WebAppProcess app, long session) =>
         (await SitesAsync(app, session)).Where(kv => kv.Key.EndsWith(" SOCKET_RCVBUFF", StringComparison.Ordinal)).Sum(kv => kv.Value);
-
-    private static int Occurrences(string text, string what) => (text.Length - text.Replace(what, "").Length) / what.Length;
 }

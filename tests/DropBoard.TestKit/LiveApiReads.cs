@@ -1,11 +1,10 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using DropBoard.TestKit;
 
-namespace DropBoard.Web.Tests.Live;
+namespace DropBoard.TestKit;
 
 /// <summary>What the tests read from the live JSON API, as a script would.</summary>
-internal static class LiveApiReads
+public static class LiveApiReads
 {
     public static async Task<string> FirstHostAsync(WebAppProcess app)
     {
