@@ -67,14 +67,19 @@ public static class SessionApi
 
     /// <summary>
     /// The body is the file (<c>format=dropwatch|perf-script|dropboard</c>). For dropwatch, a multipart form
-    /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts).
+    /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts), and
+    /// <c>duration</c> (seconds) says how long the capture ran, as dropwatch does not.
     /// </summary>
-    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel, CancellationToken cancellationToken)
+    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel, string? duration,
+        CancellationToken cancellationToken)
     {
         try
         {
+            double? seconds = duration is null ? null
+                : double.TryParse(duration, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
+                : throw new ImportException($"duration: '{ImportException.Excerpt(duration)}' is not a number of seconds");
             var upload = await ImportUpload.ReadAsync(request, cancellationToken);
-            var id = importer.Import(format, upload.File, name ?? upload.FileName, kernel, upload.NetstatBefore, upload.NetstatAfter);
+            var id = importer.Import(format, upload.File, name ?? upload.FileName, kernel, upload.NetstatBefore, upload.NetstatAfter, seconds);
             return Results.Created($"/api/sessions/{id}", new { sessionId = id });
         }
         catch (ImportException e)

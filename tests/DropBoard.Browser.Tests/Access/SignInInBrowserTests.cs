@@ -124,7 +124,7 @@ public sealed class SignInInBrowserTests
         await Assertions.Expect(editor.Locator(".who")).ToHaveAttributeAsync("data-role", "editor", new() { Timeout = Ceiling });
         await Assertions.Expect(editor.GetByRole(AriaRole.Link, new() { Name = "Admin", Exact = true })).ToHaveCountAsync(0, new() { Timeout = Ceiling });
         await Assertions.Expect(editor.GetByRole(AriaRole.Heading, new() { Name = "Import a capture" })).ToBeVisibleAsync(new() { Timeout = Ceiling });
-        await editor.GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded by the editor");
+        await editor.GetByRole(AriaRole.Form, new() { Name = "Start a session" }).GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded by the editor");
         await editor.GetByRole(AriaRole.Button, new() { Name = "Start recording" }).ClickAsync();
         await Assertions.Expect(editor.Locator("h1")).ToHaveTextAsync("recorded by the editor", new() { Timeout = Ceiling });
         await WaitForCircuitAsync(editor);

@@ -8,6 +8,8 @@ public sealed partial class DropSiteHistogram : ComponentBase
 {
     [Parameter, EditorRequired] public IReadOnlyList<FunctionRow> Rows { get; set; } = [];
     [Parameter] public string Empty { get; set; } = "No drops in this window.";
+    /// <summary>False when the drops have no duration to divide by (a capture without timestamps).</summary>
+    [Parameter] public bool Rates { get; set; } = true;
 
     private readonly HashSet<string> _expanded = [];
 
