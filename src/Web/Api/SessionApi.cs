@@ -61,7 +61,16 @@ public static class SessionApi
         // Antiforgery for browsers is BrowserRequestGuard's (it also covers raw bodies, which form-binding checks miss).
         app.MapPost("/api/import", ImportAsync).DisableAntiforgery().RequireAuthorization(AccessClaims.EditorPolicy);
         app.MapGet("/api/compare", (long a, long b, SessionQueries queries) =>
-            SessionCompare.Run(queries, a, b) is { } result ? Results.Ok(result) : Results.NotFound(new { error = $"session {a} or {b} does not exist" }));
+        {
+            try
+            {
+                return Results.Ok(SessionCompare.Run(queries, a, b));
+            }
+            catch (CompareException e)
+            {
+                return e.Missing ? Results.NotFound(new { error = e.Message }) : Results.BadRequest(new { error = e.Message });
+            }
+        });
         return app;
     }
 

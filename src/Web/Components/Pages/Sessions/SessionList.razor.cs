@@ -52,6 +52,19 @@ public sealed partial class SessionList : ComponentBase, IDisposable
 
     private void Load() => List = Queries.List(Search, Sort);
 
+    // In the order ticked: the first is A (before), the second B (after).
+    private List<long> Ticked { get; } = [];
+
+    private void Tick(long id)
+    {
+        if (!Ticked.Remove(id)) Ticked.Add(id);
+    }
+
+    private void CompareTicked()
+    {
+        if (Ticked.Count == 2) Navigation.NavigateTo($"compare?a={Ticked[0]}&b={Ticked[1]}");
+    }
+
     private async Task Start()
     {
         if (string.IsNullOrWhiteSpace(NewName) || !await User.MayAsync(Role.Editor, "start a session")) return;
