@@ -245,6 +245,6 @@ public sealed class SessionPromisesTests(SessionPromisesTests.App app) : IClassF
             .Select(m => WebUtility.HtmlDecode(Regex.Replace(m.Groups["inner"].Value, "<[^>]*>", "")).Trim())
             .ToList();
 
-    // As the page prints a time: the viewer's (here the server's) zone, to the minute.
-    private static string Minute(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm");
+    // As the page prints a time before a browser has told its zone (no browser here): UTC, named beside it, to the minute.
+    private static string Minute(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
 }

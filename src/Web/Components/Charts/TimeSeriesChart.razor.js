@@ -6,7 +6,15 @@ function theme() {
     return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 }
 
-function options(config, series) {
+function xaxis(axis) {
+    return {
+        type: 'datetime', min: axis.min ?? undefined, max: axis.max ?? undefined,
+        labels: { datetimeUTC: axis.utc, datetimeFormatter: { year: 'yyyy', month: 'yyyy-MM', day: 'MM-dd', hour: 'HH:mm', minute: 'HH:mm:ss', second: 'HH:mm:ss' } },
+        title: { text: axis.title },
+    };
+}
+
+function options(config, series, axis) {
     return {
         chart: {
             type: config.kind,
@@ -23,10 +31,10 @@ function options(config, series) {
         dataLabels: { enabled: false },
         stroke: { width: config.kind === 'area' ? 1 : 2, curve: 'straight' },
         fill: { type: 'solid', opacity: config.kind === 'area' ? 0.55 : 1 },
-        xaxis: { type: 'datetime', labels: { datetimeUTC: false } },
+        xaxis: xaxis(axis),
         yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
         legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace', formatter: html },
-        tooltip: { x: { format: 'HH:mm:ss' }, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
+        tooltip: { x: { format: 'yyyy-MM-dd HH:mm:ss' }, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
         noData: { text: config.empty },
     };
 }
@@ -44,18 +52,23 @@ function shortNumber(v) {
     return Math.round(v).toString();
 }
 
-export function render(element, config, series) {
-    const chart = new window.ApexCharts(element, options(config, series));
+export function render(element, config, series, axis) {
+    const chart = new window.ApexCharts(element, options(config, series, axis));
     charts.set(element, chart);
     element.dataset.updates = '0';
     return chart.render();
 }
 
-export function update(element, series) {
+export function update(element, series, axis) {
     const chart = charts.get(element);
     if (!chart) return;
     element.dataset.updates = String(Number(element.dataset.updates) + 1);
-    return chart.updateSeries(series, false);
+    return axis ? chart.updateOptions({ series, xaxis: xaxis(axis) }, false, false) : chart.updateSeries(series, false);
+}
+
+// The viewer switched to or from UTC: same data, other labels.
+export function axis(element, axis) {
+    return charts.get(element)?.updateOptions({ xaxis: xaxis(axis) }, false, false);
 }
 
 export function destroy(element) {

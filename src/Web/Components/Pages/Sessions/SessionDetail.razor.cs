@@ -26,8 +26,6 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private string Reason { get; set; } = "";
     private LiveRefresh? _refresh;
 
-    private string Started => View is null ? "" : DateTimeOffset.FromUnixTimeMilliseconds(View.Session.StartedMs).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
-
     protected override void OnParametersSet()
     {
         Load();

@@ -126,8 +126,6 @@ public sealed partial class SessionList : ComponentBase, IDisposable
 
     private static string? Blank(string text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
-    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
-
     private static string Duration(SessionInfo s)
     {
         if (s.KnownDurationMs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) is not { } ms) return "—";
