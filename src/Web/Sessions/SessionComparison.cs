@@ -1,3 +1,4 @@
+using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Web.Sessions;
@@ -31,6 +32,8 @@ public sealed record FunctionComparison(
 public sealed record CounterComparison(string Name, long? DeltaA, long? DeltaB, double? RateA, double? RateB)
 {
     public double? RateRatio => RateA is null or 0 ? null : RateB / RateA;
+    /// <summary>A counter of loss (the Explain panel's rule), listed before traffic counters.</summary>
+    public bool Loss => CounterAttributor.IsLossCounter(Name);
     public bool OnlyInA => DeltaB is null or 0;
     public bool OnlyInB => DeltaA is null or 0;
 }
@@ -84,7 +87,7 @@ public static class SessionComparison
         var deltasB = Deltas(countersB);
         var groupsA = deltasA.Keys.Select(Group).ToHashSet(StringComparer.Ordinal);
         var groupsB = deltasB.Keys.Select(Group).ToHashSet(StringComparer.Ordinal);
-        var counters = deltasA.Keys.Union(deltasB.Keys).Order(StringComparer.Ordinal)
+        var counters = deltasA.Keys.Union(deltasB.Keys).OrderBy(n => CounterAttributor.IsLossCounter(n) ? 0 : 1).ThenBy(n => n, StringComparer.Ordinal)
             .Select(n =>
             {
                 long? da = groupsA.Contains(Group(n)) ? deltasA.GetValueOrDefault(n) : null;

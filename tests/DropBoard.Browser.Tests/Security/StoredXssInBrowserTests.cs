@@ -140,12 +140,14 @@ public sealed class StoredXssInBrowserTests
                 document.body.append(plot);
                 const now = Date.now();
                 const series = names.map((name, i) => ({ name, data: [0, 1, 2, 3].map(s => [now - (3 - s) * 1000, i + s + 1]) }));
-                await chart.render(plot, { kind: 'line', stacked: false, yTitle: names[3], height: 240, zoom: false, empty: names[3] }, series);
+                await chart.render(plot, { kind: 'line', stacked: false, yTitle: names[3], height: 240, zoom: false, empty: names[3] }, series,
+                    { min: null, max: null, utc: true, title: names[3] });
             }
             """, names);
         var plot = page.Locator(".xss-plot");
         await Assertions.Expect(plot.Locator(".apexcharts-legend-text")).ToHaveTextAsync(names, Patient);
         await Assertions.Expect(plot.Locator(".apexcharts-yaxis-title-text")).ToHaveTextAsync(names[3]);
+        await Assertions.Expect(plot.Locator(".apexcharts-xaxis-title-text")).ToHaveTextAsync(names[3]);
         await HoverAsync(plot);
         await Assertions.Expect(plot.Locator(".apexcharts-tooltip-text-y-label")).ToHaveTextAsync(names.Select(n => n + ": ").ToArray());
         await Assertions.Expect(plot.Locator(".apexcharts-legend-text *, .apexcharts-tooltip-text-y-label *")).ToHaveCountAsync(0);
