@@ -20,6 +20,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private SessionView? View { get; set; }
     private IReadOnlyList<SessionInfo> Others { get; set; } = [];
     private IReadOnlyList<string> Reasons { get; set; } = [];
+    private IReadOnlyList<InvestigationSummary> Linked { get; set; } = [];
     private long CompareWith { get; set; }
     private string Title { get; set; } = "";
     private string Notes { get; set; } = "";
@@ -35,6 +36,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
             return;
         }
         Others = Queries.List().Where(s => s.Id != Id).ToList();
+        Linked = Investigations.List(Id);
         Title = View is null ? "" : $"Investigation of {View.Session.Name}";
 
     }
