@@ -96,6 +96,7 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
         data.Series.Select(s => (object)new
         {
             name = s.Name,
+            color = FunctionColours.Of(s.Name),
             data = data.Seconds.Select((second, i) => new[] { second * 1000, s.Values[i] }).ToArray(),
         }).ToArray();
 

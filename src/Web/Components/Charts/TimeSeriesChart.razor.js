@@ -34,7 +34,8 @@ function options(config, series, axis) {
         xaxis: xaxis(axis),
         yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
         legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace', formatter: html },
-        tooltip: { x: { format: 'yyyy-MM-dd HH:mm:ss' }, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
+        // The default tooltip is still built (hidden) under a custom one: its labels are escaped too.
+        tooltip: { shared: true, intersect: false, custom: tooltip, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
         noData: { text: config.empty },
     };
 }
@@ -44,6 +45,24 @@ function options(config, series, axis) {
 // are SVG text (textContent) and go as they are, or they would show '&lt;'.
 function html(text) {
     return String(text).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
+}
+
+// At the hovered time: the series that are not zero there, biggest first, with their colours; names escaped.
+function tooltip({ series, dataPointIndex, w }) {
+    const x = w.globals.seriesX[0]?.[dataPointIndex];
+    const time = x === undefined ? '' : new Intl.DateTimeFormat('sv-SE', {
+        timeZone: w.config.xaxis.labels.datetimeUTC ? 'UTC' : undefined,
+        year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).format(new Date(x));
+    const rows = series
+        .map((values, i) => ({ name: w.globals.seriesNames[i], value: values[dataPointIndex], color: w.globals.colors[i] }))
+        .filter(r => r.value)
+        .sort((a, b) => b.value - a.value)
+        .map(r => `<div class="apexcharts-tooltip-series-group apexcharts-active" style="display:flex">`
+            + `<span class="apexcharts-tooltip-marker" style="background-color:${html(r.color)}"></span>`
+            + `<div class="apexcharts-tooltip-text"><span class="apexcharts-tooltip-text-y-label">${html(r.name)}: </span>`
+            + `<span class="apexcharts-tooltip-text-y-value">${shortNumber(r.value)}</span></div></div>`);
+    return `<div class="apexcharts-tooltip-title">${html(time)}</div>${rows.length ? rows.join('') : '<div class="apexcharts-tooltip-series-group apexcharts-active">nothing</div>'}`;
 }
 
 function shortNumber(v) {
