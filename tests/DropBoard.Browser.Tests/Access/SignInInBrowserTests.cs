@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Access;
 
@@ -269,7 +270,4 @@ public sealed class SignInInBrowserTests
 
     private static async Task<string[]> SessionNamesAsync(WebAppProcess app) =>
         (await app.Http.GetFromJsonAsync<JsonElement>("api/sessions")).EnumerateArray().Select(s => s.GetProperty("name").GetString()!).ToArray();
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = Ceiling });
 }

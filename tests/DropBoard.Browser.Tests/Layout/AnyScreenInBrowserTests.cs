@@ -4,6 +4,7 @@ using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Layout;
 
@@ -14,8 +15,6 @@ namespace DropBoard.Browser.Tests.Layout;
 public sealed class AnyScreenInBrowserTests
 {
     private const string Token = "any-screen-test-token";
-
-    private static string Fixture(params string[] path) => Path.Combine([AppContext.BaseDirectory, "Fixtures", .. path]);
 
     private static long Now => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
@@ -28,8 +27,8 @@ public sealed class AnyScreenInBrowserTests
         await TestAgent.AcceptedAsync(agent, hello, new AgentBatch(hello.HostId, 1, Now,
             [new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", Now / 10 * 10, 7, 0x0800)],
             [new CounterDelta("Udp.RcvbufErrors", 7, Now), new CounterDelta("Udp.InErrors", 7, Now)], [], 0, 0));
-        var a = await ImportAsync(app, "dropwatch", Fixture("seed-rhel7", "dropwatch-session.txt"), "founding case with a rather long name to wrap");
-        var b = await ImportAsync(app, "perf-script", Fixture("perf-script-kfree_skb-6.18.txt"), "on 6.18");
+        var a = await ImportFileAsync(app, "dropwatch", Fixture("seed-rhel7", "dropwatch-session.txt"), "founding case with a rather long name to wrap");
+        var b = await ImportFileAsync(app, "perf-script", Fixture("perf-script-kfree_skb-6.18.txt"), "on 6.18");
         using var saved = await app.Http.PostAsJsonAsync("api/investigations", new { title = "TPROXY loss", notes = "`udp_queue_rcv_skb+0x218` **174**", sessions = new[] { a, b } });
         var slug = (await saved.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("slug").GetString()!;
         await using var chromium = await Chromium.LaunchAsync();
@@ -97,14 +96,4 @@ public sealed class AnyScreenInBrowserTests
     }
 
     private static string Rgb(string hex) => $"rgb({Convert.ToInt32(hex[1..3], 16)}, {Convert.ToInt32(hex[3..5], 16)}, {Convert.ToInt32(hex[5..7], 16)})";
-
-    private static async Task<long> ImportAsync(WebAppProcess app, string format, string file, string name)
-    {
-        using var response = await app.Http.PostAsync($"api/import?format={format}&name={Uri.EscapeDataString(name)}", new ByteArrayContent(await File.ReadAllBytesAsync(file)));
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetInt64();
-    }
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 }

@@ -5,6 +5,7 @@ using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Navigation;
 
@@ -92,7 +93,4 @@ public sealed class NavigationInBrowserTests
         using var icon = await app.Http.GetAsync("favicon.svg");
         Assert.Equal("image/svg+xml", icon.Content.Headers.ContentType?.MediaType);
     }
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Sessions;
 
@@ -13,8 +14,6 @@ namespace DropBoard.Browser.Tests.Sessions;
 /// </summary>
 public sealed class CompareInBrowserTests
 {
-    private static string Fixture(params string[] path) => Path.Combine([AppContext.BaseDirectory, "Fixtures", .. path]);
-
     // The founding case's receive-queue drop as another 3.10 build places it (another offset), with the same netstat
     // section recorded only for Udp.
     private const string Other310Build = """
@@ -27,9 +26,9 @@ public sealed class CompareInBrowserTests
     public async Task Two_sessions_picked_from_the_list_compare_by_function_across_builds_and_kernels()
     {
         await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
-        var founding = await ImportAsync(app, "dropwatch", await File.ReadAllBytesAsync(Fixture("seed-rhel7", "dropwatch-session.txt")), "founding case", "&kernel=3.10.0-1160.el7.x86_64&duration=3");
+        var founding = await ImportFileAsync(app, "dropwatch", Fixture("seed-rhel7", "dropwatch-session.txt"), "founding case", "&kernel=3.10.0-1160.el7.x86_64&duration=3");
         var other = await ImportAsync(app, "dropwatch", System.Text.Encoding.UTF8.GetBytes(Other310Build), "another 3.10 build", "&kernel=3.10.0-957.el7.x86_64&duration=2");
-        var modern = await ImportAsync(app, "perf-script", await File.ReadAllBytesAsync(Fixture("perf-script-kfree_skb-6.18.txt")), "on 6.18", "&kernel=6.18.0");
+        var modern = await ImportFileAsync(app, "perf-script", Fixture("perf-script-kfree_skb-6.18.txt"), "on 6.18", "&kernel=6.18.0");
         await using var chromium = await Chromium.LaunchAsync();
         var page = await chromium.NewPageAsync(app.BaseAddress);
 
@@ -88,7 +87,7 @@ public sealed class CompareInBrowserTests
         using var withCounters = await app.Http.PostAsync("api/import?format=dropwatch&name=with%20netstat", form);
         withCounters.EnsureSuccessStatusCode();
         var a = (await withCounters.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetInt64();
-        var b = await ImportAsync(app, "dropwatch", System.Text.Encoding.UTF8.GetBytes(Other310Build), "without netstat", "");
+        var b = await ImportAsync(app, "dropwatch", System.Text.Encoding.UTF8.GetBytes(Other310Build), "without netstat");
         await using var chromium = await Chromium.LaunchAsync();
         var page = await chromium.NewPageAsync(app.BaseAddress);
 
@@ -100,14 +99,4 @@ public sealed class CompareInBrowserTests
         await Assertions.Expect(page.Locator("p.notice")).ToContainTextAsync("No rates: A and B have no duration");
         Assert.Equal(0, await page.Locator("table.compare-functions th", new() { HasTextString = "/s" }).CountAsync());
     }
-
-    private static async Task<long> ImportAsync(WebAppProcess app, string format, byte[] file, string name, string query)
-    {
-        using var response = await app.Http.PostAsync($"api/import?format={format}&name={Uri.EscapeDataString(name)}{query}", new ByteArrayContent(file));
-        response.EnsureSuccessStatusCode();
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sessionId").GetInt64();
-    }
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 }

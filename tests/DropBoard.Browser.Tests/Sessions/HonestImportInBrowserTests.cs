@@ -3,6 +3,7 @@ using System.Text.Json;
 using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Sessions;
 
@@ -13,8 +14,6 @@ namespace DropBoard.Browser.Tests.Sessions;
 /// </summary>
 public sealed class HonestImportInBrowserTests
 {
-    private static string Fixture(params string[] path) => Path.Combine([AppContext.BaseDirectory, "Fixtures", .. path]);
-
     [Fact]
     public async Task A_dropwatch_terminal_imported_from_the_page_shows_counts_and_no_invented_times()
     {
@@ -90,7 +89,4 @@ public sealed class HonestImportInBrowserTests
         using var bad = await app.Http.PostAsync("api/import?format=dropwatch&duration=soon", new ByteArrayContent(await File.ReadAllBytesAsync(Fixture("seed-rhel7", "dropwatch-session.txt"))));
         Assert.Contains("duration: 'soon' is not a number of seconds", await bad.Content.ReadAsStringAsync());
     }
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = 30_000 });
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Sessions;
 
@@ -14,8 +15,6 @@ namespace DropBoard.Browser.Tests.Sessions;
 /// </summary>
 public sealed class TimeZoneInBrowserTests
 {
-    private static string Fixture(params string[] path) => Path.Combine([AppContext.BaseDirectory, "Fixtures", .. path]);
-
     [Fact]
     public async Task Browsers_in_two_zones_show_the_same_instant_each_in_its_own_zone()
     {
@@ -54,7 +53,8 @@ public sealed class TimeZoneInBrowserTests
         await Assertions.Expect(detail.Locator("p.zone")).ToHaveAttributeAsync("data-zone", "Asia/Tokyo", new() { Timeout = 30_000 });
         var title = detail.Locator(".apexcharts-xaxis-title");
         await Assertions.Expect(title).ToContainTextAsync($"{In(started, "Asia/Tokyo")[..10]}, Asia/Tokyo (UTC+09:00)");
-        var labels = await detail.Locator(".apexcharts-xaxis-label").AllTextContentsAsync();
+        // ApexCharts blanks a label that would overlap its neighbour.
+        var labels = (await detail.Locator(".apexcharts-xaxis-label").AllTextContentsAsync()).Where(l => l.Trim().Length > 0).ToList();
         Assert.NotEmpty(labels);
         Assert.All(labels, l => Assert.Matches(@"^\d\d:\d\d:\d\d$", l.Trim()));
         await Chromium.ScreenshotAsync(detail, "session-chart-in-tokyo");
