@@ -105,5 +105,5 @@ public static class AccessCommands
         return 0;
     }
 
-    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm 'UTC'");
+    private static string Time(long ms) => Clock.TimeText.Utc(ms);
 }

@@ -15,6 +15,7 @@ public static class InvestigationApi
             var slug = store.Create(body);
             return Results.Created($"/api/investigations/{slug}", new { slug, url = $"{request.Scheme}://{request.Host}/i/{slug}" });
         }).RequireAuthorization(AccessClaims.EditorPolicy);
+        app.MapGet("/api/investigations", (InvestigationStore store, long? session) => store.List(session));
         app.MapGet("/api/investigations/{slug}", (string slug, InvestigationStore store) =>
             store.Get(slug) is { } investigation ? Results.Ok(investigation) : Results.NotFound(new { error = $"no investigation '{slug}'" }));
         app.MapPut("/api/investigations/{slug}", (string slug, InvestigationBody body, InvestigationStore store, SessionQueries sessions) =>

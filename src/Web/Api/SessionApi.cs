@@ -61,20 +61,34 @@ public static class SessionApi
         // Antiforgery for browsers is BrowserRequestGuard's (it also covers raw bodies, which form-binding checks miss).
         app.MapPost("/api/import", ImportAsync).DisableAntiforgery().RequireAuthorization(AccessClaims.EditorPolicy);
         app.MapGet("/api/compare", (long a, long b, SessionQueries queries) =>
-            SessionCompare.Run(queries, a, b) is { } result ? Results.Ok(result) : Results.NotFound(new { error = $"session {a} or {b} does not exist" }));
+        {
+            try
+            {
+                return Results.Ok(SessionCompare.Run(queries, a, b));
+            }
+            catch (CompareException e)
+            {
+                return e.Missing ? Results.NotFound(new { error = e.Message }) : Results.BadRequest(new { error = e.Message });
+            }
+        });
         return app;
     }
 
     /// <summary>
     /// The body is the file (<c>format=dropwatch|perf-script|dropboard</c>). For dropwatch, a multipart form
-    /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts).
+    /// may carry <c>file</c>, <c>netstatBefore</c> and <c>netstatAfter</c> (the <c>netstat -su</c> texts), and
+    /// <c>duration</c> (seconds) says how long the capture ran, as dropwatch does not.
     /// </summary>
-    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel, CancellationToken cancellationToken)
+    private static async Task<IResult> ImportAsync(HttpRequest request, SessionImporter importer, string? format, string? name, string? kernel, string? duration,
+        CancellationToken cancellationToken)
     {
         try
         {
+            double? seconds = duration is null ? null
+                : double.TryParse(duration, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var d) ? d
+                : throw new ImportException($"duration: '{ImportException.Excerpt(duration)}' is not a number of seconds");
             var upload = await ImportUpload.ReadAsync(request, cancellationToken);
-            var id = importer.Import(format, upload.File, name ?? upload.FileName, kernel, upload.NetstatBefore, upload.NetstatAfter);
+            var id = importer.Import(format, upload.File, name ?? upload.FileName, kernel, upload.NetstatBefore, upload.NetstatAfter, seconds);
             return Results.Created($"/api/sessions/{id}", new { sessionId = id });
         }
         catch (ImportException e)

@@ -54,6 +54,17 @@ public sealed class InvestigationStore(SessionDatabase database, TimeProvider cl
         return new Investigation(r.Slug, (int)r.Version, r.CreatedMs, r.UpdatedMs, Read(r.Body), history);
     }
 
+    /// <summary>Every investigation, last saved first; of one session only when <paramref name="session"/> is given.</summary>
+    public IReadOnlyList<InvestigationSummary> List(long? session = null)
+    {
+        using var connection = database.Connect();
+        return connection.Query<(string Slug, string Title, long Version, long CreatedMs, long UpdatedMs, string Body)>(
+                "SELECT slug, title, version, created_ms, updated_ms, body FROM investigations ORDER BY updated_ms DESC, slug")
+            .Select(r => new InvestigationSummary(r.Slug, r.Title, (int)r.Version, r.CreatedMs, r.UpdatedMs, Read(r.Body).Sessions))
+            .Where(i => session is not { } id || i.Sessions.Contains(id))
+            .ToList();
+    }
+
     private static InvestigationBody Read(string json) => JsonSerializer.Deserialize(json, InvestigationJson.Default.InvestigationBody)!;
 }
 

@@ -11,6 +11,27 @@ public sealed record SessionInfo(
 
     /// <summary>Start to stop, or to the last write while recording.</summary>
     public long DurationMs(long nowMs) => Math.Max(1, (StoppedMs ?? nowMs) - StartedMs);
+
+    /// <summary>
+    /// False when a host's source printed no times (a <c>dropwatch</c> terminal): the start is the import time,
+    /// the drops are counts without times, and there are no bursts or lead/lag to find in them.
+    /// </summary>
+    public bool HasTimestamps => Hosts.All(h => SessionSources.HasTimestamps(h.Source));
+
+    /// <summary>
+    /// The length rates may be computed from: the recorded one, or for a source without timestamps the one its
+    /// importer gave (null when none was given).
+    /// </summary>
+    public long? KnownDurationMs(long nowMs) => HasTimestamps || StoppedMs > StartedMs ? DurationMs(nowMs) : null;
+}
+
+/// <summary>Where a session host's drops came from, as far as times are concerned.</summary>
+public static class SessionSources
+{
+    /// <summary>A <c>dropwatch</c> terminal: counts per site, in the order printed, without a time.</summary>
+    public const string Dropwatch = "dropwatch";
+
+    public static bool HasTimestamps(string source) => source != Dropwatch;
 }
 
 public static class SessionStates

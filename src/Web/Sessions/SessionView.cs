@@ -15,7 +15,8 @@ public sealed record SessionView(
     TimeSeries DropsOverTime,
     ExplainReport Explanation,
     long WindowStartMs,
-    long WindowEndMs)
+    long WindowEndMs,
+    bool Rates)
 {
     /// <summary>Every panel of one session under one request: histogram, counters, drops over time and Explain show the same slice.</summary>
     public static SessionView? Build(SessionQueries queries, long id, ViewRequest? view = null)
@@ -25,18 +26,34 @@ public sealed record SessionView(
         var sites = queries.Sites(id, view)
             .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count))
             .ToList();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);
+        if (!session.HasTimestamps)
+        {
+            // No times: counts, and rates over the duration the importer gave; nothing over time, no bursts, no lead/lag.
+            var given = session.KnownDurationMs(now);
+            return new SessionView(session, LiveHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
+                queries.Counters(id, view), new TimeSeries([], []), CountsOnly(drops, counters, view.Drops, kernel),
+                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null);
+        }
         var start = view.FromMs ?? session.StartedMs;
-        var end = view.ToMs ?? session.StoppedMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var end = view.ToMs ?? session.StoppedMs ?? now;
         var duration = TimeSpan.FromMilliseconds(Math.Max(1000, end - start));
         var step = Math.Max(1, (int)(duration.TotalSeconds / 600)); // at most ~600 points a chart
-        var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);
         // An import's counters are its netstat texts before and after: its start is a counter sample too. A recording's
         // first rise covers time before it started, so its span starts at the first sample inside it.
         var samples = counters.Select(c => c.AtMs).Append(session.Origin == "live" ? long.MinValue : session.StartedMs);
         // Drops of a session still recording arrive up to a batch late: its span ends at a sample a second old.
-        var complete = session.StoppedMs is null ? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1000 : end;
+        var complete = session.StoppedMs is null ? now - 1000 : end;
         var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, SampleSpan.Between(samples, start, Math.Min(end, complete)));
         return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
-            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end);
+            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true);
     }
+
+    /// <summary>
+    /// Attribution and known patterns, which need only counts. Bursts and lead/lag need times: none are looked for
+    /// (no site is compared with another, and the one instant every count sits at is no burst).
+    /// </summary>
+    private static ExplainReport CountsOnly(List<DropBucket> drops, List<CounterDelta> counters, DropFilter filter, string? kernel) =>
+        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, TopSites = 0 }) with { Bursts = [] };
 }

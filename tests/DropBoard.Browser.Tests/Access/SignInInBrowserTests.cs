@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using DropBoard.Browser.Tests.Infrastructure;
 using DropBoard.TestKit;
 using Microsoft.Playwright;
+using static DropBoard.Browser.Tests.Infrastructure.TestPages;
 
 namespace DropBoard.Browser.Tests.Access;
 
@@ -124,7 +125,7 @@ public sealed class SignInInBrowserTests
         await Assertions.Expect(editor.Locator(".who")).ToHaveAttributeAsync("data-role", "editor", new() { Timeout = Ceiling });
         await Assertions.Expect(editor.GetByRole(AriaRole.Link, new() { Name = "Admin", Exact = true })).ToHaveCountAsync(0, new() { Timeout = Ceiling });
         await Assertions.Expect(editor.GetByRole(AriaRole.Heading, new() { Name = "Import a capture" })).ToBeVisibleAsync(new() { Timeout = Ceiling });
-        await editor.GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded by the editor");
+        await editor.GetByRole(AriaRole.Form, new() { Name = "Start a session" }).GetByRole(AriaRole.Textbox, new() { Name = "Name" }).FillAsync("recorded by the editor");
         await editor.GetByRole(AriaRole.Button, new() { Name = "Start recording" }).ClickAsync();
         await Assertions.Expect(editor.Locator("h1")).ToHaveTextAsync("recorded by the editor", new() { Timeout = Ceiling });
         await WaitForCircuitAsync(editor);
@@ -269,7 +270,4 @@ public sealed class SignInInBrowserTests
 
     private static async Task<string[]> SessionNamesAsync(WebAppProcess app) =>
         (await app.Http.GetFromJsonAsync<JsonElement>("api/sessions")).EnumerateArray().Select(s => s.GetProperty("name").GetString()!).ToArray();
-
-    private static Task WaitForCircuitAsync(IPage page) =>
-        page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached, Timeout = Ceiling });
 }

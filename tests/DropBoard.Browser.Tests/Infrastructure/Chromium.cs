@@ -39,14 +39,18 @@ public sealed class Chromium : IAsyncDisposable
         return new Chromium(playwright, browser);
     }
 
-    /// <summary>A fresh context (no cookies, no storage) and a page in it, as a teammate opening a link would have.</summary>
-    public async Task<IPage> NewPageAsync(Uri baseAddress, bool dark = false)
+    /// <summary>
+    /// A fresh context (no cookies, no storage) and a page in it, as a teammate opening a link would have; in
+    /// <paramref name="timeZone"/> (an IANA id) when given, else the machine's.
+    /// </summary>
+    public async Task<IPage> NewPageAsync(Uri baseAddress, bool dark = false, string? timeZone = null, int width = 1400)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = baseAddress.ToString(),
-            ViewportSize = new ViewportSize { Width = 1400, Height = 1000 },
+            ViewportSize = new ViewportSize { Width = width, Height = 1000 },
             ColorScheme = dark ? ColorScheme.Dark : ColorScheme.Light,
+            TimezoneId = timeZone,
         });
         return await context.NewPageAsync();
     }

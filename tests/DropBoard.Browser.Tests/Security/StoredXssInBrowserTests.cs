@@ -34,7 +34,7 @@ public sealed class StoredXssInBrowserTests
     public async Task Markup_in_names_from_users_and_agents_shows_as_text_and_runs_nowhere()
     {
         await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
-        await using var agent = await ConnectAgentAsync(app);
+        await using var agent = await TestAgent.ConnectAsync(app, Token);
         var hello = new AgentHello("xss-host", "host " + Markup, "6.18.0 " + Markup, "tracepoint " + Markup, "test", 10, "run-1");
 
         // Kernel names from an agent are kernel names, or the batch is refused and says which one is not.
@@ -48,12 +48,12 @@ public sealed class StoredXssInBrowserTests
 
         // People's names for things take any text: it is recorded as given. So does a host's id, which is in links.
         var oddId = new AgentHello("id " + Markup, "odd-id-host", "6.18.0", "tracepoint", "test", 10, "run-1");
-        await AcceptedAsync(agent, oddId, Batch(oddId, 1));
+        await TestAgent.AcceptedAsync(agent, oddId, Batch(oddId, 1));
         var first = await CreateSessionAsync(app, "first " + Markup);
-        await AcceptedAsync(agent, hello, Batch(hello, 1));
+        await TestAgent.AcceptedAsync(agent, hello, Batch(hello, 1));
         await StopSessionAsync(app, first);
         var second = await CreateSessionAsync(app, "second " + Markup);
-        await AcceptedAsync(agent, hello, Batch(hello, 2));
+        await TestAgent.AcceptedAsync(agent, hello, Batch(hello, 2));
         await StopSessionAsync(app, second);
         // Raw HTML, code, and markdown's own ways to a handler: a javascript: link with a generic attribute.
         var notes = $"Seen {Markup} twice.\n\n{Markup}\n\n`{Markup}`\n\n[the report](javascript:window.__pwned=1){{onmouseover=\"window.__pwned=1\"}}";
@@ -140,14 +140,16 @@ public sealed class StoredXssInBrowserTests
                 document.body.append(plot);
                 const now = Date.now();
                 const series = names.map((name, i) => ({ name, data: [0, 1, 2, 3].map(s => [now - (3 - s) * 1000, i + s + 1]) }));
-                await chart.render(plot, { kind: 'line', stacked: false, yTitle: names[3], height: 240, zoom: false, empty: names[3] }, series);
+                await chart.render(plot, { kind: 'line', stacked: false, yTitle: names[3], height: 240, zoom: false, empty: names[3] }, series,
+                    { min: null, max: null, utc: true, title: names[3] });
             }
             """, names);
         var plot = page.Locator(".xss-plot");
         await Assertions.Expect(plot.Locator(".apexcharts-legend-text")).ToHaveTextAsync(names, Patient);
         await Assertions.Expect(plot.Locator(".apexcharts-yaxis-title-text")).ToHaveTextAsync(names[3]);
+        await Assertions.Expect(plot.Locator(".apexcharts-xaxis-title-text")).ToHaveTextAsync(names[3]);
         await HoverAsync(plot);
-        await Assertions.Expect(plot.Locator(".apexcharts-tooltip-text-y-label")).ToHaveTextAsync(names.Select(n => n + ": ").ToArray());
+        await Assertions.Expect(plot.Locator(".apexcharts-tooltip-text-y-label")).ToHaveTextAsync(names.Reverse().Select(n => n + ": ").ToArray()); // biggest first: series i is i + 1 above zero
         await Assertions.Expect(plot.Locator(".apexcharts-legend-text *, .apexcharts-tooltip-text-y-label *")).ToHaveCountAsync(0);
         await AssertInertAsync(page, "chart");
         await Chromium.ScreenshotAsync(page, "stored-xss-chart");
@@ -167,25 +169,10 @@ public sealed class StoredXssInBrowserTests
         new(hello.HostId, sequence, Now, [Bucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb")],
             [new CounterDelta("Udp.RcvbufErrors", 5, Now)], [], 0, 0);
 
-    private static async Task<HubConnection> ConnectAgentAsync(WebAppProcess app)
-    {
-        var connection = new HubConnectionBuilder()
-            .WithUrl(new Uri(app.BaseAddress, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
-            .Build();
-        await connection.StartAsync();
-        return connection;
-    }
-
     private static async Task<string> RefusedAsync(HubConnection agent, AgentHello hello, AgentBatch batch)
     {
         var ack = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, batch);
         return ack.GetProperty("rejected").GetString() ?? throw new Xunit.Sdk.XunitException($"the hub took a batch it must refuse: {ack}");
-    }
-
-    private static async Task AcceptedAsync(HubConnection agent, AgentHello hello, AgentBatch batch)
-    {
-        var ack = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, batch);
-        Assert.True(ack.GetProperty("rejected").ValueKind == JsonValueKind.Null, $"the hub refused a batch: {ack}");
     }
 
     private static async Task<long> CreateSessionAsync(WebAppProcess app, string name)

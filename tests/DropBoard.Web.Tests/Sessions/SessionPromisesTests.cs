@@ -28,9 +28,8 @@ public sealed class SessionPromisesTests(SessionPromisesTests.App app) : IClassF
         public ValueTask DisposeAsync() => Process.DisposeAsync();
     }
 
-    // "After the fix", as dropwatch and netstat -su print it. A repeated site starts dropwatch's next alert, and an
-    // import makes one second of each alert: net_tx_action / tcp_v4_rcv, net_tx_action, net_tx_action / tcp_v4_rcv,
-    // tcp_v4_rcv again: four alerts, four seconds.
+    // "After the fix", as dropwatch and netstat -su print it: counts without times (the tests give each import its
+    // duration, as the person who ran it would: 3 s before the fix, 4 s after).
     private const string AfterTheFix = """
         dropwatch> start
         3 drops at net_tx_action+0 (0xffffffff814cebe0)
@@ -64,30 +63,34 @@ public sealed class SessionPromisesTests(SessionPromisesTests.App app) : IClassF
     public async Task Compare_gives_each_sites_and_counters_counts_per_second_rates_difference_and_ratio_as_worked_out_by_hand()
     {
         var a = await ImportedAsync(Dropwatch(Fixture("seed-rhel7", "dropwatch-session.txt"),
-            Fixture("seed-rhel7", "netstat-su-before.txt"), Fixture("seed-rhel7", "netstat-su-after.txt")), "before the fix");
-        var b = await ImportedAsync(DropwatchForm(AfterTheFix, AfterTheFixNetstatBefore, AfterTheFixNetstatAfter), "after the fix");
+            Fixture("seed-rhel7", "netstat-su-before.txt"), Fixture("seed-rhel7", "netstat-su-after.txt")), "before the fix", seconds: 3);
+        var b = await ImportedAsync(DropwatchForm(AfterTheFix, AfterTheFixNetstatBefore, AfterTheFixNetstatAfter), "after the fix", seconds: 4);
 
         var compared = await app.Process.Http.GetFromJsonAsync<JsonElement>($"api/compare?a={a}&b={b}");
 
-        // seed-rhel7: net_tx_action starts alerts 1, 2 and 3 (lines 1, 6, 13), so 3 seconds; 2+1+1+1+1 + 474+3+1+1+25+174+1 + 6 = 691 drops.
+        // seed-rhel7: 2+1+1+1+1 + 474+3+1+1+25+174+1 + 6 = 691 drops in the 3 s given.
         AssertSide(compared.GetProperty("a"), a, 3, 691);
         // After the fix: 3+2+5+4+1+1+2 = 18 drops in 4 seconds.
         AssertSide(compared.GetProperty("b"), b, 4, 18);
 
-        var sites = compared.GetProperty("sites").EnumerateArray().ToDictionary(s => s.GetProperty("site").GetString()!);
+        var sites = compared.GetProperty("functions").EnumerateArray().ToDictionary(s => s.GetProperty("function").GetString()!);
         // net_tx_action: 2 + 474 + 6 = 482 in 3 s before, 3 + 5 + 1 = 9 in 4 s after.
-        AssertRow(sites["net_tx_action+0x0"], 482, 9, 482.0 / 3, 9.0 / 4, ratio: 9.0 / 4 / (482.0 / 3));
+        AssertRow(sites["net_tx_action"], 482, 9, 482.0 / 3, 9.0 / 4, ratio: 9.0 / 4 / (482.0 / 3));
         // tcp_v4_rcv: 1 + 1 = 2 before, 2 + 1 + 2 = 5 after: 5/4 over 2/3 is 15/8.
-        AssertRow(sites["tcp_v4_rcv+0x77"], 2, 5, 2.0 / 3, 5.0 / 4, ratio: 15.0 / 8);
+        AssertRow(sites["tcp_v4_rcv"], 2, 5, 2.0 / 3, 5.0 / 4, ratio: 15.0 / 8);
         // The buffer overflow that made the case: 174 before, gone after; a netfilter drop new after.
-        AssertRow(sites["udp_queue_rcv_skb+0x218"], 174, 0, 58, 0, ratio: 0, onlyInA: true);
-        AssertRow(sites["nf_hook_slow+0x45"], 0, 4, 0, 1, ratio: null, onlyInB: true);
-        AssertRow(sites["ip_rcv_finish+0x16c"], 1 + 3, 0, 4.0 / 3, 0, ratio: 0, onlyInA: true);
-        AssertRow(sites["inet_frag_destroy+0x76"], 25, 0, 25.0 / 3, 0, ratio: 0, onlyInA: true);
-        foreach (var once in new[] { "tcp_rcv_state_process+0x1b0", "sk_stream_kill_queues+0x50", "__udp4_lib_mcast_deliver+0x290", "icmp_rcv+0x11c" })
+        AssertRow(sites["udp_queue_rcv_skb"], 174, 0, 58, 0, ratio: 0, onlyInA: true);
+        AssertRow(sites["nf_hook_slow"], 0, 4, 0, 1, ratio: null, onlyInB: true);
+        AssertRow(sites["ip_rcv_finish"], 1 + 3, 0, 4.0 / 3, 0, ratio: 0, onlyInA: true);
+        AssertRow(sites["inet_frag_destroy"], 25, 0, 25.0 / 3, 0, ratio: 0, onlyInA: true);
+        foreach (var once in new[] { "tcp_rcv_state_process", "sk_stream_kill_queues", "__udp4_lib_mcast_deliver", "icmp_rcv" })
             AssertRow(sites[once], 1, 0, 1.0 / 3, 0, ratio: 0, onlyInA: true);
         Assert.Equal(10, sites.Count);
-        Assert.Equal("net_tx_action+0x0", compared.GetProperty("sites")[0].GetProperty("site").GetString()); // the biggest change leads
+        Assert.Equal("net_tx_action", compared.GetProperty("functions")[0].GetProperty("function").GetString()); // the biggest change leads
+        // Offsets nest under their function: the same site in both sessions is one row.
+        var tx = sites["net_tx_action"].GetProperty("offsets").EnumerateArray().Single();
+        Assert.Equal(("net_tx_action+0x0", "net_tx_action+0x0", 482L, 9L),
+            (tx.GetProperty("siteA").GetString(), tx.GetProperty("siteB").GetString(), tx.GetProperty("countA").GetInt64(), tx.GetProperty("countB").GetInt64()));
 
         var counters = compared.GetProperty("counters").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!);
         // seed-rhel7 netstat: 120177272 - 120177184 = 88 received, 132324587 - 132324413 = 174 errors, 113599585 - 113599497 = 88 sent.
@@ -194,9 +197,9 @@ public sealed class SessionPromisesTests(SessionPromisesTests.App app) : IClassF
         Assert.Equal(before, await app.Process.Http.GetStringAsync("api/sessions"));
     }
 
-    private async Task<long> ImportedAsync(MultipartFormDataContent form, string name)
+    private async Task<long> ImportedAsync(MultipartFormDataContent form, string name, double? seconds = null)
     {
-        var (status, body) = await ImportAsync(app.Process, "dropwatch", form, $"&name={Uri.EscapeDataString(name)}");
+        var (status, body) = await ImportAsync(app.Process, "dropwatch", form, $"&name={Uri.EscapeDataString(name)}{(seconds is null ? "" : $"&duration={seconds}")}");
         Assert.Equal(HttpStatusCode.Created, status);
         return body.GetProperty("sessionId").GetInt64();
     }
@@ -242,6 +245,6 @@ public sealed class SessionPromisesTests(SessionPromisesTests.App app) : IClassF
             .Select(m => WebUtility.HtmlDecode(Regex.Replace(m.Groups["inner"].Value, "<[^>]*>", "")).Trim())
             .ToList();
 
-    // As the page prints a time: the viewer's (here the server's) zone, to the minute.
-    private static string Minute(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm");
+    // As the page prints a time before a browser has told its zone (no browser here): UTC, named beside it, to the minute.
+    private static string Minute(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,4 @@
+using DropBoard.Web.Clock;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
@@ -6,11 +7,16 @@ namespace DropBoard.Web.Components.Charts;
 
 /// <summary>
 /// A time-series chart (ApexCharts through JS interop). The chart is created once; later renders with new
-/// <see cref="Data"/> update its series in place.
+/// <see cref="Data"/> update its series in place. Times are the viewer's (or UTC, by the page's switch), the axis
+/// spans the window shown (a one-bucket session is not drawn over days) and its title names the date and zone.
 /// </summary>
 public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
 {
+    /// <summary>The narrowest axis drawn: a second of data still reads as a second, not as a bar across the chart.</summary>
+    private const long MinSpanMs = 10_000;
+
     [Inject] private IJSRuntime JS { get; set; } = null!;
+    [Inject] private ViewerClock Clock { get; set; } = null!;
 
     [Parameter, EditorRequired] public string Title { get; set; } = "";
     [Parameter, EditorRequired] public TimeSeries Data { get; set; } = new([], []);
@@ -21,10 +27,28 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
     /// <summary>Recorded data can be zoomed; a live chart would lose the zoom at its next update.</summary>
     [Parameter] public bool Zoom { get; set; }
     [Parameter] public string Empty { get; set; } = "No data in this window";
+    /// <summary>The window the chart shows (Unix ms), when the page knows it; else the data's own span.</summary>
+    [Parameter] public long? FromMs { get; set; }
+    [Parameter] public long? ToMs { get; set; }
 
     private ElementReference _element;
     private IJSObjectReference? _module;
     private TimeSeries? _shown;
+    private object? _axis;
+
+    protected override void OnInitialized() => Clock.Changed += ClockChanged;
+
+    private void ClockChanged() => InvokeAsync(async () =>
+    {
+        if (_module is null) return;
+        try
+        {
+            await _module.InvokeVoidAsync("axis", _element, _axis = Axis());
+        }
+        catch (JSDisconnectedException)
+        {
+        }
+    });
 
     protected override async Task OnAfterRenderAsync(bool firstRender)
     {
@@ -34,13 +58,15 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
             {
                 _module = await JS.InvokeAsync<IJSObjectReference>("import", "./Components/Charts/TimeSeriesChart.razor.js");
                 await _module.InvokeVoidAsync("render", _element,
-                    new { kind = Kind, stacked = Stacked, yTitle = YTitle, height = Height, zoom = Zoom, empty = Empty }, ToApex(Data));
+                    new { kind = Kind, stacked = Stacked, yTitle = YTitle, height = Height, zoom = Zoom, empty = Empty }, ToApex(Data), _axis = Axis());
                 _shown = Data;
             }
             else if (_module is not null && !ReferenceEquals(_shown, Data))
             {
                 _shown = Data;
-                await _module.InvokeVoidAsync("update", _element, ToApex(Data));
+                var axis = Axis();
+                await _module.InvokeVoidAsync("update", _element, ToApex(Data), Equals(axis, _axis) ? null : axis);
+                _axis = axis;
             }
         }
         catch (JSDisconnectedException)
@@ -49,16 +75,34 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
         }
     }
 
-    // ApexCharts wants [{name, data: [[ms, y], ...]}]; x in browser-local time is done by the chart.
+    /// <summary>The x axis: the window (at least <see cref="MinSpanMs"/> wide), UTC or the browser's zone, and the date(s) and zone as its title.</summary>
+    private object Axis()
+    {
+        var from = FromMs ?? (Data.Seconds.Length == 0 ? (long?)null : Data.Seconds[0] * 1000);
+        var to = ToMs ?? (Data.Seconds.Length == 0 ? (long?)null : (Data.Seconds[^1] + 1) * 1000);
+        if (from is { } f && to is { } t && t - f < MinSpanMs) (from, to) = (f - (MinSpanMs - (t - f)) / 2, f - (MinSpanMs - (t - f)) / 2 + MinSpanMs);
+        var title = from is { } a && to is { } b
+            ? $"{Day(a)}{(Day(a) == Day(b - 1) ? "" : $" – {Day(b - 1)}")}, {Clock.ZoneName(a)}"
+            : Clock.ZoneName(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        return new AxisOptions(from, to, Clock.Zone == TimeZoneInfo.Utc, title);
+    }
+
+    private string Day(long ms) => Clock.Format(ms, TimeStyle.Minute)[..10];
+
+    private sealed record AxisOptions(long? Min, long? Max, bool Utc, string Title);
+
+    // ApexCharts wants [{name, data: [[ms, y], ...]}]; x in the browser's zone or UTC is done by the chart.
     private static object[] ToApex(TimeSeries data) =>
         data.Series.Select(s => (object)new
         {
             name = s.Name,
+            color = FunctionColours.Of(s.Name),
             data = data.Seconds.Select((second, i) => new[] { second * 1000, s.Values[i] }).ToArray(),
         }).ToArray();
 
     public async ValueTask DisposeAsync()
     {
+        Clock.Changed -= ClockChanged;
         if (_module is null) return;
         try
         {

@@ -6,7 +6,15 @@ function theme() {
     return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 }
 
-function options(config, series) {
+function xaxis(axis) {
+    return {
+        type: 'datetime', min: axis.min ?? undefined, max: axis.max ?? undefined,
+        labels: { datetimeUTC: axis.utc, datetimeFormatter: { year: 'yyyy', month: 'yyyy-MM', day: 'MM-dd', hour: 'HH:mm', minute: 'HH:mm:ss', second: 'HH:mm:ss' } },
+        title: { text: axis.title },
+    };
+}
+
+function options(config, series, axis) {
     return {
         chart: {
             type: config.kind,
@@ -23,10 +31,11 @@ function options(config, series) {
         dataLabels: { enabled: false },
         stroke: { width: config.kind === 'area' ? 1 : 2, curve: 'straight' },
         fill: { type: 'solid', opacity: config.kind === 'area' ? 0.55 : 1 },
-        xaxis: { type: 'datetime', labels: { datetimeUTC: false } },
+        xaxis: xaxis(axis),
         yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
         legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace', formatter: html },
-        tooltip: { x: { format: 'HH:mm:ss' }, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
+        // The default tooltip is still built (hidden) under a custom one: its labels are escaped too.
+        tooltip: { shared: true, intersect: false, custom: tooltip, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
         noData: { text: config.empty },
     };
 }
@@ -38,24 +47,47 @@ function html(text) {
     return String(text).replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`);
 }
 
+// At the hovered time: the series that are not zero there, biggest first, with their colours; names escaped.
+function tooltip({ series, dataPointIndex, w }) {
+    const x = w.globals.seriesX[0]?.[dataPointIndex];
+    const time = x === undefined ? '' : new Intl.DateTimeFormat('sv-SE', {
+        timeZone: w.config.xaxis.labels.datetimeUTC ? 'UTC' : undefined,
+        year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).format(new Date(x));
+    const rows = series
+        .map((values, i) => ({ name: w.globals.seriesNames[i], value: values[dataPointIndex], color: w.globals.colors[i] }))
+        .filter(r => r.value)
+        .sort((a, b) => b.value - a.value)
+        .map(r => `<div class="apexcharts-tooltip-series-group apexcharts-active" style="display:flex">`
+            + `<span class="apexcharts-tooltip-marker" style="background-color:${html(r.color)}"></span>`
+            + `<div class="apexcharts-tooltip-text"><span class="apexcharts-tooltip-text-y-label">${html(r.name)}: </span>`
+            + `<span class="apexcharts-tooltip-text-y-value">${shortNumber(r.value)}</span></div></div>`);
+    return `<div class="apexcharts-tooltip-title">${html(time)}</div>${rows.length ? rows.join('') : '<div class="apexcharts-tooltip-series-group apexcharts-active">nothing</div>'}`;
+}
+
 function shortNumber(v) {
     if (v >= 1e6) return (v / 1e6).toFixed(1).replace(/\.0$/, '') + 'M';
     if (v >= 1e3) return (v / 1e3).toFixed(1).replace(/\.0$/, '') + 'k';
     return Math.round(v).toString();
 }
 
-export function render(element, config, series) {
-    const chart = new window.ApexCharts(element, options(config, series));
+export function render(element, config, series, axis) {
+    const chart = new window.ApexCharts(element, options(config, series, axis));
     charts.set(element, chart);
     element.dataset.updates = '0';
     return chart.render();
 }
 
-export function update(element, series) {
+export function update(element, series, axis) {
     const chart = charts.get(element);
     if (!chart) return;
     element.dataset.updates = String(Number(element.dataset.updates) + 1);
-    return chart.updateSeries(series, false);
+    return axis ? chart.updateOptions({ series, xaxis: xaxis(axis) }, false, false) : chart.updateSeries(series, false);
+}
+
+// The viewer switched to or from UTC: same data, other labels.
+export function axis(element, axis) {
+    return charts.get(element)?.updateOptions({ xaxis: xaxis(axis) }, false, false);
 }
 
 export function destroy(element) {

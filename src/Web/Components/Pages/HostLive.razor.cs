@@ -6,12 +6,22 @@ using DropBoard.Web.Views;
 
 namespace DropBoard.Web.Components.Pages;
 
-/// <summary>One host live: histogram, drops and counters over time, explanation; filters and pause.</summary>
+/// <summary>
+/// One host live: histogram, drops and counters over time, explanation; filters and pause. Filters and window live
+/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;window=</c>), so a reload or a copied link shows the same view.
+/// </summary>
 public sealed partial class HostLive : ComponentBase, IDisposable
 {
+    private const int MaxFilterLength = 200;
+
     [Inject] private LiveStore Store { get; set; } = null!;
+    [Inject] private NavigationManager Navigation { get; set; } = null!;
 
     [Parameter] public string HostId { get; set; } = "";
+    [SupplyParameterFromQuery(Name = "site")] public string? Site { get; set; }
+    [SupplyParameterFromQuery(Name = "reason")] public string? Reason { get; set; }
+    [SupplyParameterFromQuery(Name = "protocol")] public string? Protocol { get; set; }
+    [SupplyParameterFromQuery(Name = "window")] public int? WindowQuery { get; set; }
 
     private HostLiveView View { get; set; } = null!;
     private LiveRefresh? _refresh;
@@ -25,8 +35,21 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnParametersSet()
     {
         View.HostId = HostId;
+        (SiteFilter, ReasonFilter, ProtocolFilter) = (Bounded(Site), Bounded(Reason), Bounded(Protocol));
+        View.WindowSeconds = WindowQuery is { } w && HostLiveView.Windows.Contains(w) ? w : HostLiveView.Windows[0];
         Refresh();
     }
+
+    // A filter or window changed: into the URL (replacing, not adding to history); the URL sets the parameters back.
+    private void Apply() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
+    {
+        ["site"] = Blank(SiteFilter), ["reason"] = Blank(ReasonFilter), ["protocol"] = Blank(ProtocolFilter),
+        ["window"] = View.WindowSeconds == HostLiveView.Windows[0] ? null : View.WindowSeconds,
+    }), replace: true);
+
+    private static string Bounded(string? text) => text is null ? "" : text.Length > MaxFilterLength ? text[..MaxFilterLength] : text;
+
+    private static string? Blank(string text) => text.Length == 0 ? null : text;
 
     protected override void OnAfterRender(bool firstRender)
     {

@@ -6,9 +6,10 @@ using DropBoard.Shared.Sites;
 namespace DropBoard.Web.Sessions.Import;
 
 /// <summary>
-/// A <c>dropwatch -l kas</c> terminal session as a DropBoard session. dropwatch prints one alert at a time,
-/// each naming a site once; a site that repeats starts the next alert. Alerts become one-second buckets in
-/// order (dropwatch prints no times), and <c>netstat -su</c> before/after texts become counter deltas.
+/// A <c>dropwatch -l kas</c> terminal session as a DropBoard session. dropwatch prints no times, so none are
+/// made up: the session starts at the import, every site's drops add up to one count at that instant, and the
+/// session lasts only as long as the importer says it did (zero when not said: no rates). <c>netstat -su</c>
+/// before/after texts become counter deltas.
 /// </summary>
 public static partial class DropwatchImport
 {
@@ -19,12 +20,11 @@ public static partial class DropwatchImport
     [GeneratedRegex(@"^(#.*|dropwatch>.*|Initi?ali[sz]ing .*|Enabling monitoring.*|Kernel monitoring activated\.|Issue Ctrl-C to stop monitoring|\^C.*|Got a stop message|Shutting down \.\.\.|Disabling monitoring.*|Kernel monitoring deactivated\.|\s*)$")]
     private static partial Regex Chatter();
 
-    public static SessionFile Parse(string text, string name, long startedMs, string? netstatBefore = null, string? netstatAfter = null, string? kernel = null)
+    /// <param name="durationMs">How long the capture ran, when the importer knows it (dropwatch does not say).</param>
+    public static SessionFile Parse(string text, string name, long startedMs, string? netstatBefore = null, string? netstatAfter = null, string? kernel = null,
+        long? durationMs = null)
     {
-        var drops = new List<DropBucket>();
-        var sites = new HashSet<string>(StringComparer.Ordinal);
-        var inAlert = new HashSet<string>(StringComparer.Ordinal);
-        var alert = 0;
+        var drops = new Dictionary<string, DropBucket>(StringComparer.Ordinal);
         foreach (var (number, line) in ImportText.Lines(text))
         {
             var m = DropLine().Match(line);
@@ -40,25 +40,27 @@ public static partial class DropwatchImport
             if (!long.TryParse(m.Groups["count"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count is <= 0 or > ImportLimits.MaxCount)
                 throw ImportException.AtLine(number, $"drop count '{ImportException.Excerpt(m.Groups["count"].Value)}' is not a number from 1 to {ImportLimits.MaxCount}");
             var siteText = site.ToString();
-            if (sites.Add(siteText) && sites.Count > ImportLimits.MaxSites)
-                throw ImportException.AtLine(number, $"more than {ImportLimits.MaxSites} distinct drop sites");
-            if (!inAlert.Add(siteText))
+            if (drops.TryGetValue(siteText, out var seen))
             {
-                alert++;
-                inAlert = [siteText];
+                if (seen.Count + count > ImportLimits.MaxCount)
+                    throw ImportException.AtLine(number, $"more than {ImportLimits.MaxCount} drops at {siteText} in all");
+                drops[siteText] = seen with { Count = seen.Count + count };
             }
-            drops.Add(new DropBucket(siteText, site.Function, null, startedMs + alert * 1000L, count));
+            else if (drops.Count == ImportLimits.MaxSites)
+                throw ImportException.AtLine(number, $"more than {ImportLimits.MaxSites} distinct drop sites");
+            else
+                drops[siteText] = new DropBucket(siteText, site.Function, null, startedMs, count);
         }
         if (drops.Count == 0)
             throw new ImportException("no 'N drops at site' line: this is not dropwatch output");
 
-        var stoppedMs = startedMs + (alert + 1) * 1000L;
+        var stoppedMs = startedMs + (durationMs ?? 0);
         if ((netstatBefore is null) != (netstatAfter is null))
             throw new ImportException($"only the netstat {(netstatBefore is null ? "after" : "before")} text was given: counter rises need both, before and after");
         var counters = netstatBefore is null || netstatAfter is null
             ? []
             : NetstatSummary.Deltas(NetstatSummary.Parse(netstatBefore, "netstat before"), NetstatSummary.Parse(netstatAfter, "netstat after"), stoppedMs);
-        var host = new SessionFileHost("dropwatch", "dropwatch import", kernel ?? "", "dropwatch", 1000, 0, drops, counters, []);
+        var host = new SessionFileHost("dropwatch", "dropwatch import", kernel ?? "", SessionSources.Dropwatch, 1000, 0, drops.Values.ToList(), counters, []);
         return new SessionFile(SessionFile.FormatName, 1, name, "dropwatch", startedMs, stoppedMs, "", [host], []);
     }
 }

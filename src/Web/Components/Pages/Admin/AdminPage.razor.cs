@@ -69,5 +69,4 @@ public sealed partial class AdminPage : ComponentBase
         Load();
     }
 
-    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-dd HH:mm 'UTC'");
 }

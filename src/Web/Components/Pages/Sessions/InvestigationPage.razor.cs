@@ -55,6 +55,4 @@ public sealed partial class InvestigationPage : ComponentBase
         Editing = false;
         Load();
     }
-
-    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm");
 }

@@ -21,13 +21,12 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private SessionView? View { get; set; }
     private IReadOnlyList<SessionInfo> Others { get; set; } = [];
     private IReadOnlyList<string> Reasons { get; set; } = [];
+    private IReadOnlyList<InvestigationSummary> Linked { get; set; } = [];
     private long CompareWith { get; set; }
     private string Title { get; set; } = "";
     private string Notes { get; set; } = "";
     private string Reason { get; set; } = "";
     private LiveRefresh? _refresh;
-
-    private string Started => View is null ? "" : DateTimeOffset.FromUnixTimeMilliseconds(View.Session.StartedMs).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
 
     protected override void OnParametersSet()
     {
@@ -38,6 +37,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
             return;
         }
         Others = Queries.List().Where(s => s.Id != Id).ToList();
+        Linked = Investigations.List(Id);
         Title = View is null ? "" : $"Investigation of {View.Session.Name}";
 
     }

@@ -25,6 +25,9 @@ public sealed partial class SessionList : ComponentBase, IDisposable
     private string NewName { get; set; } = "";
     private string NewHost { get; set; } = "";
     private string ImportFormat { get; set; } = "dropwatch";
+    private string ImportName { get; set; } = "";
+    private string ImportKernel { get; set; } = "";
+    private double? ImportSeconds { get; set; }
     private readonly byte[]?[] _picked = new byte[]?[3];
     private string? _pickedName;
     private byte[]? ImportFile => _picked[0];
@@ -48,6 +51,19 @@ public sealed partial class SessionList : ComponentBase, IDisposable
     }
 
     private void Load() => List = Queries.List(Search, Sort);
+
+    // In the order ticked: the first is A (before), the second B (after).
+    private List<long> Ticked { get; } = [];
+
+    private void Tick(long id)
+    {
+        if (!Ticked.Remove(id)) Ticked.Add(id);
+    }
+
+    private void CompareTicked()
+    {
+        if (Ticked.Count == 2) Navigation.NavigateTo($"compare?a={Ticked[0]}&b={Ticked[1]}");
+    }
 
     private async Task Start()
     {
@@ -97,7 +113,9 @@ public sealed partial class SessionList : ComponentBase, IDisposable
         try
         {
             var text = (int slot) => _picked[slot] is { } b ? System.Text.Encoding.UTF8.GetString(b) : null;
-            var id = Importer.Import(ImportFormat, ImportFile, _pickedName, null, text(1), text(2));
+            var dropwatch = ImportFormat == "dropwatch";
+            var id = Importer.Import(ImportFormat, ImportFile, Blank(ImportName) ?? _pickedName, Blank(ImportKernel),
+                dropwatch ? text(1) : null, dropwatch ? text(2) : null, dropwatch ? ImportSeconds : null);
             Navigation.NavigateTo($"sessions/{id}");
         }
         catch (ImportException e)
@@ -106,11 +124,12 @@ public sealed partial class SessionList : ComponentBase, IDisposable
         }
     }
 
-    private static string Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss");
+    private static string? Blank(string text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 
     private static string Duration(SessionInfo s)
     {
-        var d = TimeSpan.FromMilliseconds(s.DurationMs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        if (s.KnownDurationMs(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) is not { } ms) return "—";
+        var d = TimeSpan.FromMilliseconds(ms);
         return d.TotalHours >= 1 ? $"{(int)d.TotalHours} h {d.Minutes} min" : d.TotalMinutes >= 1 ? $"{(int)d.TotalMinutes} min {d.Seconds} s" : $"{d.TotalSeconds:0} s";
     }
 
