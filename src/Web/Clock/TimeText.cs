@@ -11,6 +11,8 @@ public enum TimeStyle
     Minute,
     /// <summary>14:05:09, where the date is shown nearby</summary>
     Clock,
+    /// <summary>14:05:09.120, for bursts in 10 ms buckets</summary>
+    Millisecond,
 }
 
 /// <summary>
@@ -24,6 +26,7 @@ public static class TimeText
         {
             TimeStyle.Second => "yyyy-MM-dd HH:mm:ss",
             TimeStyle.Minute => "yyyy-MM-dd HH:mm",
+            TimeStyle.Millisecond => "HH:mm:ss.fff",
             _ => "HH:mm:ss",
         }, CultureInfo.InvariantCulture);
 

@@ -1,4 +1,5 @@
 using DropBoard.Shared.Analysis;
+using DropBoard.Web.Clock;
 using Microsoft.AspNetCore.Components;
 
 namespace DropBoard.Web.Components.Explain;
@@ -11,6 +12,8 @@ public sealed partial class ExplainPanel : ComponentBase
 {
     private const int LaneHeight = 18;
     private const int MaxLanes = 8;
+
+    [Inject] private ViewerClock Clock { get; set; } = default!;
 
     [Parameter, EditorRequired] public ExplainReport? Report { get; set; }
     [Parameter, EditorRequired] public long WindowStartMs { get; set; }
