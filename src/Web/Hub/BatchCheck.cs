@@ -64,6 +64,8 @@ public static class BatchCheck
         if (batch.Drops.Count > MaxBuckets || batch.Counters.Count > MaxCounters || batch.Samples.Count > MaxSamples)
             return $"too large: {batch.Drops.Count} buckets, {batch.Counters.Count} counters, {batch.Samples.Count} samples";
         if (batch.LostRecords < 0 || batch.SamplesSuppressed < 0) return "negative lost or suppressed count";
+        if (batch.BatchesDiscarded < 0 || batch.DropsDiscarded < 0) return "negative discarded count";
+        if (batch.SpoolProblem is not null && Printable("batch.spoolProblem", batch.SpoolProblem, MaxLabel) is { } spoolProblem) return spoolProblem;
         return Buckets("drops", batch.Drops)
             ?? (batch.Frees is null ? null : Buckets("frees", batch.Frees))
             ?? Counters(batch.Counters)

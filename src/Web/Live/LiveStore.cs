@@ -10,7 +10,16 @@ namespace DropBoard.Web.Live;
 /// <summary>A host as the dashboard lists it.</summary>
 public sealed record HostStatus(
     string HostId, string HostName, string KernelRelease, string Source, bool Connected, DateTimeOffset? LastBatch,
-    long LostRecords, long DropsLastMinute, IReadOnlyList<FunctionRate> TopFunctions);
+    long LostRecords, long DropsLastMinute, IReadOnlyList<FunctionRate> TopFunctions, AgentLoss Discarded);
+
+/// <summary>
+/// What the agent itself could not deliver: batches it discarded (spool and memory backlog full) and the drops they
+/// held, since the dashboard started; and why its spool cannot keep batches right now, if it cannot.
+/// </summary>
+public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
+{
+    public static readonly AgentLoss None = new(0, 0, null);
+}
 
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
@@ -57,6 +66,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             state.Connected = true;
             state.LastBatch = clock.GetUtcNow();
             state.LostRecords += batch.LostRecords;
+            state.Discarded = new AgentLoss(state.Discarded.Batches + batch.BatchesDiscarded, state.Discarded.Drops + batch.DropsDiscarded, batch.SpoolProblem);
             foreach (var d in batch.Drops)
             {
                 var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol));
@@ -102,7 +112,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                     .Select(g => new FunctionRate(g.Key, g.Sum(kv => kv.Value) / 60.0))
                     .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3).ToList();
                 list.Add(new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
-                    state.Connected, state.LastBatch, state.LostRecords, lastMinute.Values.Sum(), top));
+                    state.Connected, state.LastBatch, state.LostRecords, lastMinute.Values.Sum(), top, state.Discarded));
             }
         return list.OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
     }
@@ -255,6 +265,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public bool Connected;
         public DateTimeOffset? LastBatch;
         public long LostRecords;
+        public AgentLoss Discarded = AgentLoss.None;
         public long LatestSecond;
         public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
         public readonly SecondRing Counters = new((int)Keep.TotalSeconds);

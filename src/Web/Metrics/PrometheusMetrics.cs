@@ -37,7 +37,7 @@ public sealed class PrometheusMetrics : IBatchListener
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 
-    private readonly Counter _drops, _counters, _lost, _batches, _notStored;
+    private readonly Counter _drops, _counters, _lost, _discardedBatches, _discardedDrops, _batches, _notStored;
     private readonly Gauge _connected;
     private readonly Counter.Child _accepted, _duplicate, _rejected, _retry;
     private readonly ConcurrentDictionary<string, HostSeries> _hosts = new(StringComparer.Ordinal);
@@ -56,6 +56,10 @@ public sealed class PrometheusMetrics : IBatchListener
         _lost = factory.CreateCounter("dropboard_agent_lost_records_total",
             "Drop records the kernel could not hand to the agent (perf ring overflow, NET_DM queue drops): drops missing from dropboard_drops_total.",
             "host");
+        _discardedBatches = factory.CreateCounter("dropboard_agent_discarded_batches_total",
+            "Batches an agent had to discard (its spool and memory backlog were full) and told of in a later batch: never delivered.", "host");
+        _discardedDrops = factory.CreateCounter("dropboard_agent_discarded_drops_total",
+            "Kernel drops in the batches an agent discarded: drops missing from dropboard_drops_total.", "host");
         _connected = factory.CreateGauge("dropboard_agent_connected", "1 while the host's agent is connected, 0 after its connection ended.", "host");
         _batches = factory.CreateCounter("dropboard_batches_total",
             "Agent batches: accepted, duplicate (a resend already counted), retry (could not be stored now: the agent keeps it and sends it again) or rejected.", "result");
@@ -86,6 +90,8 @@ public sealed class PrometheusMetrics : IBatchListener
                 series.Counter(c.Name)?.Inc(c.Delta);
         }
         if (batch.LostRecords > 0) series.Lost.Inc(batch.LostRecords);
+        if (batch.BatchesDiscarded > 0) _discardedBatches.WithLabels(series.Host).Inc(batch.BatchesDiscarded);
+        if (batch.DropsDiscarded > 0) _discardedDrops.WithLabels(series.Host).Inc(batch.DropsDiscarded);
         return ValueTask.CompletedTask;
     }
 
@@ -114,6 +120,7 @@ public sealed class PrometheusMetrics : IBatchListener
         private Counter.Child? _otherDrops, _otherCounters;
 
         public Counter.Child Lost { get; }
+        public string Host => _host;
 
         public HostSeries(PrometheusMetrics metrics, string host)
         {

@@ -119,6 +119,14 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                     WriteSamples(connection, transaction, host, batch.Samples);
                     if (batch.LostRecords > 0)
                         connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
+                    // Batches the agent itself had to throw away (its spool and memory full) are named where they are missing.
+                    if (batch.BatchesDiscarded > 0)
+                        connection.Execute("INSERT INTO gaps VALUES (@sessionId, @at, @at, @why)", new
+                        {
+                            sessionId, at = batch.SentAtMs,
+                            why = $"{hello.HostName}'s agent discarded {batch.BatchesDiscarded:N0} batches holding {batch.DropsDiscarded:N0} drops before this time: " +
+                                  $"its spool could not keep them ({batch.SpoolProblem ?? "spool full"}) and its memory backlog was full",
+                        }, transaction);
                     written.Add(sessionId);
                     count++;
                 }

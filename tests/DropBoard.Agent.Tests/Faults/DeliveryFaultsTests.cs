@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.RegularExpressions;
-using DropBoard.Agent.Tests.Kernel;
 using DropBoard.Agent;
+using DropBoard.Agent.Tests.Kernel;
 using DropBoard.Agent.Uplink;
 using DropBoard.TestKit;
 
@@ -88,6 +90,13 @@ public sealed class DeliveryFaultsTests
         Assert.True(lost.Success, agent.Stderr);
         var lostHere = Regex.Match(lost.Groups[2].Value, $@"{Reason} (\d+)") is { Success: true } m ? long.Parse(m.Groups[1].Value) : 0;
         Assert.Equal(drops, await LiveApiReads.ReasonCountAsync(app, host, Reason) + lostHere);
+
+        // The dashboard names the loss the agent told it of: on the host (and so its pages) and in /metrics.
+        var discardedDrops = long.Parse(Regex.Match(agent.Stderr, @"stopping having discarded \d+ batches holding (\d+) drops").Groups[1].Value);
+        var hostStatus = (await app.Http.GetFromJsonAsync<JsonElement>("api/hosts")).EnumerateArray().Single(h => h.GetProperty("hostId").GetString() == host);
+        Assert.Equal(discardedDrops, hostStatus.GetProperty("discarded").GetProperty("drops").GetInt64());
+        var metrics = await app.Http.GetStringAsync("metrics");
+        Assert.Matches($@"dropboard_agent_discarded_drops_total\{{host=""[^""]+""\}} {discardedDrops}\b", metrics);
     }
 
     [Fact]
