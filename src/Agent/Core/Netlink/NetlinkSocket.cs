@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
-namespace DropBoard.Agent.Capture.NetDm;
+namespace DropBoard.Agent.Netlink;
 
 /// <summary>The kernel refused a netlink request: its errno and, where the kernel gave one, its extended-ack text.</summary>
 public sealed class NetlinkErrorException(string operation, int errno, string? kernelMessage)
@@ -48,8 +48,8 @@ public sealed unsafe class NetlinkSocket : IDisposable
             if (bind(fd, (sockaddr*)&address, (uint)sizeof(SockaddrNl)) < 0)
                 throw new NetlinkErrorException("bind(AF_NETLINK)", errno, null);
             // Error replies carry the kernel's own explanation and do not echo the request.
-            socket.SetOption(Netlink.NETLINK_EXT_ACK, 1, required: false);
-            socket.SetOption(Netlink.NETLINK_CAP_ACK, 1, required: false);
+            socket.SetOption(NetlinkProtocol.NETLINK_EXT_ACK, 1, required: false);
+            socket.SetOption(NetlinkProtocol.NETLINK_CAP_ACK, 1, required: false);
             return socket;
         }
         catch
@@ -59,7 +59,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
         }
     }
 
-    public void Join(uint group) => SetOption(Netlink.NETLINK_ADD_MEMBERSHIP, (int)group, required: true);
+    public void Join(uint group) => SetOption(NetlinkProtocol.NETLINK_ADD_MEMBERSHIP, (int)group, required: true);
 
     /// <summary>Room for bursts of messages between receives; as root beyond net.core.rmem_max.</summary>
     public void SetReceiveBuffer(int bytes)
@@ -102,13 +102,13 @@ public sealed unsafe class NetlinkSocket : IDisposable
             {
                 if (message.Sequence != sequence) continue;
                 mine = true;
-                if (message.Type == Netlink.NLMSG_ERROR)
+                if (message.Type == NetlinkProtocol.NLMSG_ERROR)
                 {
                     var (error, text) = message.Error();
                     if (error != 0) throw new NetlinkErrorException(operation, error, text);
                     return replies;
                 }
-                if (message.Type == Netlink.NLMSG_DONE) return replies;
+                if (message.Type == NetlinkProtocol.NLMSG_DONE) return replies;
             }
             if (mine) replies.Add(datagram.ToArray());
         }
