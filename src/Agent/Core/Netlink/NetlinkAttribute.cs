@@ -26,6 +26,11 @@ public readonly ref struct NetlinkAttribute(ushort type, ReadOnlySpan<byte> payl
 
     public ulong U64() => IsNetByteOrder ? BinaryPrimitives.ReadUInt64BigEndian(Fixed(8)) : BinaryPrimitives.ReadUInt64LittleEndian(Fixed(8));
 
+    /// <summary>nftables and ctnetlink put their numbers in network byte order without setting NLA_F_NET_BYTEORDER.</summary>
+    public uint U32BigEndian() => BinaryPrimitives.ReadUInt32BigEndian(Fixed(4));
+
+    public ulong U64BigEndian() => BinaryPrimitives.ReadUInt64BigEndian(Fixed(8));
+
     /// <summary>A NUL-terminated string's bytes without the NUL (a missing terminator is tolerated).</summary>
     public ReadOnlySpan<byte> StringBytes()
     {

@@ -5,12 +5,12 @@ namespace DropBoard.Agent.Netlink;
 /// <summary>Netlink and generic-netlink framing (include/uapi/linux/netlink.h, genetlink.h).</summary>
 public static class NetlinkProtocol
 {
-    public const int NETLINK_GENERIC = 16;
+    public const int NETLINK_ROUTE = 0, NETLINK_NETFILTER = 12, NETLINK_GENERIC = 16;
     public const int HeaderSize = 16, GenlHeaderSize = 4;
 
     // nlmsghdr.nlmsg_type values below NLMSG_MIN_TYPE (0x10) are control messages.
     public const ushort NLMSG_NOOP = 1, NLMSG_ERROR = 2, NLMSG_DONE = 3;
-    public const ushort NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4;
+    public const ushort NLM_F_REQUEST = 0x1, NLM_F_ACK = 0x4, NLM_F_DUMP = 0x300;
     // Flags on an NLMSG_ERROR reply: the request was not echoed back (CAP_ACK); extended-ack attributes follow.
     public const ushort NLM_F_CAPPED = 0x100, NLM_F_ACK_TLVS = 0x200;
     public const int NLMSGERR_ATTR_MSG = 1;
@@ -55,6 +55,16 @@ public readonly ref struct NetlinkMessage(ushort type, ushort flags, uint sequen
         _ = GenlCommand;
         return new NetlinkAttributeReader(Body[NetlinkProtocol.GenlHeaderSize..]);
     }
+
+    /// <summary>For NLMSG_DONE: a dump that failed half-way ends with a negative errno in place of 0.</summary>
+    public (int Errno, string? Message) DoneError() =>
+        Body.Length >= 4 ? (-BinaryPrimitives.ReadInt32LittleEndian(Body), null) : (0, null);
+
+    /// <summary>The attributes after a protocol's fixed header of <paramref name="headerSize"/> bytes (tcmsg, ifinfomsg, nfgenmsg).</summary>
+    public NetlinkAttributeReader Attributes(int headerSize) =>
+        Body.Length >= headerSize
+            ? new NetlinkAttributeReader(Body[Math.Min(NetlinkProtocol.Align(headerSize), Body.Length)..])
+            : throw new NetlinkParseException($"message type {Type} has {Body.Length} bytes, less than its {headerSize}-byte header");
 
     /// <summary>For NLMSG_ERROR: the errno (0 is an acknowledgement) and the kernel's extended-ack text, if any.</summary>
     public (int Errno, string? Message) Error()

@@ -76,9 +76,10 @@ public sealed unsafe class NetlinkSocket : IDisposable
 
     /// <summary>
     /// Sends <paramref name="request"/> (its sequence number is set here) and waits for the kernel's
-    /// acknowledgement. Returns the reply messages that came before it (one datagram each).
+    /// acknowledgement, or for the end of a dump (NLM_F_DUMP). Returns the reply datagrams that came before it,
+    /// including the last one when the kernel put the dump's end behind its last replies.
     /// </summary>
-    /// <exception cref="NetlinkErrorException">The kernel answered with an error.</exception>
+    /// <exception cref="NetlinkErrorException">The kernel answered with an error, or ended the dump with one.</exception>
     public List<byte[]> Transact(string operation, byte[] request, int timeoutMs = 3000)
     {
         var sequence = ++_sequence;
@@ -97,20 +98,20 @@ public sealed unsafe class NetlinkSocket : IDisposable
             if (length == 0) throw new TimeoutException($"{operation}: no answer from the kernel within {timeoutMs} ms");
             if (length < 0) continue;
             var datagram = _replyBuffer.AsSpan(0, length);
-            var mine = false;
+            var data = false;
             foreach (var message in new NetlinkDatagram(datagram))
             {
                 if (message.Sequence != sequence) continue;
-                mine = true;
-                if (message.Type == NetlinkProtocol.NLMSG_ERROR)
+                if (message.Type is NetlinkProtocol.NLMSG_ERROR or NetlinkProtocol.NLMSG_DONE)
                 {
-                    var (error, text) = message.Error();
+                    var (error, text) = message.Type == NetlinkProtocol.NLMSG_ERROR ? message.Error() : message.DoneError();
                     if (error != 0) throw new NetlinkErrorException(operation, error, text);
+                    if (data) replies.Add(datagram.ToArray());
                     return replies;
                 }
-                if (message.Type == NetlinkProtocol.NLMSG_DONE) return replies;
+                data = true;
             }
-            if (mine) replies.Add(datagram.ToArray());
+            if (data) replies.Add(datagram.ToArray());
         }
     }
 
