@@ -32,13 +32,20 @@ public sealed record DropSample(
     byte[]? Header);
 
 /// <summary>How much a kernel counter rose during [AtMs - interval, AtMs). Never negative: wraps and resets are resolved by the sampler.</summary>
-/// <param name="Name">Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>.</param>
+/// <param name="Name">
+/// Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>,
+/// <c>Qdisc.eth0.8001:.dropped</c>, <c>Netfilter.ip.filter.INPUT.5</c> (a rule's packets), <c>Conntrack.insert_failed</c>.
+/// </param>
 public sealed record CounterDelta(string Name, long Delta, long AtMs);
 
 /// <summary>One uplink message. Sequence rises by one per batch per agent; the hub drops repeats, so resends are safe.</summary>
 /// <param name="LostRecords">Records the kernel could not hand to the agent during this batch (perf ring overflow, NET_DM queue drops).</param>
 /// <param name="SamplesSuppressed">Raw samples not sent because of the per-second cap.</param>
 /// <param name="Frees">Normal frees (skb:consume_skb) per site, when the agent counts them; never drops.</param>
+/// <param name="CounterTexts">
+/// What a counter counts, in words, by counter name: a netfilter rule's text for <c>Netfilter.ip.filter.INPUT.5</c>.
+/// Sent when the counter first appears or its text changes; null (older agents, nothing new) when none did.
+/// </param>
 public sealed record AgentBatch(
     string HostId,
     long Sequence,
@@ -48,4 +55,5 @@ public sealed record AgentBatch(
     IReadOnlyList<DropSample> Samples,
     long LostRecords,
     long SamplesSuppressed,
-    IReadOnlyList<DropBucket>? Frees = null);
+    IReadOnlyList<DropBucket>? Frees = null,
+    IReadOnlyDictionary<string, string>? CounterTexts = null);

@@ -131,13 +131,14 @@ public sealed class AgentPipeline : IAsyncDisposable
         var drops = _aggregator.Flush();
         var frees = _frees?.Flush();
         var counters = takeCounters ? _counters.Sample(now) : [];
+        var texts = takeCounters ? _counters.TakeTextChanges() : null;
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
         var lostNow = lost - _lostReported;
         _lostReported = lost;
         if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 })
             return;
-        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees));
+        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, texts));
     }
 
     private Task? _disposal;
