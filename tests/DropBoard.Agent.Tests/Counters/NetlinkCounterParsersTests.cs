@@ -94,14 +94,17 @@ public class NetlinkCounterParsersTests
                 counter.GetProperty("packets").GetUInt64();
         }
         Assert.Equal(expected.OrderBy(e => e.Key), snapshot.Values.OrderBy(e => e.Key));
-        Assert.Equal([30UL, 50UL], snapshot.Values.Values.Order());
+        Assert.Equal([9UL, 30UL, 50UL], snapshot.Values.Values.Order());
 
         // nft prints them "udp dport 7201 counter packets 50 bytes 6400 drop comment ..." and (iptables-nft)
         // "meta l4proto udp udp dport 7202 counter ... drop": the netlink expressions are meta l4proto, payload th 2/2, cmp.
-        var nft = snapshot.Texts.Single(t => t.Key.StartsWith("Netfilter.inet.dbt.input.", StringComparison.Ordinal)).Value;
-        var iptables = snapshot.Texts.Single(t => t.Key.StartsWith("Netfilter.ip.filter.INPUT.", StringComparison.Ordinal)).Value;
+        var nft = snapshot.Texts["Netfilter.inet.dbt.input.2"];
+        var iptables = snapshot.Texts["Netfilter.ip.filter.INPUT.2"];
         Assert.Equal("meta l4proto 17 th dport 7201 counter drop comment \"dropboard test\"", nft);
         Assert.Equal("meta l4proto 17 th dport 7202 counter drop", iptables);
+        // nft prints it so; the netlink expressions are ct state into a register, a mask of the invalid bit, cmp != 0.
+        var invalid = snapshot.Texts["Netfilter.inet.dbt.input.3"];
+        Assert.Equal("ct state invalid counter drop", invalid);
     }
 
     [Fact]
@@ -136,17 +139,23 @@ public class NetlinkCounterParsersTests
     }
 
     [Fact]
-    public void Conntrack_statistics_sum_the_cpus_and_keep_entries_once()
+    public void Conntrack_statistics_equal_conntrack_S_summed_over_cpus()
     {
         var snapshot = new CounterSnapshot();
-        ProcNetParsers.ParseConntrackStat(
-            "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"u8
-            + "00000003  00000000 00000000 00000000 00000001 00000000 00000000 00000000 00000002 0000000a 00000010 00000000 00000000  00000000 00000000 00000000 00000000\n"u8
-            + "00000003  00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000001 00000005 00000001 00000000 00000000  00000000 00000000 00000000 00000000\n"u8,
-            "nf_conntrack", snapshot);
+        ProcNetParsers.ParseConntrackStat(Fixture.Bytes("counters", "nf_conntrack-6.18.txt"), "nf_conntrack", snapshot);
         Assert.Empty(snapshot.Problems);
-        Assert.Equal((3UL, 15UL, 17UL, 1UL, 3UL), (snapshot.Values["Conntrack.entries"], snapshot.Values["Conntrack.insert_failed"],
-            snapshot.Values["Conntrack.drop"], snapshot.Values["Conntrack.clashres"], snapshot.Values["Conntrack.insert"]));
+        // conntrack -S reads the same per-CPU statistics over ctnetlink (IPCTNL_MSG_CT_GET_STATS_CPU), some under other names.
+        var names = new Dictionary<string, string> { ["error"] = "icmp_error", ["clash_resolve"] = "clashres", ["chaintoolong"] = "chainlength" };
+        var sums = Fixture.Text("counters", "nf_conntrack-6.18.conntrack-S.txt").Split('\n')
+            .SelectMany(l => l.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+            .Select(f => f.Split('='))
+            .Where(f => f[0] != "cpu")
+            .GroupBy(f => names.GetValueOrDefault(f[0], f[0]), f => long.Parse(f[1]))
+            .ToDictionary(g => $"Conntrack.{g.Key}", g => (ulong)g.Sum());
+        Assert.Equal(10, sums.Count);
+        foreach (var (name, sum) in sums) Assert.True(snapshot.Values[name] == sum, $"{name}: {snapshot.Values[name]}, conntrack -S {sum}");
+        Assert.Equal(18UL, snapshot.Values["Conntrack.invalid"]); // 9 SYN+FIN segments, judged on output and again on input
+        Assert.Equal(3UL, snapshot.Values["Conntrack.entries"]); // printed on every CPU's line, stored once
         Assert.True(CounterDeltas.IsGauge("Conntrack.entries"));
     }
 }

@@ -19,6 +19,8 @@ public static class NftRuleText
     private const ushort NFTA_CMP_SREG = 1, NFTA_CMP_OP = 2, NFTA_CMP_DATA = 3;
     private const ushort NFTA_IMMEDIATE_DATA = 2, NFTA_DATA_VALUE = 1, NFTA_DATA_VERDICT = 2, NFTA_VERDICT_CODE = 1, NFTA_VERDICT_CHAIN = 2;
     private const ushort NFTA_XT_NAME = 1, NFTA_LOOKUP_SET = 1;
+    private const ushort NFTA_CT_DREG = 1, NFTA_CT_KEY = 2;
+    private const ushort NFTA_BITWISE_SREG = 1, NFTA_BITWISE_DREG = 2, NFTA_BITWISE_MASK = 4;
     private const byte NFTNL_UDATA_RULE_COMMENT = 0;
 
     public static string Render(ReadOnlySpan<byte> expressions, ReadOnlySpan<byte> userdata)
@@ -77,6 +79,38 @@ public static class NftRuleText
                 else Word(text, $"meta set {MetaKey(key ?? 0)}");
                 break;
             }
+            case "ct":
+            {
+                uint? register = null, key = null;
+                foreach (var field in new NetlinkAttributeReader(data))
+                {
+                    if (field.Type == NFTA_CT_DREG) register = field.U32BigEndian();
+                    else if (field.Type == NFTA_CT_KEY) key = field.U32BigEndian();
+                }
+                var what = key switch { 0 => "ct state", 1 => "ct direction", 2 => "ct status", 3 => "ct mark", _ => $"ct key{key}" };
+                if (register is { } r) loads[r] = (what, false);
+                else Word(text, $"{what} set");
+                break;
+            }
+            case "bitwise":
+            {
+                uint source = 0, destination = 0;
+                ReadOnlySpan<byte> mask = default;
+                foreach (var field in new NetlinkAttributeReader(data))
+                {
+                    if (field.Type == NFTA_BITWISE_SREG) source = field.U32BigEndian();
+                    else if (field.Type == NFTA_BITWISE_DREG) destination = field.U32BigEndian();
+                    else if (field.Type == NFTA_BITWISE_MASK)
+                        foreach (var inner in field.Nested())
+                            if (inner.Type == NFTA_DATA_VALUE) mask = inner.Payload;
+                }
+                var (load, _) = loads.GetValueOrDefault(source, ($"reg {source}", false));
+                // ct state is a host-order bit set (NF_CT_STATE_*_BIT); "ct state invalid" is (state & invalid) != 0.
+                loads[destination] = load == "ct state" && mask.Length == 4
+                    ? ($"ct state {CtStates(BitConverter.ToUInt32(mask))}", false)
+                    : ($"{load} & 0x{Convert.ToHexStringLower(mask)}", false);
+                break;
+            }
             case "cmp":
             {
                 uint register = 0, op = 0;
@@ -90,7 +124,8 @@ public static class NftRuleText
                             if (inner.Type == NFTA_DATA_VALUE) value = inner.Payload;
                 }
                 var (load, address) = loads.GetValueOrDefault(register, ($"reg {register}", false));
-                Word(text, $"{load}{Operator(op)} {Value(value, address)}");
+                if (load.StartsWith("ct state ", StringComparison.Ordinal) && op == 1 && !value.ContainsAnyExcept((byte)0)) Word(text, load);
+                else Word(text, $"{load}{Operator(op)} {Value(value, address)}");
                 break;
             }
             case "immediate":
@@ -138,6 +173,13 @@ public static class NftRuleText
         16 => "l4proto",
         _ => $"key{key}",
     };
+
+    private static string CtStates(uint bits)
+    {
+        string[] names = ["invalid", "established", "related", "new", "", "", "untracked"];
+        var set = Enumerable.Range(0, names.Length).Where(b => (bits & (1u << b)) != 0 && names[b].Length > 0).Select(b => names[b]);
+        return string.Join(',', set);
+    }
 
     private static string Operator(uint op) => op switch { 0 => "", 1 => " !=", 2 => " <", 3 => " <=", 4 => " >", 5 => " >=", _ => $" op{op}" };
 

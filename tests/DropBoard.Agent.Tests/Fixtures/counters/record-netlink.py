@@ -5,8 +5,9 @@ own view of the same moment beside them (tc -s -j qdisc, nft -j list ruleset, th
 
 In a throw-away namespace: a veth pair va (10.9.0.1/24) and vb (no address; 10.9.0.2 is vb's MAC in va's
 neighbour table, so datagrams to it leave through va and vb drops them), a tbf with a tiny limit on va, an nft
-drop rule (inet table) and an iptables-nft drop rule (ip filter INPUT); then UDP to vb through the tbf, UDP to the
-two dropped ports on lo, and raw frames on va that vb must drop (an unknown EtherType, a foreign destination MAC).
+drop rule and a ct state invalid drop rule (inet table) and an iptables-nft drop rule (ip filter INPUT); then UDP to
+vb through the tbf, UDP to the two dropped ports on lo, TCP SYN+FIN segments on lo (conntrack: invalid), and raw
+frames on va that vb must drop (an unknown EtherType, a foreign destination MAC).
 The dumps are made with Python's own socket and struct: no DropBoard code is involved.
 """
 import ctypes
@@ -69,7 +70,8 @@ def main():
         run("tc", "qdisc", "add", "dev", "va", "root", "tbf", "rate", "8kbit", "burst", "1600", "limit", "3000")
         run("tc", "qdisc", "add", "dev", "vb", "root", "handle", "1:", "pfifo", "limit", "10")
         run("nft", "add table inet dbt; add chain inet dbt input { type filter hook input priority 0; };"
-                   " add rule inet dbt input udp dport 7201 counter drop comment \"dropboard test\"")
+                   " add rule inet dbt input udp dport 7201 counter drop comment \"dropboard test\";"
+                   " add rule inet dbt input ct state invalid counter drop")
         run("iptables-nft", "-A", "INPUT", "-p", "udp", "--dport", "7202", "-j", "DROP")
         run("ip", "neigh", "add", "10.9.0.2", "lladdr", run("cat", "/sys/class/net/vb/address").strip(), "dev", "va")
         in_namespace()
@@ -80,6 +82,9 @@ def main():
             udp.sendto(b"x" * 100, ("127.0.0.1", 7201))
         for _ in range(30):
             udp.sendto(b"x" * 100, ("127.0.0.1", 7202))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+        for i in range(9):  # SYN+FIN: invalid in every conntrack state (checksum left 0: the kernel does not check it on lo)
+            tcp.sendto(struct.pack("!HHIIBBHHH", 40000 + i, 7203, 1, 0, 5 << 4, 0x03, 65535, 0, 0), ("127.0.0.1", 0))
         raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
         raw.bind(("va", 0))
         raw.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS: past va's full tbf
@@ -113,6 +118,8 @@ def main():
             f.write(run("ip", "-s", "-s", "-j", "link", "show"))
         with open(os.path.join(OUT, "nf_conntrack-6.18.txt"), "w") as f:
             f.write(run("cat", "/proc/net/stat/nf_conntrack"))
+        with open(os.path.join(OUT, "nf_conntrack-6.18.conntrack-S.txt"), "w") as f:
+            f.write(run("conntrack", "-S"))
     finally:
         subprocess.run(["ip", "netns", "del", NS])
 
