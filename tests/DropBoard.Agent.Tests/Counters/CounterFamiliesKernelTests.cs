@@ -45,6 +45,7 @@ public sealed class CounterFamiliesKernelTests
         // Each refused datagram is an ENOBUFS the socket did not ask to hear about (no IP_RECVERR): Udp SndbufErrors.
         Assert.Equal(dropped, ns.Snmp("Udp", "SndbufErrors") - sndbufBefore);
         Assert.Equal(dropped, CounterInSummary(summary, "Udp.SndbufErrors"));
+        Log($"tc: {name} dropped +{dropped}; agent: counter +{CounterInSummary(summary, $"{name}.dropped")}, QDISC_DROP {Drops(summary, "QDISC_DROP", QdiscSites)}, Udp.SndbufErrors +{CounterInSummary(summary, "Udp.SndbufErrors")}");
         // The backlog is a gauge: never sent as a delta.
         Assert.Equal(0, CounterInSummary(summary, $"{name}.backlog_bytes"));
     }
@@ -76,6 +77,7 @@ public sealed class CounterFamiliesKernelTests
         Assert.Equal("meta l4proto 17 th dport 7311 counter drop comment \"dropboard test\"", nftCounter.Text);
         Assert.Equal("meta l4proto 17 th dport 7312 counter drop", iptablesCounter.Text);
         Assert.Equal(nft.Packets + iptables.Packets, Drops(summary, "NETFILTER_DROP", NetfilterSites));
+        Log($"nft: inet {nft.Packets}, ip (iptables-nft) {iptables.Packets}; agent: {nftCounter.Delta}, {iptablesCounter.Delta}, NETFILTER_DROP {Drops(summary, "NETFILTER_DROP", NetfilterSites)}");
     }
 
     [Fact]
@@ -97,6 +99,7 @@ public sealed class CounterFamiliesKernelTests
         Assert.Equal(otherhost, CounterInSummary(summary, $"Dev.{vb}.rx_otherhost_dropped"));
         Assert.True(dropped == Drops(summary, "UNHANDLED_PROTO", ReceiveSites), summary.GetProperty("drops").ToString());
         Assert.Equal(otherhost, Drops(summary, "OTHERHOST", ReceiveSites));
+        Log($"ip -s -s link: {vb} rx dropped +{dropped}, otherhost +{otherhost}; agent: UNHANDLED_PROTO {Drops(summary, "UNHANDLED_PROTO", ReceiveSites)}, OTHERHOST {Drops(summary, "OTHERHOST", ReceiveSites)}");
     }
 
     [Fact]
@@ -121,7 +124,10 @@ public sealed class CounterFamiliesKernelTests
         Assert.Equal(invalid, CounterInSummary(summary, "Conntrack.invalid"));
         Assert.Equal(rule.Packets, Counter(summary, $"Netfilter.inet.dbt.input.{rule.Handle}").Delta);
         Assert.Equal(rule.Packets, Drops(summary, "NETFILTER_DROP", NetfilterSites));
+        Log($"conntrack -S: invalid +{invalid}; nft: {rule.Packets}; agent: Conntrack.invalid +{CounterInSummary(summary, "Conntrack.invalid")}, NETFILTER_DROP {Drops(summary, "NETFILTER_DROP", NetfilterSites)}");
     }
+
+    private static void Log(string line) => TestContext.Current.TestOutputHelper?.WriteLine(line);
 
     /// <summary>
     /// A veth pair inside <paramref name="ns"/>: va has 10.9.0.1/24, vb no address, and 10.9.0.2 is vb's MAC in va's

@@ -108,6 +108,24 @@ public class NetlinkCounterParsersTests
     }
 
     [Fact]
+    public void A_rule_text_is_rendered_again_only_when_the_rules_expressions_changed()
+    {
+        var first = new CounterSnapshot();
+        foreach (var reply in Replies("nftables-rules.rec")) NftRuleCounters.Parse(reply, first);
+        const string rule = "Netfilter.inet.dbt.input.2";
+        first.Texts[rule] = "kept from before";
+        var second = new CounterSnapshot();
+        foreach (var reply in Replies("nftables-rules.rec")) NftRuleCounters.Parse(reply, second, first);
+        Assert.Equal("kept from before", second.Texts[rule]);
+
+        // The same handle with other expressions (a table deleted and made again restarts its handles).
+        second.TextSources[rule]++;
+        var third = new CounterSnapshot();
+        foreach (var reply in Replies("nftables-rules.rec")) NftRuleCounters.Parse(reply, third, second);
+        Assert.Equal("meta l4proto 17 th dport 7201 counter drop comment \"dropboard test\"", third.Texts[rule]);
+    }
+
+    [Fact]
     public void A_dump_cut_short_is_a_parse_error_not_a_read_past_the_end()
     {
         var reply = Replies("nftables-rules.rec").First();

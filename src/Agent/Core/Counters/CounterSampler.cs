@@ -91,7 +91,7 @@ public sealed class CounterSampler : IDisposable
                 current.Problems.Add($"{file.Path}: could not be parsed ({e.GetType().Name}: {e.Message})");
             }
         }
-        _netlink.Read(current);
+        _netlink.Read(current, _previous);
         Report(current.Problems);
         var previous = _previous;
         _previous = current;

@@ -25,6 +25,9 @@ public sealed class CounterSnapshot
     /// </summary>
     public Dictionary<string, string> Texts { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>A hash of what each text was made from, so the next sample renders only texts whose source changed.</summary>
+    internal Dictionary<string, int> TextSources { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Lines that did not parse, each naming file and line; the valid rest is still in <see cref="Values"/>.</summary>
     public List<string> Problems { get; } = [];
 
@@ -44,6 +47,7 @@ public sealed class CounterSnapshot
     {
         Values.Clear();
         Texts.Clear();
+        TextSources.Clear();
         Problems.Clear();
         _impliedZeroPrefixes.Clear();
         _namespaceReset = false;

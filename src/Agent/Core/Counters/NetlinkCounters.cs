@@ -12,6 +12,10 @@ internal sealed class NetlinkCounters : IDisposable
     private readonly NetlinkSocket? _route;
     private readonly NetlinkSocket? _netfilter;
     private readonly Dictionary<int, string> _devices = [];
+    // Each socket's own copies: sending writes the sequence number into them.
+    private readonly byte[] _linkDump = RtnetlinkCounters.LinkDumpRequest();
+    private readonly byte[] _qdiscDump = RtnetlinkCounters.QdiscDumpRequest();
+    private readonly byte[] _ruleDump = NftRuleCounters.DumpRequest();
 
     /// <summary>Opens the sockets; one that cannot be opened is said in <paramref name="problems"/>, and its counters are not sampled.</summary>
     public NetlinkCounters(List<string> problems)
@@ -20,16 +24,17 @@ internal sealed class NetlinkCounters : IDisposable
         _netfilter = TryOpen(NetlinkProtocol.NETLINK_NETFILTER, "nfnetlink (nftables rule counters)", problems);
     }
 
-    public void Read(CounterSnapshot into)
+    /// <param name="previous">The sample before, whose rule texts are kept for rules that did not change.</param>
+    public void Read(CounterSnapshot into, CounterSnapshot? previous)
     {
         if (_route is not null)
         {
             _devices.Clear();
-            Dump(_route, "rtnetlink link dump", RtnetlinkCounters.LinkDumpRequest(), d => RtnetlinkCounters.ParseLinks(d, _devices, into), into);
-            Dump(_route, "rtnetlink qdisc dump", RtnetlinkCounters.QdiscDumpRequest(), d => RtnetlinkCounters.ParseQdiscs(d, _devices, into), into);
+            Dump(_route, "rtnetlink link dump", _linkDump, d => RtnetlinkCounters.ParseLinks(d, _devices, into), into);
+            Dump(_route, "rtnetlink qdisc dump", _qdiscDump, d => RtnetlinkCounters.ParseQdiscs(d, _devices, into), into);
         }
         if (_netfilter is not null)
-            Dump(_netfilter, "nftables rule dump", NftRuleCounters.DumpRequest(), d => NftRuleCounters.Parse(d, into), into);
+            Dump(_netfilter, "nftables rule dump", _ruleDump, d => NftRuleCounters.Parse(d, into, previous), into);
     }
 
     private static void Dump(NetlinkSocket socket, string what, byte[] request, Action<byte[]> parse, CounterSnapshot into)

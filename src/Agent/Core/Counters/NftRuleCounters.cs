@@ -22,11 +22,19 @@ public static class NftRuleCounters
     /// <summary>Table and chain names may be 255 bytes; a counter name must stay short enough for the dashboard (128).</summary>
     private const int MaxPart = 32;
 
+    /// <summary>
+    /// Rules sampled at most, in dump order (table, chain, position): a kube-proxy host can have tens of thousands,
+    /// and a batch holds at most 20 000 counter rises and 4 MiB, texts included.
+    /// </summary>
+    public const int MaxRules = 4096;
+
     /// <summary>Dumps the rules of every family (NFPROTO_UNSPEC).</summary>
     public static byte[] DumpRequest() =>
         new NetlinkRequest(NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETRULE, NetlinkProtocol.NLM_F_REQUEST | NetlinkProtocol.NLM_F_DUMP, [0, 0, 0, 0]).ToArray();
 
-    public static void Parse(ReadOnlySpan<byte> datagram, CounterSnapshot into)
+    /// <param name="previous">The snapshot before: a rule whose expressions hash as they did there keeps its text
+    /// without being rendered again (a table deleted and made again reuses handles, hence the hash, not the name alone).</param>
+    public static void Parse(ReadOnlySpan<byte> datagram, CounterSnapshot into, CounterSnapshot? previous = null)
     {
         Span<char> name = stackalloc char[160];
         foreach (var message in new NetlinkDatagram(datagram))
@@ -49,6 +57,11 @@ public static class NftRuleCounters
                 }
             }
             if (CounterPackets(expressions) is not { } packets) continue;
+            if (into.Texts.Count >= MaxRules)
+            {
+                into.Problems.Add($"nftables: more than {MaxRules} rules with a counter; the rest are not sampled");
+                return;
+            }
             if (handle is null || table.IsEmpty || chain.IsEmpty)
             {
                 into.Problems.Add("nftables: a rule with a counter has no table, chain or handle");
@@ -59,7 +72,15 @@ public static class NftRuleCounters
                 continue;
             at += digits;
             var counter = into.Set(name[..at], packets);
-            into.Texts[counter] = NftRuleText.Render(expressions, userdata);
+            var hash = new HashCode();
+            hash.AddBytes(expressions);
+            hash.AddBytes(userdata);
+            var source = hash.ToHashCode();
+            into.TextSources[counter] = source;
+            into.Texts[counter] = previous is not null && previous.TextSources.TryGetValue(counter, out var before) && before == source
+                                  && previous.Texts.TryGetValue(counter, out var text)
+                ? text
+                : NftRuleText.Render(expressions, userdata);
         }
     }
 
