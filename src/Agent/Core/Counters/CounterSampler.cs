@@ -5,8 +5,8 @@ namespace DropBoard.Agent.Counters;
 /// <summary>
 /// Reads /proc/net/{snmp,netstat,snmp6,softnet_stat,dev,stat/nf_conntrack}, and over netlink the device detail,
 /// qdisc and nftables rule counters (<see cref="NetlinkCounters"/>), and returns what changed since the last sample.
-/// The files are opened once and re-read into reused buffers, and counter names are interned, so a
-/// steady sample allocates only the deltas it returns. For another network namespace a dedicated thread
+/// The files are opened once and re-read into reused buffers, and counter names are interned, so reading the
+/// files allocates only the deltas returned; the netlink dumps allocate their datagrams. For another network namespace a dedicated thread
 /// joins it and opens the files under <c>/proc/thread-self/net</c>: snmp, netstat, snmp6 and dev are that
 /// namespace's own; softnet_stat is the same machine-wide file everywhere. The netlink sockets are made there too.
 /// </summary>
