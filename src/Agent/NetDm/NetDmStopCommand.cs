@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.CommandLine;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Capture.NetDm;
@@ -21,7 +22,7 @@ public static class NetDmStopCommand
                 await Console.Error.WriteLineAsync("dropboard-agent: the kernel's drop monitor is off");
                 return ExitCodes.Ok;
             }
-            catch (Exception e) when (e is CaptureUnavailableException or NetlinkErrorException or TimeoutException or NetDmParseException)
+            catch (Exception e) when (e is CaptureUnavailableException or NetlinkErrorException or TimeoutException or NetlinkParseException)
             {
                 await Console.Error.WriteLineAsync($"dropboard-agent: cannot stop the drop monitor: {e.Message}");
                 return ExitCodes.CannotCapture;

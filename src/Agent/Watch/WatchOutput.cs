@@ -67,7 +67,7 @@ public static class WatchOutput
             var nameWidth = counters.Max(c => c.Name.Length);
             text.AppendLine($"  {"delta",10}  counter");
             foreach (var c in counters)
-                text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}");
+                text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}{(c.Text is null ? "" : $"  {c.Text}")}");
         }
         if (explain.Sentences.Count > 0)
         {

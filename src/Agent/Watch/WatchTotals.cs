@@ -8,6 +8,7 @@ public sealed class WatchTotals
     private readonly Dictionary<(string Site, string Function, string? Reason), long> _drops = [];
     private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Site, string Function), long> _frees = [];
+    private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
 
     // The run's buckets and deltas as they came, for the explanation at exit; bounded so a storm cannot exhaust memory.
     private const int MaxKept = 1_000_000;
@@ -28,6 +29,7 @@ public sealed class WatchTotals
             _drops[(d.Site, d.Function, d.Reason)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason)) + d.Count;
         foreach (var c in batch.Counters)
             _counters[c.Name] = _counters.GetValueOrDefault(c.Name) + c.Delta;
+        foreach (var (name, text) in batch.CounterTexts ?? new Dictionary<string, string>()) _texts[name] = text;
         foreach (var f in batch.Frees ?? [])
             _frees[(f.Site, f.Function)] = _frees.GetValueOrDefault((f.Site, f.Function)) + f.Count;
         LostRecords += batch.LostRecords;
@@ -40,6 +42,7 @@ public sealed class WatchTotals
         foreach (var (key, count) in other._drops) _drops[key] = _drops.GetValueOrDefault(key) + count;
         foreach (var (name, delta) in other._counters) _counters[name] = _counters.GetValueOrDefault(name) + delta;
         foreach (var (key, count) in other._frees) _frees[key] = _frees.GetValueOrDefault(key) + count;
+        foreach (var (name, text) in other._texts) _texts[name] = text;
         LostRecords += other.LostRecords;
     }
 
@@ -56,11 +59,12 @@ public sealed class WatchTotals
               .OrderByDescending(f => f.Count).ThenBy(f => f.Site, StringComparer.Ordinal);
 
     public IEnumerable<CounterTotal> Counters =>
-        _counters.Select(kv => new CounterTotal(kv.Key, kv.Value)).OrderBy(c => c.Name, StringComparer.Ordinal);
+        _counters.Select(kv => new CounterTotal(kv.Key, kv.Value, _texts.GetValueOrDefault(kv.Key))).OrderBy(c => c.Name, StringComparer.Ordinal);
 }
 
 public sealed record DropTotal(string Function, string Site, string? Reason, long Count);
 
-public sealed record CounterTotal(string Name, long Delta);
+/// <param name="Text">What the counter counts, when the agent knows (a netfilter rule's text).</param>
+public sealed record CounterTotal(string Name, long Delta, [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Text = null);
 
 public sealed record FreeTotal(string Function, string Site, long Count);

@@ -32,7 +32,10 @@ public sealed record DropSample(
     byte[]? Header);
 
 /// <summary>How much a kernel counter rose during [AtMs - interval, AtMs). Never negative: wraps and resets are resolved by the sampler.</summary>
-/// <param name="Name">Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>.</param>
+/// <param name="Name">
+/// Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>,
+/// <c>Qdisc.eth0.8001:.dropped</c>, <c>Netfilter.ip.filter.INPUT.5</c> (a rule's packets), <c>Conntrack.insert_failed</c>.
+/// </param>
 public sealed record CounterDelta(string Name, long Delta, long AtMs);
 
 /// <summary>One uplink message. Sequence rises by one per batch per agent; the hub drops repeats, so resends are safe.</summary>
@@ -44,6 +47,10 @@ public sealed record CounterDelta(string Name, long Delta, long AtMs);
 /// <param name="DropsDiscarded">Kernel drops counted in those discarded batches.</param>
 /// <param name="SpoolProblem">Why the agent's spool cannot keep batches right now (<c>No space left on device</c>), null while it can:
 /// batches wait in the agent's memory meanwhile, and are discarded past its bound.</param>
+/// <param name="CounterTexts">
+/// What a counter counts, in words, by counter name: a netfilter rule's text for <c>Netfilter.ip.filter.INPUT.5</c>.
+/// Sent when the counter first appears or its text changes; null (older agents, nothing new) when none did.
+/// </param>
 public sealed record AgentBatch(
     string HostId,
     long Sequence,
@@ -56,4 +63,5 @@ public sealed record AgentBatch(
     IReadOnlyList<DropBucket>? Frees = null,
     long BatchesDiscarded = 0,
     long DropsDiscarded = 0,
-    string? SpoolProblem = null);
+    string? SpoolProblem = null,
+    IReadOnlyDictionary<string, string>? CounterTexts = null);

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using BenchmarkDotNet.Attributes;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Capture;

@@ -12,7 +12,17 @@ public static class CounterDeltas
     [
         "Ip.Forwarding", "Ip.DefaultTTL",
         "Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn", "Tcp.CurrEstab",
+        "Conntrack.entries",
     ];
+
+    /// <summary>
+    /// Settings and gauges (a queue's length now, the conntrack table's size) are kept in the snapshot but never
+    /// sent as deltas: a rise of a gauge is no count of events. Qdisc backlogs are gauges by their name's last part.
+    /// </summary>
+    public static bool IsGauge(string name) =>
+        NotCounters.Contains(name)
+        || name.StartsWith("Qdisc.", StringComparison.Ordinal)
+        && (name.EndsWith(".backlog_bytes", StringComparison.Ordinal) || name.EndsWith(".backlog_packets", StringComparison.Ordinal));
 
     /// <summary>
     /// How much a counter rose from <paramref name="previous"/> to <paramref name="current"/>. A value that went
@@ -47,7 +57,7 @@ public static class CounterDeltas
         foreach (var (name, value) in current.Values)
         {
             var column = SoftnetColumn(name, out var perCpu);
-            if ((column >= 0 && !perCpu) || NotCounters.Contains(name)) continue;
+            if ((column >= 0 && !perCpu) || IsGauge(name)) continue;
             if (!previous.Values.TryGetValue(name, out var before))
             {
                 if (!previous.ImpliesZero(name)) continue;

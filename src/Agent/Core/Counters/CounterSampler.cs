@@ -3,11 +3,12 @@ using DropBoard.Shared.Contracts;
 namespace DropBoard.Agent.Counters;
 
 /// <summary>
-/// Reads /proc/net/{snmp,netstat,snmp6,softnet_stat,dev} and returns what changed since the last sample.
-/// The files are opened once and re-read into reused buffers, and counter names are interned, so a
-/// steady sample allocates only the deltas it returns. For another network namespace a dedicated thread
+/// Reads /proc/net/{snmp,netstat,snmp6,softnet_stat,dev,stat/nf_conntrack}, and over netlink the device detail,
+/// qdisc and nftables rule counters (<see cref="NetlinkCounters"/>), and returns what changed since the last sample.
+/// The files are opened once and re-read into reused buffers, and counter names are interned, so reading the
+/// files allocates only the deltas returned; the netlink dumps allocate their datagrams. For another network namespace a dedicated thread
 /// joins it and opens the files under <c>/proc/thread-self/net</c>: snmp, netstat, snmp6 and dev are that
-/// namespace's own; softnet_stat is the same machine-wide file everywhere.
+/// namespace's own; softnet_stat is the same machine-wide file everywhere. The netlink sockets are made there too.
 /// </summary>
 public sealed class CounterSampler : IDisposable
 {
@@ -21,6 +22,7 @@ public sealed class CounterSampler : IDisposable
         ("snmp6", ProcNetParsers.ParseSnmp6),
         ("softnet_stat", ProcNetParsers.ParseSoftnet),
         ("dev", ProcNetParsers.ParseDev),
+        ("stat/nf_conntrack", ProcNetParsers.ParseConntrackStat),
     ];
 
     private const int MaxProblems = 100;
@@ -30,6 +32,8 @@ public sealed class CounterSampler : IDisposable
     private readonly HashSet<string> _reported = [];
     private readonly List<string> _problems = [];
     private ProcNetFile?[] _files;
+    private NetlinkCounters _netlink;
+    private readonly Dictionary<string, string> _textsSent = new(StringComparer.Ordinal);
     private CounterSnapshot _spare;
     private CounterSnapshot? _previous;
     private NamespaceState _namespaceState = NamespaceState.Same;
@@ -42,11 +46,11 @@ public sealed class CounterSampler : IDisposable
         _spare = new CounterSnapshot(_names);
         if (netNamespace is null)
         {
-            _files = Open("/proc/net");
+            (_files, _netlink) = Open("/proc/net");
             return;
         }
         _namespace = new NetNamespaceThread(netNamespace);
-        _files = _namespace.Invoke(() => Open("/proc/thread-self/net"));
+        (_files, _netlink) = _namespace.Invoke(() => Open("/proc/thread-self/net"));
     }
 
     public string? NetNamespace => _namespace?.Name;
@@ -87,6 +91,7 @@ public sealed class CounterSampler : IDisposable
                 current.Problems.Add($"{file.Path}: could not be parsed ({e.GetType().Name}: {e.Message})");
             }
         }
+        _netlink.Read(current, _previous);
         Report(current.Problems);
         var previous = _previous;
         _previous = current;
@@ -98,13 +103,32 @@ public sealed class CounterSampler : IDisposable
         return deltas;
     }
 
+    /// <summary>
+    /// Texts of counters (netfilter rules) that are new or changed since the last call, for the dashboard to show
+    /// beside them; null when none changed. Texts of counters that are gone are forgotten, so a rule added again
+    /// under the same handle is sent again.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? TakeTextChanges()
+    {
+        var latest = _previous?.Texts;
+        if (latest is null) return null;
+        Dictionary<string, string>? changed = null;
+        foreach (var (counter, text) in latest)
+            if (!_textsSent.TryGetValue(counter, out var sent) || sent != text)
+                (changed ??= new(StringComparer.Ordinal))[counter] = _textsSent[counter] = text;
+        if (_textsSent.Count > latest.Count)
+            foreach (var counter in _textsSent.Keys.Where(c => !latest.ContainsKey(c)).ToList()) _textsSent.Remove(counter);
+        return changed;
+    }
+
     public void Dispose()
     {
+        _netlink.Dispose();
         foreach (var file in _files) file?.Dispose();
         _namespace?.Dispose();
     }
 
-    private ProcNetFile?[] Open(string directory)
+    private (ProcNetFile?[], NetlinkCounters) Open(string directory)
     {
         var files = new ProcNetFile?[Files.Length];
         for (var i = 0; i < Files.Length; i++)
@@ -120,7 +144,10 @@ public sealed class CounterSampler : IDisposable
                 Report([$"{path}: {e.Message}; its counters are not sampled"]);
             }
         }
-        return files;
+        List<string> problems = [];
+        var netlink = new NetlinkCounters(problems);
+        Report(problems);
+        return (files, netlink);
     }
 
     /// <summary>
@@ -146,9 +173,10 @@ public sealed class CounterSampler : IDisposable
             Report([$"network namespace '{_namespace.Name}' was recreated, but {e.Message}; its counters are no longer read: restart the agent"]);
             return false;
         }
-        var old = _files;
-        _files = _namespace.Invoke(() => Open("/proc/thread-self/net"));
+        var (old, oldNetlink) = (_files, _netlink);
+        (_files, _netlink) = _namespace.Invoke(() => Open("/proc/thread-self/net"));
         foreach (var file in old) file?.Dispose();
+        oldNetlink.Dispose();
         Report([$"network namespace '{_namespace.Name}' was recreated; its counters restarted at zero"]);
         return true;
     }

@@ -19,6 +19,15 @@ public sealed class CounterSnapshot
 
     public Dictionary<string, ulong> Values { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// What some counters count, in words, by counter name: a netfilter rule's text. The dashboard shows it beside
+    /// the counter; sent when a counter first appears or its text changes.
+    /// </summary>
+    public Dictionary<string, string> Texts { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A hash of what each text was made from, so the next sample renders only texts whose source changed.</summary>
+    internal Dictionary<string, int> TextSources { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Lines that did not parse, each naming file and line; the valid rest is still in <see cref="Values"/>.</summary>
     public List<string> Problems { get; } = [];
 
@@ -37,6 +46,8 @@ public sealed class CounterSnapshot
     public void Clear()
     {
         Values.Clear();
+        Texts.Clear();
+        TextSources.Clear();
         Problems.Clear();
         _impliedZeroPrefixes.Clear();
         _namespaceReset = false;
@@ -55,6 +66,14 @@ public sealed class CounterSnapshot
     }
 
     internal void AddImpliedZeroPrefix(string prefix) => _impliedZeroPrefixes.Add(prefix);
+
+    /// <summary>Stores a name built by the caller (netlink readers, whose names have more parts); returns the interned name.</summary>
+    internal string Set(ReadOnlySpan<char> name, ulong value)
+    {
+        var interned = _names.Get(name);
+        Values[interned] = value;
+        return interned;
+    }
 
     /// <summary>Stores <c>part1.part2[.part3]</c> = value; the parts are UTF-8 slices of the file.</summary>
     internal void Set(ReadOnlySpan<byte> part1, ReadOnlySpan<byte> part2, ReadOnlySpan<byte> part3, ulong value)

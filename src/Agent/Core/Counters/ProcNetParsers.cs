@@ -287,6 +287,67 @@ public static class ProcNetParsers
 
     public static void ParseDev(string text, string file, CounterSnapshot into) =>
         ParseDev(Encoding.UTF8.GetBytes(text), file, into);
+
+    /// <summary>
+    /// /proc/net/stat/nf_conntrack (per network namespace): a line of names, then a line of hex columns per CPU
+    /// (net/netfilter/nf_conntrack_standalone.c ct_cpu_seq_show). Stores the sum over CPUs as
+    /// <c>Conntrack.NAME</c> (<c>Conntrack.drop</c>, <c>Conntrack.insert_failed</c>); <c>entries</c> is the table's
+    /// size, printed alike on every line, and is stored once, as a gauge.
+    /// </summary>
+    public static void ParseConntrackStat(ReadOnlySpan<byte> text, string file, CounterSnapshot into)
+    {
+        var lines = new ProcNetLines(text);
+        if (!lines.MoveNext())
+        {
+            into.Problems.Add($"{file}: empty");
+            return;
+        }
+        var header = lines.Current;
+        var names = new ProcNetTokens(header);
+        var count = names.Count();
+        if (count == 0 || count > MaxConntrackColumns)
+        {
+            into.Problems.Add($"{file}:1: {count} column names, expected 1 to {MaxConntrackColumns}");
+            return;
+        }
+        var entriesColumn = -1;
+        for (var k = 0; names.MoveNext(); k++)
+            if (names.Current.SequenceEqual("entries"u8)) entriesColumn = k;
+        Span<ulong> sums = stackalloc ulong[count];
+        Span<ulong> values = stackalloc ulong[count];
+        sums.Clear();
+        var entries = -1L;
+        while (lines.MoveNext())
+        {
+            var tokens = new ProcNetTokens(lines.Current);
+            var columns = tokens.Count();
+            if (columns == 0) continue;
+            if (columns != count || !lines.Complete)
+            {
+                into.Problems.Add($"{file}:{lines.Number}: {columns} columns{(lines.Complete ? "" : " and no end of line")}, the header names {count}; this CPU's line skipped");
+                continue;
+            }
+            var bad = false;
+            for (var k = 0; tokens.MoveNext(); k++)
+                if (!ProcNetNumbers.TryParseHex(tokens.Current, out values[k])) bad = true;
+            if (bad)
+            {
+                into.Problems.Add($"{file}:{lines.Number}: a column is not hexadecimal in '{ProcNetNumbers.Quote(lines.Current)}'; this CPU's line skipped");
+                continue;
+            }
+            for (var k = 0; k < count; k++) sums[k] += values[k];
+            if (entriesColumn >= 0) entries = (long)values[entriesColumn];
+        }
+        names = new ProcNetTokens(header);
+        for (var k = 0; names.MoveNext(); k++)
+        {
+            var isEntries = names.Current.SequenceEqual("entries"u8);
+            if (isEntries && entries < 0) continue;
+            into.Set("Conntrack"u8, names.Current, default, isEntries ? (ulong)entries : sums[k]);
+        }
+    }
+
+    private const int MaxConntrackColumns = 64;
 }
 
 /// <summary>A counting column of softnet_stat; <paramref name="PerCpuDelta"/>: worth reporting per CPU too (rare, and where it happens matters).</summary>

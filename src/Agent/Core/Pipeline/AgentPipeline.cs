@@ -157,6 +157,7 @@ public sealed class AgentPipeline : IAsyncDisposable
         var now = DropAggregator.SampleMs(nowNs);
         if (takeCounters) _aggregator.CutAt(nowNs);
         var counters = takeCounters ? _counters.Sample(now) : [];
+        var texts = takeCounters ? _counters.TakeTextChanges() : null;
         var drops = _aggregator.Flush();
         var frees = _frees?.Flush();
         var (samples, suppressed) = _samples.Take();
@@ -165,7 +166,7 @@ public sealed class AgentPipeline : IAsyncDisposable
         _lostReported = lost;
         if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 })
             return;
-        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees));
+        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, CounterTexts: texts));
     }
 
     private Task? _disposal;

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.Buffers.Binary;
 using DropBoard.Agent.Capture.NetDm;
 
@@ -5,7 +6,7 @@ namespace DropBoard.Agent.Tests.Capture.NetDm;
 
 /// <summary>
 /// Mutations of the recorded real messages (bit flips, cut ends, rewritten length and type fields) through the
-/// TLV reader and every parser: the only exception allowed out is <see cref="NetDmParseException"/>, and the
+/// TLV reader and every parser: the only exception allowed out is <see cref="NetlinkParseException"/>, and the
 /// decoder the agent runs lets none out at all.
 /// </summary>
 public sealed class NetDmFuzzTests
@@ -26,7 +27,7 @@ public sealed class NetDmFuzzTests
             {
                 ParseEverything(message);
             }
-            catch (NetDmParseException)
+            catch (NetlinkParseException)
             {
                 parseErrors++;
             }
@@ -45,12 +46,12 @@ public sealed class NetDmFuzzTests
     {
         foreach (var message in new NetlinkDatagram(datagram))
         {
-            if (message.Type == Netlink.NLMSG_ERROR)
+            if (message.Type == NetlinkProtocol.NLMSG_ERROR)
             {
                 message.Error();
                 continue;
             }
-            if (message.Type == Netlink.GENL_ID_CTRL)
+            if (message.Type == NetlinkProtocol.GENL_ID_CTRL)
             {
                 GenlFamily.Parse(message);
                 continue;

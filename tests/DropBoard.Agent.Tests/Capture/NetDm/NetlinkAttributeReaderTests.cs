@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using DropBoard.Agent.Capture.NetDm;
 
 namespace DropBoard.Agent.Tests.Capture.NetDm;
@@ -30,7 +31,7 @@ public sealed class NetlinkAttributeReaderTests
     [InlineData(new byte[] { 8, 0, 1, 0, 0, 0, 0, 0, 9, 9 }, "2 trailing bytes")]
     public void Lengths_that_do_not_fit_are_parse_errors_that_name_the_problem(byte[] bytes, string expected)
     {
-        var e = Assert.Throws<NetDmParseException>(() =>
+        var e = Assert.Throws<NetlinkParseException>(() =>
         {
             foreach (var _ in new NetlinkAttributeReader(bytes)) { }
         });
@@ -41,7 +42,7 @@ public sealed class NetlinkAttributeReaderTests
     public void A_value_larger_than_its_attribute_is_a_parse_error_not_a_read_past_it()
     {
         byte[] bytes = [6, 0, 2, 0, 1, 2];
-        var e = Assert.Throws<NetDmParseException>(() =>
+        var e = Assert.Throws<NetlinkParseException>(() =>
         {
             foreach (var a in new NetlinkAttributeReader(bytes)) a.U64();
         });

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.Buffers.Binary;
 using DropBoard.Agent.Capture.NetDm;
 using DropBoard.TestKit;
@@ -30,7 +31,7 @@ public sealed class RecordedMessagesTests
             if (kind == "request") requests++;
             if (kind != "reply") continue;
             foreach (var message in new NetlinkDatagram(bytes))
-                if (message.Type == Netlink.NLMSG_ERROR) errors.Add(message.Error().Errno);
+                if (message.Type == NetlinkProtocol.NLMSG_ERROR) errors.Add(message.Error().Errno);
         }
         Assert.Equal(2, errors[0]);
         Assert.All(errors.Skip(1), e => Assert.Equal(0, e));

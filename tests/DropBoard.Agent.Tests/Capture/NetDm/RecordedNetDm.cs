@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Capture.NetDm;
@@ -48,7 +49,7 @@ internal static class RecordedNetDm
         {
             if (kind != "reply") continue;
             foreach (var message in new NetlinkDatagram(bytes))
-                if (message.Type == Netlink.GENL_ID_CTRL) return GenlFamily.Parse(message);
+                if (message.Type == NetlinkProtocol.GENL_ID_CTRL) return GenlFamily.Parse(message);
         }
         throw new InvalidOperationException($"{name} has no family reply");
     }

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.Buffers.Binary;
 using static DropBoard.Agent.Capture.NetDm.NetDmProtocol;
 
@@ -40,24 +41,24 @@ public ref struct PacketAlert
 
 /// <summary>
 /// Parsers of what the NET_DM family multicasts. Pure functions over received bytes: tested on messages recorded
-/// from a real kernel, fuzzed with mutations of them. Malformed input raises <see cref="NetDmParseException"/> only.
+/// from a real kernel, fuzzed with mutations of them. Malformed input raises <see cref="NetlinkParseException"/> only.
 /// </summary>
 public static class NetDmAlerts
 {
     public static SummaryAlert ParseSummary(NetlinkMessage message)
     {
         var body = message.Body;
-        if (body.Length < Netlink.GenlHeaderSize)
-            throw new NetDmParseException($"a {body.Length}-byte alert has no generic-netlink header");
+        if (body.Length < NetlinkProtocol.GenlHeaderSize)
+            throw new NetlinkParseException($"a {body.Length}-byte alert has no generic-netlink header");
         // Old kernels grew the alert attribute without updating nlmsg_len: follow the attribute's own length.
-        if (body.Length >= Netlink.GenlHeaderSize + 4
-            && BinaryPrimitives.ReadUInt16LittleEndian(body[Netlink.GenlHeaderSize..]) > body.Length - Netlink.GenlHeaderSize)
+        if (body.Length >= NetlinkProtocol.GenlHeaderSize + 4
+            && BinaryPrimitives.ReadUInt16LittleEndian(body[NetlinkProtocol.GenlHeaderSize..]) > body.Length - NetlinkProtocol.GenlHeaderSize)
             body = message.BodyToDatagramEnd;
 
         var points = new List<DropPoint>();
         var traps = new List<HardwareTrapCount>();
         string? problem = null;
-        foreach (var attribute in new NetlinkAttributeReader(body[Netlink.GenlHeaderSize..]))
+        foreach (var attribute in new NetlinkAttributeReader(body[NetlinkProtocol.GenlHeaderSize..]))
         {
             if (attribute.Type == ATTR_UNSPEC)
                 problem ??= ReadDropPoints(attribute.Payload, points);
@@ -72,7 +73,7 @@ public static class NetDmAlerts
                         if (field.Type == ATTR_HW_TRAP_NAME) name = field.String();
                         else if (field.Type == ATTR_HW_TRAP_COUNT) count = field.U32();
                     }
-                    if (name is null) throw new NetDmParseException("a hardware entry without a trap name");
+                    if (name is null) throw new NetlinkParseException("a hardware entry without a trap name");
                     traps.Add(new HardwareTrapCount(name, count));
                 }
         }
@@ -82,7 +83,7 @@ public static class NetDmAlerts
     // struct net_dm_alert_msg { u32 entries; struct net_dm_drop_point points[]; }, host byte order.
     private static string? ReadDropPoints(ReadOnlySpan<byte> alert, List<DropPoint> points)
     {
-        if (alert.Length < 4) throw new NetDmParseException($"a {alert.Length}-byte alert message has no entry count");
+        if (alert.Length < 4) throw new NetlinkParseException($"a {alert.Length}-byte alert message has no entry count");
         var entries = BinaryPrimitives.ReadUInt32LittleEndian(alert);
         var fit = (alert.Length - 4) / DropPointSize;
         var whole = (int)Math.Min(entries, (uint)fit);
@@ -122,7 +123,7 @@ public static class NetDmAlerts
             }
         }
         if (alert.IsHardware ? alert.HardwareTrapName.IsEmpty : !hasPc)
-            throw new NetDmParseException(alert.IsHardware ? "a hardware packet alert without a trap name" : "a packet alert without a program counter");
+            throw new NetlinkParseException(alert.IsHardware ? "a hardware packet alert without a trap name" : "a packet alert without a program counter");
         return alert;
     }
 

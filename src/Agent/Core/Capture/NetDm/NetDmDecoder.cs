@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.Text;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Shared.Contracts;
@@ -44,13 +45,13 @@ public sealed class NetDmDecoder(ushort familyId, DropAggregator aggregator, IDr
                         case CMD_PACKET_ALERT: OnPacket(NetDmAlerts.ParsePacket(message)); break;
                     }
                 }
-                catch (NetDmParseException e)
+                catch (NetlinkParseException e)
                 {
                     Corrupt(e.Message);
                 }
             }
         }
-        catch (NetDmParseException e)
+        catch (NetlinkParseException e)
         {
             Corrupt(e.Message);
         }

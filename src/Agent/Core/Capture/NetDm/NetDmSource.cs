@@ -1,3 +1,4 @@
+using DropBoard.Agent.Netlink;
 using System.Diagnostics;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Privileges;
@@ -123,7 +124,7 @@ public sealed class NetDmSource : IDropSource
             commands?.Dispose();
             recording?.Dispose();
             pcap?.Dispose();
-            if (e is NetlinkErrorException or NetDmParseException or TimeoutException or IOException or UnauthorizedAccessException)
+            if (e is NetlinkErrorException or NetlinkParseException or TimeoutException or IOException or UnauthorizedAccessException)
                 throw new CaptureUnavailableException($"NET_DM: {e.Message}", "use --source tracepoint");
             throw;
         }
@@ -137,7 +138,7 @@ public sealed class NetDmSource : IDropSource
     {
         try
         {
-            var socket = NetlinkSocket.Open(Netlink.NETLINK_GENERIC);
+            var socket = NetlinkSocket.Open(NetlinkProtocol.NETLINK_GENERIC);
             if (recording is not null) socket.Recorder = recording.Write;
             return socket;
         }
@@ -174,9 +175,9 @@ public sealed class NetDmSource : IDropSource
     {
         foreach (var reply in commands.Transact($"resolve {FamilyName}", GenlFamily.Request(FamilyName, 0).ToArray()))
             foreach (var message in new NetlinkDatagram(reply))
-                if (message.Type == Netlink.GENL_ID_CTRL)
+                if (message.Type == NetlinkProtocol.GENL_ID_CTRL)
                     return GenlFamily.Parse(message);
-        throw new NetDmParseException($"the controller acknowledged the {FamilyName} lookup without describing it");
+        throw new NetlinkParseException($"the controller acknowledged the {FamilyName} lookup without describing it");
     }
 
     private static string LoadModule(string module)
@@ -202,7 +203,7 @@ public sealed class NetDmSource : IDropSource
     /// <summary>Sets the alert mode; false when another program runs the monitor in that same mode (share it).</summary>
     private static bool Configure(NetlinkSocket commands, GenlFamily family, NetDmOptions options)
     {
-        var request = new GenlRequest(family.Id, CMD_CONFIG, (byte)family.Version, 0).U8(ATTR_ALERT_MODE, (byte)options.Mode);
+        var request = NetlinkRequest.Genl(family.Id, CMD_CONFIG, (byte)family.Version, 0).U8(ATTR_ALERT_MODE, (byte)options.Mode);
         if (options.Mode == NetDmMode.Packet)
             request.U32(ATTR_TRUNC_LEN, (uint)options.TruncateBytes).U32(ATTR_QUEUE_LEN, (uint)options.QueueLength);
         try
@@ -229,7 +230,7 @@ public sealed class NetDmSource : IDropSource
 
     private static NetDmMode? RunningMode(NetlinkSocket commands, GenlFamily family)
     {
-        foreach (var reply in commands.Transact("read the drop monitor's configuration", new GenlRequest(family.Id, CMD_CONFIG_GET, (byte)family.Version, 0).ToArray()))
+        foreach (var reply in commands.Transact("read the drop monitor's configuration", NetlinkRequest.Genl(family.Id, CMD_CONFIG_GET, (byte)family.Version, 0).ToArray()))
             foreach (var message in new NetlinkDatagram(reply))
                 if (message.Type == family.Id && message.GenlCommand == CMD_CONFIG_NEW)
                     return NetDmAlerts.ParseConfig(message).Mode;
@@ -264,7 +265,7 @@ public sealed class NetDmSource : IDropSource
 
     private byte[] StartRequest(bool hardware)
     {
-        var request = new GenlRequest(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS);
+        var request = NetlinkRequest.Genl(_family.Id, CMD_START, (byte)_family.Version, 0).Flag(ATTR_SW_DROPS);
         return (hardware ? request.Flag(ATTR_HW_DROPS) : request).ToArray();
     }
 
@@ -281,14 +282,14 @@ public sealed class NetDmSource : IDropSource
             // STOP needs CAP_NET_ADMIN on the sending thread: after a privilege drop only one thread has it.
             lock (_commandGate) KeptPrivileges.Run(() => _commands.Transact("stop the drop monitor", StopRequest(_family).ToArray()));
         }
-        catch (Exception e) when (e is NetlinkErrorException or TimeoutException or NetDmParseException)
+        catch (Exception e) when (e is NetlinkErrorException or TimeoutException or NetlinkParseException)
         {
             _stopError = $"stopping the drop monitor failed: {e.Message}";
         }
     }
 
-    private static GenlRequest StopRequest(GenlFamily family) =>
-        new GenlRequest(family.Id, CMD_STOP, (byte)family.Version, 0).Flag(ATTR_SW_DROPS).Flag(ATTR_HW_DROPS);
+    private static NetlinkRequest StopRequest(GenlFamily family) =>
+        NetlinkRequest.Genl(family.Id, CMD_STOP, (byte)family.Version, 0).Flag(ATTR_SW_DROPS).Flag(ATTR_HW_DROPS);
 
     /// <summary>Switches the kernel's drop monitor off, whoever started it (a killed dropwatch or agent).</summary>
     public static void StopAnyMonitor()
@@ -304,7 +305,7 @@ public sealed class NetDmSource : IDropSource
         {
             List<byte[]> replies;
             lock (_commandGate)
-                replies = _commands.Transact("read the drop monitor's statistics", new GenlRequest(_family.Id, CMD_STATS_GET, (byte)_family.Version, 0).ToArray());
+                replies = _commands.Transact("read the drop monitor's statistics", NetlinkRequest.Genl(_family.Id, CMD_STATS_GET, (byte)_family.Version, 0).ToArray());
             foreach (var reply in replies)
                 foreach (var message in new NetlinkDatagram(reply))
                     if (message.Type == _family.Id && message.GenlCommand == CMD_STATS_NEW)

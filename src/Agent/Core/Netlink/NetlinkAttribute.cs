@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace DropBoard.Agent.Capture.NetDm;
+namespace DropBoard.Agent.Netlink;
 
 /// <summary>
 /// One netlink attribute (struct nlattr: u16 length, u16 type, payload padded to 4 bytes; include/uapi/linux/netlink.h).
@@ -26,6 +26,11 @@ public readonly ref struct NetlinkAttribute(ushort type, ReadOnlySpan<byte> payl
 
     public ulong U64() => IsNetByteOrder ? BinaryPrimitives.ReadUInt64BigEndian(Fixed(8)) : BinaryPrimitives.ReadUInt64LittleEndian(Fixed(8));
 
+    /// <summary>nftables and ctnetlink put their numbers in network byte order without setting NLA_F_NET_BYTEORDER.</summary>
+    public uint U32BigEndian() => BinaryPrimitives.ReadUInt32BigEndian(Fixed(4));
+
+    public ulong U64BigEndian() => BinaryPrimitives.ReadUInt64BigEndian(Fixed(8));
+
     /// <summary>A NUL-terminated string's bytes without the NUL (a missing terminator is tolerated).</summary>
     public ReadOnlySpan<byte> StringBytes()
     {
@@ -41,12 +46,12 @@ public readonly ref struct NetlinkAttribute(ushort type, ReadOnlySpan<byte> payl
     private ReadOnlySpan<byte> Fixed(int size) =>
         Payload.Length >= size
             ? Payload[..size]
-            : throw new NetDmParseException($"attribute {Type} holds {Payload.Length} bytes, a {size}-byte value was expected");
+            : throw new NetlinkParseException($"attribute {Type} holds {Payload.Length} bytes, a {size}-byte value was expected");
 }
 
 /// <summary>
 /// Walks a run of netlink attributes. Bounds-checked TLV reader: a length shorter than the header or longer
-/// than what is left is a <see cref="NetDmParseException"/>, never a read past the buffer.
+/// than what is left is a <see cref="NetlinkParseException"/>, never a read past the buffer.
 /// </summary>
 public ref struct NetlinkAttributeReader(ReadOnlySpan<byte> attributes)
 {
@@ -59,13 +64,13 @@ public ref struct NetlinkAttributeReader(ReadOnlySpan<byte> attributes)
     {
         if (_rest.IsEmpty) return false;
         if (_rest.Length < HeaderSize)
-            throw new NetDmParseException($"{_rest.Length} trailing bytes, less than an attribute header");
+            throw new NetlinkParseException($"{_rest.Length} trailing bytes, less than an attribute header");
         var length = BinaryPrimitives.ReadUInt16LittleEndian(_rest);
         var type = BinaryPrimitives.ReadUInt16LittleEndian(_rest[2..]);
         if (length < HeaderSize || length > _rest.Length)
-            throw new NetDmParseException($"attribute {type & 0x3fff} claims {length} bytes with {_rest.Length} left");
+            throw new NetlinkParseException($"attribute {type & 0x3fff} claims {length} bytes with {_rest.Length} left");
         Current = new NetlinkAttribute(type, _rest[HeaderSize..length]);
-        var aligned = Netlink.Align(length);
+        var aligned = NetlinkProtocol.Align(length);
         // The last attribute's padding may be cut off by the message end; that is fine.
         _rest = aligned >= _rest.Length ? [] : _rest[aligned..];
         return true;

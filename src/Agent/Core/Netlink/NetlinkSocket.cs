@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
-namespace DropBoard.Agent.Capture.NetDm;
+namespace DropBoard.Agent.Netlink;
 
 /// <summary>The kernel refused a netlink request: its errno and, where the kernel gave one, its extended-ack text.</summary>
 public sealed class NetlinkErrorException(string operation, int errno, string? kernelMessage)
@@ -52,8 +52,8 @@ public sealed unsafe class NetlinkSocket : IDisposable
             if (bind(fd, (sockaddr*)&address, (uint)sizeof(SockaddrNl)) < 0)
                 throw new NetlinkErrorException("bind(AF_NETLINK)", errno, null);
             // Error replies carry the kernel's own explanation and do not echo the request.
-            socket.SetOption(Netlink.NETLINK_EXT_ACK, 1, required: false);
-            socket.SetOption(Netlink.NETLINK_CAP_ACK, 1, required: false);
+            socket.SetOption(NetlinkProtocol.NETLINK_EXT_ACK, 1, required: false);
+            socket.SetOption(NetlinkProtocol.NETLINK_CAP_ACK, 1, required: false);
             return socket;
         }
         catch
@@ -63,7 +63,7 @@ public sealed unsafe class NetlinkSocket : IDisposable
         }
     }
 
-    public void Join(uint group) => SetOption(Netlink.NETLINK_ADD_MEMBERSHIP, (int)group, required: true);
+    public void Join(uint group) => SetOption(NetlinkProtocol.NETLINK_ADD_MEMBERSHIP, (int)group, required: true);
 
     /// <summary>Room for bursts of messages between receives; as root beyond net.core.rmem_max.</summary>
     public void SetReceiveBuffer(int bytes)
@@ -80,9 +80,10 @@ public sealed unsafe class NetlinkSocket : IDisposable
 
     /// <summary>
     /// Sends <paramref name="request"/> (its sequence number is set here) and waits for the kernel's
-    /// acknowledgement. Returns the reply messages that came before it (one datagram each).
+    /// acknowledgement, or for the end of a dump (NLM_F_DUMP). Returns the reply datagrams that came before it,
+    /// including the last one when the kernel put the dump's end behind its last replies.
     /// </summary>
-    /// <exception cref="NetlinkErrorException">The kernel answered with an error.</exception>
+    /// <exception cref="NetlinkErrorException">The kernel answered with an error, or ended the dump with one.</exception>
     public List<byte[]> Transact(string operation, byte[] request, int timeoutMs = 3000)
     {
         var sequence = ++_sequence;
@@ -101,20 +102,20 @@ public sealed unsafe class NetlinkSocket : IDisposable
             if (length == 0) throw new TimeoutException($"{operation}: no answer from the kernel within {timeoutMs} ms");
             if (length < 0) continue;
             var datagram = _replyBuffer.AsSpan(0, length);
-            var mine = false;
+            var data = false;
             foreach (var message in new NetlinkDatagram(datagram))
             {
                 if (message.Sequence != sequence) continue;
-                mine = true;
-                if (message.Type == Netlink.NLMSG_ERROR)
+                if (message.Type is NetlinkProtocol.NLMSG_ERROR or NetlinkProtocol.NLMSG_DONE)
                 {
-                    var (error, text) = message.Error();
+                    var (error, text) = message.Type == NetlinkProtocol.NLMSG_ERROR ? message.Error() : message.DoneError();
                     if (error != 0) throw new NetlinkErrorException(operation, error, text);
+                    if (data) replies.Add(datagram.ToArray());
                     return replies;
                 }
-                if (message.Type == Netlink.NLMSG_DONE) return replies;
+                data = true;
             }
-            if (mine) replies.Add(datagram.ToArray());
+            if (data) replies.Add(datagram.ToArray());
         }
     }
 

@@ -1,4 +1,4 @@
-namespace DropBoard.Agent.Capture.NetDm;
+namespace DropBoard.Agent.Netlink;
 
 /// <summary>
 /// Netlink traffic as text, one datagram per line: <c>request|reply|event HEX</c>; <c>#</c> starts a comment.
