@@ -136,6 +136,9 @@ public sealed class AgentUplinkTests
         await agent.WaitUntilCapturingAsync();
         // A host is listed once its first batch has arrived.
         await LiveApiReads.FirstHostAsync(app);
+        // Stopped before its spool is removed: a running agent writes batches there until the end.
+        agent.Terminate();
+        Assert.Equal(ExitCodes.Ok, await agent.WaitForExitAsync());
         directory.Delete(recursive: true);
     }
 
