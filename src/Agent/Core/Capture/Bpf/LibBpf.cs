@@ -80,6 +80,7 @@ internal static unsafe partial class LibBpf
         var length = VsnPrintf(buffer, 512, format, args);
         if (length <= 0) return 0;
         var line = Encoding.UTF8.GetString(buffer, Math.Min(length, 511)).Trim();
+        if (line.StartsWith("libbpf: ", StringComparison.Ordinal)) line = line["libbpf: ".Length..];
         lock (Gate)
         {
             Warnings.Enqueue(line);
