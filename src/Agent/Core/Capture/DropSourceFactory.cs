@@ -18,6 +18,8 @@ public static class DropSourceFactory
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
             case SourceKind.Bpf:
+                if (options.ConsumeSkb)
+                    throw new CaptureUnavailableException("the bpf source does not count consume_skb", "use --source tracepoint with --consume");
                 note = "using the eBPF program on kfree_skb (asked for)";
                 return BpfSource.Open();
             default:

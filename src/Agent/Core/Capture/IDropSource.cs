@@ -6,7 +6,7 @@ namespace DropBoard.Agent.Capture;
 /// <summary>A kernel drop feed (the skb:kfree_skb tracepoint, NET_DM). One per agent.</summary>
 public interface IDropSource : IDisposable
 {
-    /// <summary>"tracepoint" or "netdm": what the agent reports as its source.</summary>
+    /// <summary>"bpf", "netdm" or "tracepoint": what the agent reports as its source.</summary>
     string Name { get; }
 
     /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
