@@ -10,7 +10,6 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 
 struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
@@ -51,12 +50,15 @@ struct {
 } overflow SEC(".maps");
 
 // The device's namespace (where the packet was received or sent); the socket's when there is no device.
+// tp_btf arguments are typed kernel pointers: plain loads (checked by the verifier, a NULL one reads 0) cost
+// far less per drop than bpf_probe_read_kernel calls.
 static __always_inline __u32 netns_of(struct sk_buff *skb)
 {
-	__u32 inum = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	if (!inum)
-		inum = BPF_CORE_READ(skb, sk, __sk_common.skc_net.net, ns.inum);
-	return inum;
+	struct net_device *dev = skb->dev;
+	if (dev)
+		return dev->nd_net.net->ns.inum;
+	struct sock *sk = skb->sk;
+	return sk ? sk->__sk_common.skc_net.net->ns.inum : 0;
 }
 
 SEC("tp_btf/kfree_skb")
@@ -69,7 +71,7 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reaso
 	key.location = (__u64)location;
 	key.reason = (__u32)reason;
 	key.netns = netns_of(skb);
-	key.protocol = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	key.protocol = bpf_ntohs(skb->protocol);
 
 	count = bpf_map_lookup_elem(&drops, &key);
 	if (count) {
