@@ -15,7 +15,7 @@ public sealed unsafe class BpfSource : IDropSource
     internal const string ObjectResource = "DropBoard.Agent.Capture.Bpf.kfree_skb.bpf.o";
     private const int BatchKeys = 1024;
 
-    private readonly nint _object;
+    private nint _object;
     private nint _link;
     private readonly int _dropsFd, _overflowFd;
     private readonly IReadOnlyDictionary<int, string> _reasonNames;
@@ -79,10 +79,8 @@ public sealed unsafe class BpfSource : IDropSource
             var link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
             if (link == 0)
                 throw Unavailable("the eBPF program could not be attached to kfree_skb", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "use --source netdm/tracepoint");
-            var source = new BpfSource(obj, link, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames());
-            // Drops from before the agent started are not this run's: take the map's totals as the baseline.
-            source.Read(null, null);
-            return source;
+            // The maps are created by this load, empty: every count in them is this run's.
+            return new BpfSource(obj, link, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames());
         }
         catch
         {
@@ -110,7 +108,7 @@ public sealed unsafe class BpfSource : IDropSource
         Read(aggregator, reasonIds);
     }
 
-    private void Read(DropAggregator? aggregator, Dictionary<uint, int>? reasonIds)
+    private void Read(DropAggregator aggregator, Dictionary<uint, int> reasonIds)
     {
         var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
         var valueSize = Counts.Cpus * 8;
@@ -129,8 +127,7 @@ public sealed unsafe class BpfSource : IDropSource
                 {
                     var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
                     var delta = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
-                    if (delta == 0 || aggregator is null) continue;
-                    aggregator.Add(key.Location, ReasonId(aggregator, reasonIds!, key.Reason), now, delta, key.Protocol);
+                    if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), now, delta, key.Protocol);
                 }
                 if (result == -2) break; // ENOENT: the last batch
                 if (result < 0)
@@ -143,7 +140,7 @@ public sealed unsafe class BpfSource : IDropSource
             if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
                 Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, valueSize)));
         }
-        aggregator?.Commit();
+        aggregator.Commit();
     }
 
     // A value the print fmt does not name (a distro backport): kept visible rather than folded into another reason.
@@ -186,6 +183,7 @@ public sealed unsafe class BpfSource : IDropSource
     {
         if (_link != 0) LibBpf.LinkDestroy(_link);
         _link = 0;
-        LibBpf.ObjectClose(_object);
+        if (_object != 0) LibBpf.ObjectClose(_object);
+        _object = 0;
     }
 }
