@@ -12,7 +12,7 @@ public static class WatchCommand
 {
     public static readonly Option<SourceKind> SourceOption = new("--source")
     {
-        Description = "Where drops come from: auto (NET_DM when the kernel has it, else the tracepoint), tracepoint, netdm",
+        Description = "Where drops come from: auto (bpf, else NET_DM, else the tracepoint), bpf (counted in the kernel, per namespace), netdm, tracepoint",
         DefaultValueFactory = _ => SourceKind.Auto,
     };
 

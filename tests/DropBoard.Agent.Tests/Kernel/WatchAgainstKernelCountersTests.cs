@@ -5,8 +5,8 @@ using DropBoard.TestKit;
 namespace DropBoard.Agent.Tests.Kernel;
 
 /// <summary>
-/// The agent CLI, run as a real process on the <c>skb:kfree_skb</c> tracepoint (named: on a kernel with drop_monitor
-/// <c>--source auto</c> would pick NET_DM summary mode, which has no reasons), against real drops made in a fresh
+/// The agent CLI, run as a real process on the <c>skb:kfree_skb</c> tracepoint or the eBPF program on it (named: on a
+/// kernel with drop_monitor <c>--source auto</c> could pick NET_DM summary mode, which has no reasons), against real drops made in a fresh
 /// network namespace: what it reports must equal the namespace's own counters exactly. Capture is machine-wide, so
 /// every assertion counts only the test's own site and reason: a drop elsewhere on the host (a TCP reset, a
 /// firewall) must not break it.
@@ -20,8 +20,10 @@ public sealed class WatchAgainstKernelCountersTests
     private static readonly string[] NetfilterSites = ["nf_hook_slow", "nft_do_chain", "ipt_do_table"];
     private static readonly string[] PingSites = ["ping_rcv"];
 
-    [Fact]
-    public async Task Receive_buffer_overflow_drops_equal_Udp_RcvbufErrors_and_sent_minus_received()
+    [Theory]
+    [InlineData("tracepoint")]
+    [InlineData("bpf")]
+    public async Task Receive_buffer_overflow_drops_equal_Udp_RcvbufErrors_and_sent_minus_received(string source)
     {
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
@@ -29,7 +31,7 @@ public sealed class WatchAgainstKernelCountersTests
         const int datagrams = 3000;
 
         // The helper returns once every datagram was read back or counted as dropped: nothing more to wait for.
-        var (summary, stats) = await WatchWhile(ns, () => UdpTraffic.OverflowReceiveBuffer(ns, datagrams, port: 7001), done: null);
+        var (summary, stats) = await WatchWhile(source, ns, () => UdpTraffic.OverflowReceiveBuffer(ns, datagrams, port: 7001), done: null);
         var (sent, received) = stats;
 
         var after = Snmp(ns);
@@ -44,14 +46,16 @@ public sealed class WatchAgainstKernelCountersTests
         AssertAttributed(summary, "Udp.InErrors", rcvbufErrors, "SOCKET_RCVBUFF", UdpQueueSites);
     }
 
-    [Fact]
-    public async Task Datagrams_to_a_closed_port_equal_Udp_NoPorts()
+    [Theory]
+    [InlineData("tracepoint")]
+    [InlineData("bpf")]
+    public async Task Datagrams_to_a_closed_port_equal_Udp_NoPorts(string source)
     {
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
         var before = Snmp(ns);
 
-        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, 777, port: 7002); return 0; },
+        var (summary, _) = await WatchWhile(source, ns, () => { UdpTraffic.SendTo(ns, 777, port: 7002); return 0; },
             () => ns.Snmp("Udp", "NoPorts") - (long)before.Values["Udp.NoPorts"] >= 777);
 
         var noPorts = Delta(before, Snmp(ns), "Udp.NoPorts");
@@ -61,8 +65,10 @@ public sealed class WatchAgainstKernelCountersTests
         AssertAttributed(summary, "Udp.NoPorts", noPorts, "NO_SOCKET", UdpNoPortSites);
     }
 
-    [Fact]
-    public async Task An_iptables_DROP_rule_shows_as_NETFILTER_DROP_once_per_datagram()
+    [Theory]
+    [InlineData("tracepoint")]
+    [InlineData("bpf")]
+    public async Task An_iptables_DROP_rule_shows_as_NETFILTER_DROP_once_per_datagram(string source)
     {
         Privileged.RequireCommand("iptables", "iptables");
         using var ns = NetNamespace.Create();
@@ -70,7 +76,7 @@ public sealed class WatchAgainstKernelCountersTests
         using var _ = KernelTestLock.Acquire();
         var before = Snmp(ns);
 
-        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, 555, port: 7003); return 0; }, () => RuleDrops(ns) >= 555);
+        var (summary, _) = await WatchWhile(source, ns, () => { UdpTraffic.SendTo(ns, 555, port: 7003); return 0; }, () => RuleDrops(ns) >= 555);
 
         Assert.Equal(555, RuleDrops(ns));
         Assert.Equal(555, Drops(summary, "NETFILTER_DROP", NetfilterSites).Sum(d => d.Count));
@@ -151,14 +157,17 @@ public sealed class WatchAgainstKernelCountersTests
     }
 
     /// <summary>
-    /// Runs the agent on the tracepoint while <paramref name="makeDrops"/> runs, then stops it once
+    /// Runs the agent on the tracepoint (or <paramref name="source"/>) while <paramref name="makeDrops"/> runs, then stops it once
     /// <paramref name="done"/> says the kernel has handled all of the test's traffic (on a loaded machine the
     /// softirq that drops a packet may run after the send returned). No fixed window: a loaded machine could close
     /// it while the traffic was still going on.
     /// </summary>
-    internal static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops, Func<bool>? done, params string[] extra)
+    internal static Task<(JsonElement Summary, T Result)> WatchWhile<T>(NetNamespace ns, Func<T> makeDrops, Func<bool>? done, params string[] extra) =>
+        WatchWhile("tracepoint", ns, makeDrops, done, extra);
+
+    internal static async Task<(JsonElement Summary, T Result)> WatchWhile<T>(string source, NetNamespace ns, Func<T> makeDrops, Func<bool>? done, params string[] extra)
     {
-        using var agent = AgentProcess.Start(["watch", "--source", "tracepoint", "--json", "--interval", "0.5", "--netns", ns.Name, .. extra]);
+        using var agent = AgentProcess.Start(["watch", "--source", source, "--json", "--interval", "0.5", "--netns", ns.Name, .. extra]);
         await agent.WaitUntilCapturingAsync();
         var result = makeDrops();
         if (done is not null) await WaitUntil(done, "the kernel to handle the test's traffic");
@@ -166,7 +175,7 @@ public sealed class WatchAgainstKernelCountersTests
         var exit = await agent.WaitForExitAsync();
         Assert.True(exit == 0, $"agent exited {exit}: {agent.Stderr}");
         var summary = agent.Summary();
-        Assert.Equal("tracepoint", summary.GetProperty("source").GetString());
+        Assert.Equal(source, summary.GetProperty("source").GetString());
         return (summary, result);
     }
 

@@ -8,8 +8,8 @@ namespace DropBoard.Benchmarks.Capture;
 
 /// <summary>
 /// Real drops at full speed: a UDP flood into a receiver with a tiny buffer in a fresh network namespace,
-/// watched once by dropboard-agent and once by <c>perf record -e skb:kfree_skb -a</c>. Prints drops/s, lost
-/// records and CPU seconds per million drops for both. Needs root.
+/// watched by dropboard-agent on the tracepoint, by dropboard-agent's eBPF source and by
+/// <c>perf record -e skb:kfree_skb -a</c>. Prints drops/s, lost records and CPU seconds per million drops for each. Needs root.
 /// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- flood [seconds]</c>.
 /// </summary>
 internal static class FloodHarness
@@ -23,16 +23,18 @@ internal static class FloodHarness
         {
             Sh("ip", "-n", ns, "link", "set", "lo", "up");
             var agentDll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
-            var agent = Measure("dropboard-agent", "dotnet", [agentDll, "watch", "--json", "--source", "tracepoint", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
+            var agent = Measure("agent tracepoint", "dotnet", [agentDll, "watch", "--json", "--source", "tracepoint", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
+            var bpf = Measure("agent bpf", "dotnet", [agentDll, "watch", "--json", "--source", "bpf", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
             var perfData = Path.Combine(Path.GetTempPath(), $"dbflood-{Environment.ProcessId}.data");
             var perf = Measure("perf record", "perf", ["record", "-e", "skb:kfree_skb", "-a", "-o", perfData, "--", "sleep", $"{seconds + 3}"], null, ns, seconds);
             File.Delete(perfData);
 
             Console.WriteLine();
             Console.WriteLine($"{"tool",-16} {"drops",10} {"drops/s",10} {"seen",10} {"lost",8} {"CPU s",7} {"CPU s/M drops",14}");
-            foreach (var r in new[] { agent, perf })
+            foreach (var r in new[] { agent, bpf, perf })
                 Console.WriteLine($"{r.Tool,-16} {r.Drops,10} {r.Drops / r.FloodSeconds,10:F0} {r.Seen?.ToString() ?? "-",10} {r.Lost?.ToString() ?? "?",8} {r.CpuSeconds,7:F2} {r.CpuSeconds / (r.Drops / 1e6),14:F3}");
             Console.WriteLine($"agent CPU per drop / perf CPU per drop = {(agent.CpuSeconds / agent.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
+            Console.WriteLine($"agent bpf CPU per drop / agent tracepoint = {(bpf.CpuSeconds / bpf.Drops) / (agent.CpuSeconds / agent.Drops):F2}, / perf = {(bpf.CpuSeconds / bpf.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
             return 0;
         }
         finally
@@ -74,7 +76,7 @@ internal static class FloodHarness
         process.WaitForExit();
 
         long? seen = null, lost = null;
-        if (tool == "dropboard-agent")
+        if (tool.StartsWith("agent", StringComparison.Ordinal))
         {
             var summary = JsonDocument.Parse(stdout.Last(l => l.Contains("\"summary\""))).RootElement;
             seen = summary.GetProperty("drops").EnumerateArray().Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(d => d.GetProperty("count").GetInt64());

@@ -1,3 +1,4 @@
+using DropBoard.Agent.Capture.Bpf;
 using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Capture.Tracepoint;
 using DropBoard.Agent.Pipeline;
@@ -16,6 +17,11 @@ public static class DropSourceFactory
                 return OpenTracepoint(options);
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
+            case SourceKind.Bpf:
+                if (options.ConsumeSkb)
+                    throw new CaptureUnavailableException("the bpf source does not count consume_skb", "use --source tracepoint with --consume");
+                note = "using the eBPF program on kfree_skb (asked for)";
+                return BpfSource.Open();
             default:
                 if (options.ConsumeSkb)
                 {
@@ -25,13 +31,26 @@ public static class DropSourceFactory
                 // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
                 if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
                     return OpenNetDm(options, "packet mode asked for", out note);
+                string bpfMissing;
                 try
                 {
-                    return OpenNetDm(options, "the kernel has it", out note);
+                    var bpf = BpfSource.Open();
+                    note = "using the eBPF program on kfree_skb (the kernel has BTF)";
+                    return bpf;
                 }
                 catch (CaptureUnavailableException e)
                 {
-                    note = $"using the skb:kfree_skb tracepoint, NET_DM is not available: {e.Message}";
+                    bpfMissing = $"eBPF is not available: {e.Message}";
+                }
+                try
+                {
+                    var netDm = OpenNetDm(options, "the kernel has it", out note);
+                    note += $"; {bpfMissing}";
+                    return netDm;
+                }
+                catch (CaptureUnavailableException e)
+                {
+                    note = $"using the skb:kfree_skb tracepoint, {bpfMissing}; NET_DM is not available: {e.Message}";
                     return OpenTracepoint(options);
                 }
         }

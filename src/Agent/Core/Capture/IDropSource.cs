@@ -6,7 +6,7 @@ namespace DropBoard.Agent.Capture;
 /// <summary>A kernel drop feed (the skb:kfree_skb tracepoint, NET_DM). One per agent.</summary>
 public interface IDropSource : IDisposable
 {
-    /// <summary>"tracepoint" or "netdm": what the agent reports as its source.</summary>
+    /// <summary>"bpf", "netdm" or "tracepoint": what the agent reports as its source.</summary>
     string Name { get; }
 
     /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
@@ -26,6 +26,13 @@ public interface IDropSource : IDisposable
 
     /// <summary>Feeds every drop into the aggregator until cancelled. Blocks: call it on a thread of its own.</summary>
     void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called just before a counter sample: hands the aggregator every drop the kernel has counted so far, so that the
+    /// drops before the sample and the counter rises up to it cover the same span. Sources that see each drop as it
+    /// happens, stamped with its own time, have nothing to do; one that reads kernel counts on a timer reads them now.
+    /// </summary>
+    void Settle() { }
 }
 
 /// <summary>Receives per-packet detail where a source has it (NET_DM packet mode).</summary>

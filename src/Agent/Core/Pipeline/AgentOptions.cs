@@ -2,7 +2,7 @@ using DropBoard.Agent.Capture.NetDm;
 
 namespace DropBoard.Agent.Pipeline;
 
-public enum SourceKind { Auto, Tracepoint, NetDm }
+public enum SourceKind { Auto, Tracepoint, NetDm, Bpf }
 
 /// <summary>How the agent captures. Defaults are what a newcomer gets with no flags.</summary>
 public sealed record AgentOptions

@@ -153,6 +153,7 @@ public sealed class AgentPipeline : IAsyncDisposable
     {
         // Counter samples are stamped in the drops' clock and cut their bucket there, and read right after the cut,
         // so that the drops before a sample and the counter rises up to it cover the same span.
+        if (takeCounters) _source.Settle();
         var nowNs = _source.NowUnixNs();
         var now = DropAggregator.SampleMs(nowNs);
         if (takeCounters) _aggregator.CutAt(nowNs);

@@ -1,0 +1,207 @@
+using System.Diagnostics;
+using DropBoard.Agent.Aggregation;
+using DropBoard.Agent.Capture.Tracepoint;
+
+namespace DropBoard.Agent.Capture.Bpf;
+
+/// <summary>
+/// Drops counted in the kernel by an eBPF program on <c>tp_btf/kfree_skb</c> (kfree_skb.bpf.c, loaded through
+/// libbpf): a per-CPU hash of (location, reason, protocol, network namespace) read once per bucket period. No record
+/// per drop crosses to user space, so a flood costs the agent one map read per bucket, and nothing can be lost but
+/// keys that find the map full, which the program counts (<see cref="LostRecords"/>).
+/// </summary>
+public sealed unsafe class BpfSource : IDropSource
+{
+    internal const string ObjectResource = "DropBoard.Agent.Capture.Bpf.kfree_skb.bpf.o";
+    private const int BatchKeys = 1024;
+
+    private nint _object;
+    private nint _link;
+    private readonly int _dropsFd, _overflowFd;
+    private readonly IReadOnlyDictionary<int, string> _reasonNames;
+    private long _overflow;
+    private readonly byte[] _keys, _values;
+    private readonly Lock _readGate = new();
+    private (DropAggregator Aggregator, Dictionary<uint, int> ReasonIds)? _reader;
+
+    public string Name => "bpf";
+
+    /// <summary>Drops the program could not count because its map was full (cumulative).</summary>
+    public long LostRecords => Interlocked.Read(ref _overflow);
+
+    public long CorruptRecords => 0;
+
+    public string? LastError { get; private set; }
+
+    /// <summary>The map's cumulative counts per key, namespace included, as of the last read.</summary>
+    public DropMapDeltas Counts { get; }
+
+    private BpfSource(nint obj, nint link, int dropsFd, int overflowFd, IReadOnlyDictionary<int, string> reasonNames)
+    {
+        _object = obj;
+        _link = link;
+        _dropsFd = dropsFd;
+        _overflowFd = overflowFd;
+        _reasonNames = reasonNames;
+        Counts = new DropMapDeltas(LibBpf.PossibleCpus());
+        _keys = new byte[BatchKeys * DropKey.Size];
+        _values = new byte[BatchKeys * Counts.Cpus * 8];
+    }
+
+    /// <summary>Loads and attaches the program; says why not (and what to do) when the kernel or process cannot.</summary>
+    /// <param name="objectBytes">The compiled program; the one embedded in this library when null.</param>
+    public static BpfSource Open(byte[]? objectBytes = null)
+    {
+        const string btf = "/sys/kernel/btf/vmlinux";
+        if (!File.Exists(btf))
+            throw new CaptureUnavailableException($"the kernel has no BTF ({btf} is missing)", "use a kernel built with CONFIG_DEBUG_INFO_BTF, or --source netdm/tracepoint");
+        objectBytes ??= EmbeddedObject();
+        try
+        {
+            LibBpf.CaptureMessages();
+        }
+        catch (DllNotFoundException)
+        {
+            throw new CaptureUnavailableException("libbpf.so.1 is not installed", "install libbpf1 (apt install libbpf1)");
+        }
+
+        nint obj;
+        fixed (byte* bytes = objectBytes)
+            obj = LibBpf.ObjectOpenMem(bytes, (nuint)objectBytes.Length, 0);
+        if (obj == 0)
+            throw Unavailable("the eBPF object could not be opened", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "the embedded kfree_skb.bpf.o is damaged: rebuild it with src/Agent/Core/Capture/Bpf/build.sh");
+        try
+        {
+            var loaded = LibBpf.ObjectLoad(obj);
+            if (loaded < 0)
+                throw Unavailable("the kernel refused the eBPF program", -loaded, -loaded is 1 or 13
+                    ? "run as root or with CAP_BPF and CAP_PERFMON (a locked-down kernel refuses it even then)"
+                    : "the kernel may be older than 5.17 (kfree_skb without a reason) or lack tp_btf; use --source netdm/tracepoint");
+            var program = LibBpf.FindProgram(obj, "count_drop");
+            var link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
+            if (link == 0)
+                throw Unavailable("the eBPF program could not be attached to kfree_skb", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "use --source netdm/tracepoint");
+            // The maps are created by this load, empty: every count in them is this run's.
+            return new BpfSource(obj, link, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames());
+        }
+        catch
+        {
+            LibBpf.ObjectClose(obj);
+            throw;
+        }
+    }
+
+    public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
+    {
+        var reasonIds = _reasonNames.ToDictionary(r => (uint)r.Key, r => aggregator.Reasons.Intern(r.Value));
+        lock (_readGate) _reader = (aggregator, reasonIds);
+        var period = TimeSpan.FromMilliseconds(aggregator.BucketMs);
+        var clock = Stopwatch.StartNew();
+        var next = period;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var wait = next - clock.Elapsed;
+            if (wait > TimeSpan.Zero) cancellationToken.WaitHandle.WaitOne(wait);
+            next += period;
+            if (next < clock.Elapsed) next = clock.Elapsed + period; // a stall: keep the period, do not catch up in a burst
+            lock (_readGate) Read(aggregator, reasonIds);
+        }
+        lock (_readGate)
+        {
+            LibBpf.LinkDestroy(_link);
+            _link = 0;
+            Read(aggregator, reasonIds);
+            _reader = null;
+        }
+    }
+
+    /// <summary>
+    /// Reads the map now, on the batching thread: a drop is stamped when it is read, so without this the drops of the
+    /// last bucket period before a counter sample would be stamped after it. The gate keeps the reads (and the
+    /// aggregator's capture-side state) to one thread at a time.
+    /// </summary>
+    public void Settle()
+    {
+        lock (_readGate)
+            if (_reader is var (aggregator, reasonIds)) Read(aggregator, reasonIds);
+    }
+
+    private void Read(DropAggregator aggregator, Dictionary<uint, int> reasonIds)
+    {
+        var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        var valueSize = Counts.Cpus * 8;
+        var (keys, values) = (_keys, _values);
+        ulong batch = 0;
+        var first = true;
+        fixed (byte* k = keys, v = values)
+        {
+            while (true)
+            {
+                var count = (uint)BatchKeys;
+                var token = batch;
+                var result = LibBpf.MapLookupBatch(_dropsFd, first ? null : &token, &batch, k, v, &count, 0);
+                first = false;
+                for (var i = 0; i < count; i++)
+                {
+                    var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
+                    var delta = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
+                    if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), now, delta, key.Protocol);
+                }
+                if (result == -2) break; // ENOENT: the last batch
+                if (result < 0)
+                {
+                    LastError = $"reading the drop map failed: {LibBpf.Describe(-result)}";
+                    break;
+                }
+            }
+            var zero = 0u;
+            if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
+                Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, valueSize)));
+        }
+        aggregator.Commit();
+    }
+
+    // A value the print fmt does not name (a distro backport): kept visible rather than folded into another reason.
+    private static int ReasonId(DropAggregator aggregator, Dictionary<uint, int> ids, uint value)
+    {
+        if (!ids.TryGetValue(value, out var id))
+            ids[value] = id = aggregator.Reasons.Intern($"REASON_{value}");
+        return id;
+    }
+
+    /// <summary>Reason names from the tracepoint's print fmt, as the tracepoint source names them; none without tracefs.</summary>
+    private static IReadOnlyDictionary<int, string> ReasonNames()
+    {
+        try
+        {
+            return Tracefs.ReadFormat(Tracefs.Locate(), "skb", "kfree_skb").ReasonNames;
+        }
+        catch (CaptureUnavailableException)
+        {
+            return new Dictionary<int, string>();
+        }
+    }
+
+    private static byte[] EmbeddedObject()
+    {
+        using var stream = typeof(BpfSource).Assembly.GetManifestResourceStream(ObjectResource)
+            ?? throw new CaptureUnavailableException("the eBPF object is not embedded in this build", "rebuild the agent from a full clone");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private static CaptureUnavailableException Unavailable(string what, int errno, string fix)
+    {
+        var log = LibBpf.TakeWarnings();
+        return new CaptureUnavailableException($"{what} ({LibBpf.Describe(errno)}{(log.Length == 0 ? "" : $"; libbpf: {log}")})", fix);
+    }
+
+    public void Dispose()
+    {
+        if (_link != 0) LibBpf.LinkDestroy(_link);
+        _link = 0;
+        if (_object != 0) LibBpf.ObjectClose(_object);
+        _object = 0;
+    }
+}

@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using DropBoard.Agent.Aggregation;
+using DropBoard.Agent.Capture;
+using DropBoard.Agent.Pipeline;
+using DropBoard.Agent.Capture.Bpf;
+using DropBoard.Agent.Capture.Tracepoint;
+using DropBoard.Agent.Symbols;
+using DropBoard.TestKit;
+
+namespace DropBoard.Agent.Tests.Kernel;
+
+/// <summary>
+/// The eBPF source on the real kernel: its map keys every drop by network namespace, so each namespace's count is
+/// held to that namespace's own /proc/net/snmp, with other namespaces dropping at the same time; and where it cannot
+/// load, the agent says why and falls back.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class BpfSourceTests
+{
+    [Fact]
+    public async Task Two_namespaces_flooded_at_once_each_count_exactly_their_own_RcvbufErrors()
+    {
+        using var first = NetNamespace.Create();
+        using var second = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var (counts, lost) = await CaptureWhile(() => Task.WhenAll(
+            Task.Run(() => UdpTraffic.OverflowReceiveBuffer(first, 3000, port: 7101)),
+            Task.Run(() => UdpTraffic.OverflowReceiveBuffer(second, 2000, port: 7101))));
+
+        Assert.Equal(0, lost);
+        foreach (var ns in new[] { first, second })
+        {
+            var rcvbufErrors = ns.Snmp("Udp", "RcvbufErrors"); // a fresh namespace starts at 0
+            Assert.True(rcvbufErrors > 1000, $"the flood should overflow {ns.Name}'s queue; RcvbufErrors is {rcvbufErrors}");
+            Assert.Equal(rcvbufErrors, RcvbufDrops(counts, ns));
+        }
+    }
+
+    [Fact]
+    public async Task Two_million_drops_are_counted_with_none_lost()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        const int datagrams = 2_000_000;
+
+        var (counts, lost) = await CaptureWhile(() => Task.Run(() => UdpTraffic.OverflowReceiveBuffer(ns, datagrams, port: 7102)));
+
+        var rcvbufErrors = ns.Snmp("Udp", "RcvbufErrors");
+        Assert.True(rcvbufErrors > datagrams * 9L / 10, $"most of the flood should overflow the queue; RcvbufErrors is {rcvbufErrors}");
+        Assert.Equal(0, lost);
+        Assert.Equal(rcvbufErrors, RcvbufDrops(counts, ns));
+    }
+
+    [Fact]
+    public void Without_CAP_BPF_the_agent_says_why_and_auto_falls_back()
+    {
+        Privileged.RequireRoot();
+        Privileged.RequireCommand("setpriv", "util-linux");
+        // Root without CAP_BPF and CAP_SYS_ADMIN: the kernel refuses the program, the perf tracepoint still opens.
+        string[] withoutBpf = ["--bounding-set=-bpf,-sys_admin", "--inh-caps=-bpf,-sys_admin", "--", "dotnet",
+            Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll"), "watch", "--json", "--seconds", "0.2"];
+
+        var asked = Commands.TryRun("setpriv", [.. withoutBpf, "--source", "bpf"]);
+        Assert.NotEqual(0, asked.ExitCode);
+        Assert.Contains("cannot capture: the kernel refused the eBPF program (Operation not permitted", asked.Stderr);
+        Assert.Contains("CAP_BPF", asked.Stderr);
+
+        var auto = Commands.TryRun("setpriv", [.. withoutBpf, "--source", "auto"]);
+        Assert.True(auto.ExitCode == 0, $"auto should fall back: {auto.Stderr}");
+        Assert.Contains("eBPF is not available: the kernel refused the eBPF program (Operation not permitted", auto.Stderr);
+        Assert.DoesNotContain("\"source\":\"bpf\"", auto.Stdout);
+    }
+
+    [Fact]
+    public void An_object_the_kernel_cannot_take_is_refused_with_the_reason()
+    {
+        Privileged.RequireRoot();
+        var e = Assert.Throws<CaptureUnavailableException>(() => BpfSource.Open("not an ELF object"u8.ToArray()));
+
+        Assert.StartsWith("the eBPF object could not be opened", e.Message);
+        Assert.Contains("build.sh", e.Fix);
+    }
+
+    /// <summary>Runs the bpf source (the library, as the agent does) while <paramref name="makeDrops"/> runs.</summary>
+    private static async Task<(IReadOnlyDictionary<DropKey, ulong> Counts, long Lost)> CaptureWhile(Func<Task> makeDrops)
+    {
+        Privileged.RequireRoot();
+        Privileged.Require(File.Exists("/sys/kernel/btf/vmlinux"), "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
+        using var source = BpfSource.Open();
+        var aggregator = new DropAggregator(Symbolizer.LoadKallsyms());
+        using var stop = new CancellationTokenSource();
+        var capture = Task.Factory.StartNew(() => source.Run(aggregator, new SampleCap(0), stop.Token), TaskCreationOptions.LongRunning);
+        await makeDrops();
+        stop.Cancel();
+        await capture;
+        Assert.Null(source.LastError);
+        return (source.Counts.Totals, source.LostRecords);
+    }
+
+    private static long RcvbufDrops(IReadOnlyDictionary<DropKey, ulong> counts, NetNamespace ns)
+    {
+        var netns = uint.Parse(Commands.Run("stat", "-L", "-c", "%i", $"/run/netns/{ns.Name}").Trim());
+        var rcvbuf = (uint)Tracefs.ReadFormat(Tracefs.Locate(), "skb", "kfree_skb").ReasonNames.Single(r => r.Value == "SOCKET_RCVBUFF").Key;
+        return counts.Where(c => c.Key.Netns == netns && c.Key.Reason == rcvbuf).Sum(c => (long)c.Value);
+    }
+}
