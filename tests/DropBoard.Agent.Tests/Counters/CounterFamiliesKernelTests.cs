@@ -148,7 +148,7 @@ public sealed class CounterFamiliesKernelTests
         JsonDocument.Parse(ns.Exec("tc", "-s", "-j", "qdisc", "show", "dev", device)).RootElement.EnumerateArray()
             .Single(q => q.GetProperty("kind").GetString() == "tbf");
 
-    internal static void SendUdp(NetNamespace ns, string address, int port, int datagrams)
+    private static void SendUdp(NetNamespace ns, string address, int port, int datagrams)
     {
         using var socket = ns.CreateSocket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
         var to = new System.Net.IPEndPoint(System.Net.IPAddress.Parse(address), port);
