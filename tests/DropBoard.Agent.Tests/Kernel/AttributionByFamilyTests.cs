@@ -32,7 +32,7 @@ public sealed class AttributionByFamilyTests
         var (discardsBefore, sndbufBefore, tcBefore) = (ns.Snmp("Ip", "OutDiscards"), ns.Snmp("Udp", "SndbufErrors"), TcDropped(ns, va));
 
         // The sending thread's own call enqueues and drops: over when it returns.
-        var (summary, _) = await WatchWhile(ns, () => { SendUdp(ns, "10.9.0.2", 7501, 300); return 0; }, done: null);
+        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, new IPEndPoint(IPAddress.Parse("10.9.0.2"), 7501), 300); return 0; }, done: null);
 
         var (handle, tcAfter) = (TcHandle(ns, va), TcDropped(ns, va));
         var dropped = tcAfter - tcBefore;
@@ -60,13 +60,43 @@ public sealed class AttributionByFamilyTests
         using var _ = KernelTestLock.Acquire();
         const int datagrams = 271;
 
-        var (summary, _) = await WatchWhile(ns, () => { SendUdp(ns, "127.0.0.1", 7511, datagrams); return 0; }, done: null);
+        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, new IPEndPoint(IPAddress.Loopback, 7511), datagrams); return 0; }, done: null);
 
         var rule = Assert.Single(NftRules(ns));
         Assert.Equal(datagrams, rule.Packets);
         var counter = tool == "nft" ? $"Netfilter.inet.dbt.input.{rule.Handle}" : $"Netfilter.ip.filter.INPUT.{rule.Handle}";
         AssertCredited(summary, counter, rule.Packets, "NETFILTER_DROP", NetfilterSites);
         Assert.DoesNotContain(Rows(summary), r => r.GetProperty("counter").GetString()!.StartsWith("Udp.", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A host (left) sends through a router (right) to 10.77.0.1, which the router cannot or may not reach: with
+    /// forwarding off it is not the router's to take (Ip.InAddrErrors); with forwarding on but no route, no network
+    /// (IpExt.InNoRoutes); with a route back out and TTL 1, the hop limit (Ip.InHdrErrors, as ip_forward counts it).
+    /// </summary>
+    [Theory]
+    [InlineData("off", 64, "snmp", "Ip", "InAddrErrors", "IP_INADDRERRORS", "ip_error")]
+    [InlineData("no route", 64, "netstat", "IpExt", "InNoRoutes", "IP_INNOROUTES", "ip_error")]
+    [InlineData("ttl", 1, "snmp", "Ip", "InHdrErrors", "IP_INHDR", "ip_forward")]
+    public async Task A_router_refusing_to_forward_is_credited_with_its_own_counter(string router, short ttl, string file, string group, string name, string reason, string function)
+    {
+        using var host = NetNamespace.Create();
+        using var routerNs = NetNamespace.Create();
+        using var link = VethLink.Create(host, routerNs);
+        host.Exec("ip", "route", "add", "10.77.0.0/24", "via", link.RightAddress);
+        if (router != "off") routerNs.Exec("sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        if (router == "ttl") routerNs.Exec("ip", "route", "add", "10.77.0.0/24", "via", link.LeftAddress);
+        using var _ = KernelTestLock.Acquire();
+        const int datagrams = 83;
+        var before = routerNs.Counter(file, group, name);
+
+        // Dropped in the router's softirq, possibly after the send returned: wait for its counter.
+        var (summary, _) = await WatchWhile(routerNs, () => { UdpTraffic.SendTo(host, new IPEndPoint(IPAddress.Parse("10.77.0.1"), 7601), datagrams, ttl); return 0; },
+            () => routerNs.Counter(file, group, name) - before >= datagrams);
+
+        var rise = routerNs.Counter(file, group, name) - before;
+        Assert.Equal(datagrams, rise);
+        AssertCredited(summary, $"{group}.{name}", rise, reason, [function]);
     }
 
     private static IEnumerable<JsonElement> Rows(JsonElement summary) => summary.GetProperty("attribution").EnumerateArray();
