@@ -99,6 +99,42 @@ public sealed class AttributionByFamilyTests
         AssertCredited(summary, $"{group}.{name}", rise, reason, [function]);
     }
 
+    /// <summary>
+    /// An established TCP connection whose route is deleted: each segment it sends after (the data, its
+    /// retransmissions, the reset of the abort) finds no route in __ip_queue_xmit and is dropped there, counted once
+    /// as Ip.OutNoRoutes. (A UDP send without a route fails in udp_sendmsg before any packet exists: the counter
+    /// rises with no drop to see.)
+    /// </summary>
+    [Fact]
+    public async Task Segments_of_a_connection_whose_route_is_gone_are_credited_to_Ip_OutNoRoutes()
+    {
+        using var host = NetNamespace.Create();
+        using var peer = NetNamespace.Create();
+        using var link = VethLink.Create(host, peer);
+        using var listener = peer.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Parse(link.RightAddress), 7611));
+        listener.Listen();
+        using var client = host.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(new IPEndPoint(IPAddress.Parse(link.RightAddress), 7611));
+        using var _ = KernelTestLock.Acquire();
+        var before = host.Snmp("Ip", "OutNoRoutes");
+
+        var (summary, _) = await WatchWhile(host, () =>
+        {
+            host.Exec("ip", "route", "del", "10.99.0.0/30");
+            for (var i = 0; i < 5; i++) client.Send(new byte[100]);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (host.Snmp("Ip", "OutNoRoutes") - before < 3 && clock.Elapsed < TimeSpan.FromSeconds(30)) Thread.Sleep(50);
+            // Aborted while the agent watches: no retransmission is left to drop after it stopped.
+            client.LingerState = new LingerOption(true, 0);
+            client.Close();
+            return 0;
+        }, done: null);
+        var rise = host.Snmp("Ip", "OutNoRoutes") - before;
+        Assert.True(rise >= 3, $"Ip.OutNoRoutes rose by {rise}");
+        AssertCredited(summary, "Ip.OutNoRoutes", rise, "IP_OUTNOROUTES", ["__ip_queue_xmit"]);
+    }
+
     private static IEnumerable<JsonElement> Rows(JsonElement summary) => summary.GetProperty("attribution").EnumerateArray();
 
     /// <summary>
