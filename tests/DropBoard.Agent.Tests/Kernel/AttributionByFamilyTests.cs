@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using DropBoard.Shared.Analysis;
 using DropBoard.TestKit;
 using static DropBoard.Agent.Tests.Counters.CounterFamiliesKernelTests;
 using static DropBoard.Agent.Tests.Kernel.WatchAgainstKernelCountersTests;
@@ -135,6 +136,34 @@ public sealed class AttributionByFamilyTests
         AssertCredited(summary, "Ip.OutNoRoutes", rise, "IP_OUTNOROUTES", ["__ip_queue_xmit"]);
     }
 
+    /// <summary>
+    /// Datagrams to a neighbour that never answers ARP, its queue of unresolved packets one byte long: each datagram
+    /// pushes the one before out (NEIGH_QUEUEFULL at __neigh_event_send). The only counter is the neighbour table's
+    /// unresolved_discards, in /proc/net/stat/arp_cache of the initial namespace and summed over every namespace, so
+    /// the table says no counter DropBoard reads sees them, and no attribution row may claim them.
+    /// </summary>
+    [Fact]
+    public async Task Packets_pushed_out_of_an_unresolved_neighbours_queue_are_NEIGH_QUEUEFULL_and_no_counters()
+    {
+        using var ns = NetNamespace.Create();
+        var (va, _) = Veth(ns);
+        ns.Exec("sysctl", "-q", "-w", $"net.ipv4.neigh.{va}.unres_qlen_bytes=1");
+        using var _ = KernelTestLock.Acquire();
+        const int datagrams = 40;
+        var discardsBefore = UnresolvedDiscards();
+
+        var (summary, _) = await WatchWhile(ns, () => { UdpTraffic.SendTo(ns, new IPEndPoint(IPAddress.Parse("10.9.0.5"), 7521), datagrams); return 0; }, done: null);
+
+        // The last one stays queued until resolution fails (NEIGH_FAILED, seconds later).
+        var drops = Drops(summary, "NEIGH_QUEUEFULL", ["__neigh_event_send"]).Sum(d => d.Count);
+        Assert.Equal(datagrams - 1, drops);
+        var discards = UnresolvedDiscards() - discardsBefore;
+        Assert.InRange(discards, drops, drops + 50);
+        Assert.Empty(KernelKnowledge.Feed("__neigh_event_send", "NEIGH_QUEUEFULL", 0x0800, null).Counters);
+        Assert.DoesNotContain(Rows(summary), r => r.GetProperty("sites").EnumerateArray().Any(s => s.GetProperty("reason").GetString() == "NEIGH_QUEUEFULL"));
+        TestContext.Current.TestOutputHelper?.WriteLine($"NEIGH_QUEUEFULL: {drops} drops of {datagrams} datagrams; arp_cache unresolved_discards +{discards} (machine-wide)");
+    }
+
     private static IEnumerable<JsonElement> Rows(JsonElement summary) => summary.GetProperty("attribution").EnumerateArray();
 
     /// <summary>
@@ -153,6 +182,14 @@ public sealed class AttributionByFamilyTests
         if (own == sites.Sum(s => s.Count))
             Assert.Equal(("Exact", rise), (row.GetProperty("match").GetString(), row.GetProperty("explained").GetInt64()));
         TestContext.Current.TestOutputHelper?.WriteLine($"{counter}: kernel +{rise}, agent row +{row.GetProperty("delta").GetInt64()}, {reason} credited {own}, {row.GetProperty("match").GetString()}");
+    }
+
+    /// <summary>unresolved_discards of the ARP table, summed over CPUs (hex columns of /proc/net/stat/arp_cache).</summary>
+    private static long UnresolvedDiscards()
+    {
+        var lines = File.ReadAllLines("/proc/net/stat/arp_cache");
+        var column = Array.IndexOf(lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries), "unresolved_discards");
+        return lines.Skip(1).Sum(l => Convert.ToInt64(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[column], 16));
     }
 
     private static JsonElement Qdisc(NetNamespace ns, string device) =>
