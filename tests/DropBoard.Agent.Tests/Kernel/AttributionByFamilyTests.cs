@@ -137,6 +137,63 @@ public sealed class AttributionByFamilyTests
     }
 
     /// <summary>
+    /// IPv4 frames with a broken header, sent through a packet socket from one end of a veth to the address of the
+    /// other: ip_rcv_core refuses a wrong header checksum (IP_CSUM, counted as IpExt.InCsumErrors and Ip.InHdrErrors)
+    /// and a header length under 5 words (IP_INHDR, Ip.InHdrErrors).
+    /// </summary>
+    [Theory]
+    [InlineData("checksum", "IP_CSUM", new[] { "Ip.InHdrErrors", "IpExt.InCsumErrors" })]
+    [InlineData("ihl", "IP_INHDR", new[] { "Ip.InHdrErrors" })]
+    public async Task A_broken_IPv4_header_is_credited_to_the_header_counters(string broken, string reason, string[] counters)
+    {
+        Privileged.RequireCommand("python3", "python3");
+        using var ns = NetNamespace.Create();
+        var (va, vb) = Veth(ns);
+        ns.Exec("ip", "addr", "add", "10.9.1.2/24", "dev", vb);
+        using var _ = KernelTestLock.Acquire();
+        const int frames = 37;
+        var before = counters.ToDictionary(c => c, c => Kernel(ns, c));
+
+        // veth hands the frames to vb's backlog: received in a softirq after the send returned.
+        var (summary, _) = await WatchWhile(ns, () => ns.Exec("python3", "-c", BrokenHeaderFrames(va, vb, frames, broken)),
+            () => Kernel(ns, "Ip.InHdrErrors") - before["Ip.InHdrErrors"] >= frames);
+
+        foreach (var counter in counters)
+        {
+            var rise = Kernel(ns, counter) - before[counter];
+            Assert.Equal(frames, rise);
+            AssertCredited(summary, counter, rise, reason, ["ip_rcv_core", "ip_rcv", "ip_list_rcv"]);
+        }
+    }
+
+    /// <summary>A counter named as DropBoard names it (Ip.InHdrErrors from snmp, IpExt.InCsumErrors from netstat).</summary>
+    private static long Kernel(NetNamespace ns, string counter)
+    {
+        var (group, name) = (counter.Split('.')[0], counter.Split('.')[1]);
+        return ns.Counter(group.EndsWith("Ext", StringComparison.Ordinal) ? "netstat" : "snmp", group, name);
+    }
+
+    /// <summary>UDP-in-IPv4 frames from 10.9.1.1 to 10.9.1.2 with a wrong header checksum or a header length of 4.</summary>
+    private static string BrokenHeaderFrames(string from, string to, int count, string broken) => $$"""
+        import socket, struct
+        def checksum(data):
+            total = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+            while total >> 16: total = (total & 0xffff) + (total >> 16)
+            return ~total & 0xffff
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind(("{{from}}", 0))
+        s.setsockopt(263, 20, 1)  # SOL_PACKET, PACKET_QDISC_BYPASS
+        mac = lambda d: bytes.fromhex(open("/sys/class/net/%s/address" % d).read().strip().replace(":", ""))
+        udp = struct.pack("!HHHH", 40000, 7531, 8 + 18, 0) + b"x" * 18
+        for _ in range({{count}}):
+            ihl = 4 if "{{broken}}" == "ihl" else 5
+            header = struct.pack("!BBHHHBBH4s4s", 4 << 4 | ihl, 0, 20 + len(udp), 1, 0, 64, 17, 0, socket.inet_aton("10.9.1.1"), socket.inet_aton("10.9.1.2"))
+            good = checksum(header)
+            header = header[:10] + struct.pack("!H", good ^ 0x5a5a if "{{broken}}" == "checksum" else good) + header[12:]
+            s.send(mac("{{to}}") + mac("{{from}}") + b"\x08\x00" + header + udp)
+        """;
+
+    /// <summary>
     /// Datagrams to a neighbour that never answers ARP, its queue of unresolved packets one byte long: each datagram
     /// pushes the one before out (NEIGH_QUEUEFULL at __neigh_event_send). The only counter is the neighbour table's
     /// unresolved_discards, in /proc/net/stat/arp_cache of the initial namespace and summed over every namespace, so
