@@ -44,10 +44,13 @@ public static class UdpTraffic
     }
 
     /// <summary>Datagrams to a port nobody listens on.</summary>
-    public static void SendTo(NetNamespace ns, int datagrams, int port)
+    public static void SendTo(NetNamespace ns, int datagrams, int port) => SendTo(ns, new IPEndPoint(IPAddress.Loopback, port), datagrams);
+
+    /// <summary>Datagrams of 64 bytes to <paramref name="target"/>, sent with the given IP time to live.</summary>
+    public static void SendTo(NetNamespace ns, IPEndPoint target, int datagrams, short ttl = 64)
     {
         using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        var target = new IPEndPoint(IPAddress.Loopback, port);
+        sender.Ttl = ttl;
         var payload = new byte[64];
         for (var i = 0; i < datagrams; i++) sender.SendTo(payload, target);
     }

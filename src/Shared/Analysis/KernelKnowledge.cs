@@ -58,8 +58,10 @@ public sealed record DropPath(string? Protocol, string[] Functions, string[] Cou
 /// <summary>
 /// What drops for one <c>skb_drop_reason</c> move: the paths that increment counters, and why the others (or all,
 /// when <see cref="Paths"/> is empty) move none. One entry of <c>Knowledge/drop-reasons.json</c>.
+/// <see cref="NotProvenHere"/> says why a path of it has no experiment in a test namespace (a machine-wide
+/// limit, a read-only sysctl, a driver that veth and lo lack), so its counters are the kernel source's word only.
 /// </summary>
-public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? None, string Source);
+public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? None, string Source, string? NotProvenHere = null);
 
 /// <summary>What the table says about the drops at one site for one reason and protocol.</summary>
 /// <param name="Counters">Counter names or patterns they increment; empty when none.</param>

@@ -133,7 +133,7 @@ public sealed class CounterFamiliesKernelTests
     /// A veth pair inside <paramref name="ns"/>: va has 10.9.0.1/24, vb no address, and 10.9.0.2 is vb's MAC in va's
     /// neighbour table. No IPv6 on them, so no router or neighbour solicitation of their own queues or drops.
     /// </summary>
-    private static (string Va, string Vb) Veth(NetNamespace ns)
+    internal static (string Va, string Vb) Veth(NetNamespace ns)
     {
         ns.Exec("sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1");
         ns.Exec("ip", "link", "add", "va", "type", "veth", "peer", "name", "vb");
@@ -201,7 +201,7 @@ public sealed class CounterFamiliesKernelTests
             .Where(f => f.StartsWith("invalid=", StringComparison.Ordinal))
             .Sum(f => long.Parse(f["invalid=".Length..]));
 
-    private static List<(string Family, long Handle, long Packets)> NftRules(NetNamespace ns) =>
+    internal static List<(string Family, long Handle, long Packets)> NftRules(NetNamespace ns) =>
         JsonDocument.Parse(ns.Exec("nft", "-j", "list", "ruleset")).RootElement.GetProperty("nftables").EnumerateArray()
             .Where(i => i.TryGetProperty("rule", out _))
             .Select(i => i.GetProperty("rule"))

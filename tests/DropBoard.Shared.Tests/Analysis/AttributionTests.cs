@@ -132,4 +132,13 @@ public class AttributionTests
         });
         Assert.All(KernelKnowledge.Patterns, p => Assert.False(string.IsNullOrWhiteSpace(p.Source)));
     }
+
+    [Fact]
+    public void A_reason_no_test_namespace_can_make_says_why_and_the_others_load_without_the_note()
+    {
+        foreach (var reason in new[] { "NETFILTER_DROP", "CPU_BACKLOG", "FULL_RING" })
+            Assert.StartsWith("not proven here: ", KernelKnowledge.DropReasons[reason].NotProvenHere);
+        Assert.Contains("nf_conntrack_max", KernelKnowledge.DropReasons["NETFILTER_DROP"].NotProvenHere);
+        Assert.Null(KernelKnowledge.DropReasons["SOCKET_RCVBUFF"].NotProvenHere);
+    }
 }
