@@ -19,6 +19,9 @@ public sealed partial class ExplainPanel : ComponentBase
     [Parameter, EditorRequired] public long WindowStartMs { get; set; }
     [Parameter, EditorRequired] public long WindowEndMs { get; set; }
 
+    /// <summary>What counters count, by name (netfilter rules' texts), shown under their names.</summary>
+    [Parameter] public IReadOnlyDictionary<string, string>? CounterTexts { get; set; }
+
     private List<(string Function, List<Burst> Bursts)> Lanes { get; set; } = [];
     private LeadLagMatrix Matrix { get; set; } = LeadLagMatrix.Empty;
 
