@@ -65,7 +65,11 @@ public sealed record SessionFileHost(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? CounterTexts = null);
 
 /// <summary>One batch of one agent, to be recorded into these sessions.</summary>
-public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch);
+/// <param name="KnownTexts">
+/// The counter texts the dashboard already had of the host: an agent sends a rule's text only once, so a session that
+/// starts later takes them from here.
+/// </param>
+public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch, IReadOnlyDictionary<string, string>? KnownTexts = null);
 
 public enum SessionChangeKind { Started, Stopped, Imported, Written }
 

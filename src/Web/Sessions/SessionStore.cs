@@ -108,7 +108,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             {
             using var transaction = connection.BeginTransaction();
             var now = Now;
-            foreach (var (sessions, hello, batch) in writes)
+            foreach (var (sessions, hello, batch, knownTexts) in writes)
                 foreach (var sessionId in sessions)
                 {
                     var host = HostKey(connection, transaction, sessionId, hello);
@@ -117,6 +117,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                         continue;
                     WriteDrops(connection, transaction, host, batch.Drops);
                     WriteCounters(connection, transaction, host, batch.Counters);
+                    if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
+                        WriteCounterTexts(connection, transaction, host, knownTexts);
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
                     if (batch.LostRecords > 0)
