@@ -36,6 +36,9 @@ public sealed partial class ExplainPanel : ComponentBase
         Matrix = Report is null ? LeadLagMatrix.Empty : LeadLagMatrix.From(Report.LeadLag, MaxLanes);
     }
 
+    /// <summary>The counters of a family explained together (rules, qdiscs), which the attribution names joined by " + ".</summary>
+    private static string[] Members(string counter) => counter.Split(" + ");
+
     private double X(long ms) => 1000.0 * Math.Clamp(ms - WindowStartMs, 0, Span) / Span;
 
     private double Width(Burst b) => Math.Max(2, X(b.EndMs) - X(b.StartMs));
