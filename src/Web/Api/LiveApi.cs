@@ -14,7 +14,7 @@ public static class LiveApi
         app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
             Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), new DropFilter(site, reason, protocol))) : UnknownHost(host));
         app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
-            Known(store, host) ? Results.Ok(store.Counters(host, Window(seconds))) : UnknownHost(host));
+            Known(store, host) ? Results.Ok(CounterRise.Of(store.Counters(host, Window(seconds)), store.CounterTexts(host))) : UnknownHost(host));
         app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
         {
             if (store.Hello(host) is not { } hello) return UnknownHost(host);

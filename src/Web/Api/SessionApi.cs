@@ -45,7 +45,7 @@ public static class SessionApi
         app.MapGet("/api/sessions/{id:long}/sites", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
             queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Sites(id, view.Request)));
         app.MapGet("/api/sessions/{id:long}/counters", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
-            queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Counters(id, view.Request)));
+            queries.Get(id) is null ? NoSession(id) : Results.Ok(CounterRise.Of(queries.Counters(id, view.Request), queries.CounterTexts(id, view.Request))));
         app.MapGet("/api/sessions/{id:long}/explain", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
             SessionView.Build(queries, id, view.Request) is { } built ? Results.Ok(built.Explanation) : NoSession(id));
         app.MapGet("/api/sessions/{id:long}/export", (long id, SessionQueries queries, string? format) =>

@@ -18,7 +18,6 @@ public static class BatchCheck
 {
     public const int MaxBuckets = 200_000, MaxCounters = 20_000, MaxSamples = 10_000;
 
-
     public sealed record Result(AgentHello? Hello, AgentBatch? Batch, string? Problem);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -69,6 +68,7 @@ public static class BatchCheck
         return Buckets("drops", batch.Drops)
             ?? (batch.Frees is null ? null : Buckets("frees", batch.Frees))
             ?? Counters(batch.Counters)
+            ?? (batch.CounterTexts is null ? null : CounterTexts(batch.CounterTexts))
             ?? Samples(batch.Samples);
     }
 
@@ -93,6 +93,18 @@ public static class BatchCheck
                 return $"counters[{i}]: a counter delta has no name or is negative ({Quote(c?.Name)}: {c?.Delta})";
             if (!KernelNames.IsCounter(c.Name))
                 return $"counters[{i}].name {Quote(c.Name)} is not a counter name ({KernelNames.CounterRule}; at most {MaxCounterName})";
+        }
+        return null;
+    }
+
+    private static string? CounterTexts(IReadOnlyDictionary<string, string> texts)
+    {
+        if (texts.Count > MaxCounters) return $"too large: {texts.Count} counter texts, at most {MaxCounters}";
+        foreach (var (name, text) in texts)
+        {
+            if (!KernelNames.IsCounter(name))
+                return $"counterTexts: {Quote(name)} is not a counter name ({KernelNames.CounterRule}; at most {MaxCounterName})";
+            if (Printable($"counterTexts[{Quote(name)}]", text, MaxCounterText) is { } problem) return problem;
         }
         return null;
     }

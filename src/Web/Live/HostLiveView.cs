@@ -23,6 +23,7 @@ public sealed class HostLiveView(LiveStore store)
     public IReadOnlyList<string> Protocols { get; private set; } = [];
     public IReadOnlyList<CounterDelta> LossCounters { get; private set; } = [];
     public IReadOnlyList<CounterDelta> TrafficCounters { get; private set; } = [];
+    public IReadOnlyDictionary<string, string> CounterTexts { get; private set; } = new Dictionary<string, string>();
     public TimeSeries DropsOverTime { get; private set; } = new([], []);
     public TimeSeries CountersOverTime { get; private set; } = new([], []);
     public ExplainReport? Explanation { get; private set; }
@@ -47,6 +48,7 @@ public sealed class HostLiveView(LiveStore store)
         var counters = store.Counters(HostId, Window);
         LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();
         TrafficCounters = counters.Where(c => !CounterAttributor.IsLossCounter(c.Name)).ToList();
+        CounterTexts = store.CounterTexts(HostId);
         DropsOverTime = store.DropsOverTime(HostId, Window, Filter);
         CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).ToList());
         WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;

@@ -3,6 +3,7 @@ using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 
+using DropBoard.Web.Sessions.Import;
 using DropBoard.Web.Views;
 
 namespace DropBoard.Web.Live;
@@ -74,6 +75,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
                 state.Fine.Enqueue(d);
             }
+            if (batch.CounterTexts is { } texts)
+                foreach (var (name, text) in texts) state.SetText(name, text);
             foreach (var c in batch.Counters)
             {
                 state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name), c.Delta);
@@ -126,6 +129,11 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             .Select(kv => Total(state.Sites[kv.Key], kv.Value))
             .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Reason, StringComparer.Ordinal)
             .ToList());
+
+    /// <summary>The latest text the host's agent sent for each counter that has one (a netfilter rule's), by name.</summary>
+    public IReadOnlyDictionary<string, string> CounterTexts(string hostId) =>
+        Read<IReadOnlyDictionary<string, string>>(hostId, new Dictionary<string, string>(),
+            state => new Dictionary<string, string>(state.Texts, StringComparer.Ordinal));
 
     /// <summary>Counter rises over the last <paramref name="window"/>, by name.</summary>
     public List<CounterDelta> Counters(string hostId, TimeSpan window) =>
@@ -280,6 +288,24 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public readonly List<string> CounterNames = [];
         private readonly Dictionary<SiteKey, int> _siteIds = [];
         private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
+        public readonly Dictionary<string, string> Texts = new(StringComparer.Ordinal);
+        /// <summary>Names in the order their text was last set: past <see cref="ImportLimits.MaxCounterTextsPerHost"/> the stalest goes.</summary>
+        private readonly LinkedList<string> _textOrder = new();
+        private readonly Dictionary<string, LinkedListNode<string>> _textNodes = new(StringComparer.Ordinal);
+
+        public void SetText(string name, string text)
+        {
+            Texts[name] = text;
+            if (_textNodes.Remove(name, out var node)) _textOrder.Remove(node);
+            _textNodes[name] = _textOrder.AddLast(name);
+            while (_textOrder.Count > ImportLimits.MaxCounterTextsPerHost)
+            {
+                var stalest = _textOrder.First!.Value;
+                _textOrder.RemoveFirst();
+                _textNodes.Remove(stalest);
+                Texts.Remove(stalest);
+            }
+        }
 
         public int SiteId(SiteKey key, ushort protocol)
         {

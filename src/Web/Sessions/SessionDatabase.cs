@@ -119,6 +119,13 @@ public sealed class SessionDatabase
         """,
         // Identity: files made before this step are recognised once by their tables and stamped here.
         StampIdentity,
+        // What a counter counts, in words (a netfilter rule's text): the latest an agent sent, per host of a session.
+        """
+        CREATE TABLE counter_texts (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            name TEXT NOT NULL, text TEXT NOT NULL,
+            PRIMARY KEY (session_host, name)) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>

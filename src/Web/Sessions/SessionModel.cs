@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Web.Sessions;
@@ -57,12 +58,18 @@ public sealed record SessionFile(
     public const string FormatName = "dropboard-session";
 }
 
+/// <param name="CounterTexts">What counters count, in words, by name (netfilter rules' texts); absent from files made before them.</param>
 public sealed record SessionFileHost(
     string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords,
-    IReadOnlyList<DropBucket> Drops, IReadOnlyList<CounterDelta> Counters, IReadOnlyList<DropSample> Samples);
+    IReadOnlyList<DropBucket> Drops, IReadOnlyList<CounterDelta> Counters, IReadOnlyList<DropSample> Samples,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? CounterTexts = null);
 
 /// <summary>One batch of one agent, to be recorded into these sessions.</summary>
-public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch);
+/// <param name="KnownTexts">
+/// The counter texts the dashboard already had of the host: an agent sends a rule's text only once, so a session that
+/// starts later takes them from here.
+/// </param>
+public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch, IReadOnlyDictionary<string, string>? KnownTexts = null);
 
 public enum SessionChangeKind { Started, Stopped, Imported, Written }
 

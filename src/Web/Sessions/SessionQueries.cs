@@ -70,6 +70,19 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             .ToList();
     }
 
+    /// <summary>
+    /// What each counter of the view's hosts counts, in words (a netfilter rule's text). A name whose hosts gave it
+    /// different texts has none here: pick one host to see its own.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> CounterTexts(long id, ViewRequest? view = null)
+    {
+        view ??= new ViewRequest();
+        using var connection = database.Connect();
+        return connection.Query<(string Name, string Text)>(
+            $"SELECT name, min(text) FROM counter_texts WHERE session_host IN ({HostFilter}) GROUP BY name HAVING count(DISTINCT text) = 1",
+            new { id, host = view.Host }).ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
+    }
+
     /// <summary>Counter rises summed by name, of the view's host and window (drop filters do not apply to counters).</summary>
     public IReadOnlyList<CounterDelta> Counters(long id, ViewRequest? view = null)
     {
@@ -176,7 +189,10 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             var samples = connection.Query<SampleRow>(
                 "SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY rowid",
                 new { key }).Select(r => r.ToSample()).ToList();
-            hosts.Add(new SessionFileHost(h.HostId, h.HostName, h.Kernel, h.Source, (int)h.BucketMs, h.LostRecords, drops, counters, samples));
+            var texts = connection.Query<(string Name, string Text)>("SELECT name, text FROM counter_texts WHERE session_host = @key ORDER BY name", new { key })
+                .ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
+            hosts.Add(new SessionFileHost(h.HostId, h.HostName, h.Kernel, h.Source, (int)h.BucketMs, h.LostRecords, drops, counters, samples,
+                texts.Count > 0 ? texts : null));
         }
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }

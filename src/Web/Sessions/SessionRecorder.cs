@@ -1,4 +1,5 @@
 using DropBoard.Shared.Contracts;
+using DropBoard.Web.Live;
 using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
@@ -12,12 +13,13 @@ public sealed class SessionRecorder
 {
     private readonly SessionStore _store;
     private readonly SessionWriter _writer;
+    private readonly LiveStore _live;
     private volatile IReadOnlyList<(long Id, HashSet<string>? Hosts)>? _recording;
     private int _version;
 
-    public SessionRecorder(SessionStore store, SessionWriter writer)
+    public SessionRecorder(SessionStore store, SessionWriter writer, LiveStore live)
     {
-        (_store, _writer) = (store, writer);
+        (_store, _writer, _live) = (store, writer, live);
         store.Changed += change =>
         {
             if (change.Kind is not (SessionChangeKind.Started or SessionChangeKind.Stopped)) return;
@@ -48,6 +50,6 @@ public sealed class SessionRecorder
         var sessions = recording.Where(s => s.Hosts is null || s.Hosts.Contains(host.HostId)).Select(s => s.Id).ToList();
         return sessions.Count == 0
             ? Task.FromResult<string?>(null)
-            : _writer.StoreAsync(new SessionWrite(sessions, host, batch), cancellationToken);
+            : _writer.StoreAsync(new SessionWrite(sessions, host, batch, _live.CounterTexts(host.HostId)), cancellationToken);
     }
 }

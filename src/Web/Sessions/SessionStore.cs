@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using DropBoard.Shared.Contracts;
+using DropBoard.Web.Sessions.Import;
 using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
@@ -107,7 +108,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             {
             using var transaction = connection.BeginTransaction();
             var now = Now;
-            foreach (var (sessions, hello, batch) in writes)
+            foreach (var (sessions, hello, batch, knownTexts) in writes)
                 foreach (var sessionId in sessions)
                 {
                     var host = HostKey(connection, transaction, sessionId, hello);
@@ -116,6 +117,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                         continue;
                     WriteDrops(connection, transaction, host, batch.Drops);
                     WriteCounters(connection, transaction, host, batch.Counters);
+                    if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
+                        WriteCounterTexts(connection, transaction, host, knownTexts);
+                    WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
                     if (batch.LostRecords > 0)
                         connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
@@ -163,6 +167,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 var host = HostKey(connection, transaction, id, new AgentHello(h.HostId, h.HostName, h.Kernel, h.Source, "import", h.BucketMs));
                 WriteDrops(connection, transaction, host, h.Drops);
                 WriteCounters(connection, transaction, host, h.Counters);
+                WriteCounterTexts(connection, transaction, host, h.CounterTexts);
                 WriteSamples(connection, transaction, host, h.Samples);
                 connection.Execute("UPDATE session_hosts SET lost_records = @lost WHERE id = @host", new { host, lost = h.LostRecords }, transaction);
             }
@@ -290,6 +295,22 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     {
         if (counters.Count > 0)
             connection.Execute("INSERT INTO counters VALUES (@host, @Name, @AtMs, @Delta)", counters.Select(c => new { host, c.Name, c.AtMs, c.Delta }), transaction);
+    }
+
+    /// <summary>
+    /// The latest text of each counter; a name not yet stored is taken while the host has fewer than
+    /// <see cref="ImportLimits.MaxCounterTextsPerHost"/>, so rules that churn for days cannot grow a session without bound.
+    /// </summary>
+    private static void WriteCounterTexts(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyDictionary<string, string>? texts)
+    {
+        if (texts is null || texts.Count == 0) return;
+        connection.Execute(
+            """
+            INSERT INTO counter_texts SELECT @host, @Key, @Value
+            WHERE EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host AND name = @Key)
+               OR (SELECT count(*) FROM counter_texts WHERE session_host = @host) < @max
+            ON CONFLICT (session_host, name) DO UPDATE SET text = excluded.text
+            """, texts.Select(t => new { host, t.Key, t.Value, max = ImportLimits.MaxCounterTextsPerHost }), transaction);
     }
 
     private static void WriteSamples(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropSample> samples)

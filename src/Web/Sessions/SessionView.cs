@@ -16,7 +16,8 @@ public sealed record SessionView(
     ExplainReport Explanation,
     long WindowStartMs,
     long WindowEndMs,
-    bool Rates)
+    bool Rates,
+    IReadOnlyDictionary<string, string> CounterTexts)
 {
     /// <summary>Every panel of one session under one request: histogram, counters, drops over time and Explain show the same slice.</summary>
     public static SessionView? Build(SessionQueries queries, long id, ViewRequest? view = null)
@@ -34,7 +35,7 @@ public sealed record SessionView(
             var given = session.KnownDurationMs(now);
             return new SessionView(session, LiveHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
                 queries.Counters(id, view), new TimeSeries([], []), CountsOnly(drops, counters, view.Drops, kernel),
-                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null);
+                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view));
         }
         var start = view.FromMs ?? session.StartedMs;
         var end = view.ToMs ?? session.StoppedMs ?? now;
@@ -47,7 +48,7 @@ public sealed record SessionView(
         var complete = session.StoppedMs is null ? now - 1000 : end;
         var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, SampleSpan.Between(samples, start, Math.Min(end, complete)));
         return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
-            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true);
+            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view));
     }
 
     /// <summary>

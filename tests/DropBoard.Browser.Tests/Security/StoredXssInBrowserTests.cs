@@ -161,6 +161,38 @@ public sealed class StoredXssInBrowserTests
         Assert.Equal("undefined", await page.EvaluateAsync<string>("typeof window.__pwned"));
     }
 
+    [Fact]
+    public async Task A_rules_text_with_markup_shows_as_text_under_its_counter_live_in_explain_and_in_a_session()
+    {
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        await using var agent = await TestAgent.ConnectAsync(app, Token);
+        var hello = new AgentHello("rule-host", "rule-host", "6.18.0", "tracepoint", "test", 10, "run-1");
+        const string rule = "Netfilter.inet.dbt.input.4";
+        var text = "meta l4proto 17 th dport 7421 counter drop comment \"" + Markup + "\"";
+        var session = await CreateSessionAsync(app, "rule texts");
+        // Two counter samples inside the session, the rule's drops between them: the span Explain compares.
+        var t0 = Now / 10 * 10 + 10;
+        await TestAgent.AcceptedAsync(agent, hello, new AgentBatch(hello.HostId, 1, t0, [], [new CounterDelta("Udp.InDatagrams", 1, t0)], [], 0, 0,
+            CounterTexts: new Dictionary<string, string> { [rule] = text }));
+        await TestAgent.AcceptedAsync(agent, hello, new AgentBatch(hello.HostId, 2, t0 + 1200,
+            [new DropBucket("nf_hook_slow+0x45", "nf_hook_slow", "NETFILTER_DROP", t0 + 500, 7)], [new CounterDelta(rule, 7, t0 + 1000)], [], 0, 0));
+
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.NewPageAsync(app.BaseAddress);
+        await page.AddInitScriptAsync(ViolationProbe);
+        foreach (var (path, where) in new[] { ("hosts/rule-host", "host"), ($"sessions/{session}", "session") })
+        {
+            // A recording session's Explain ends at a sample at least a second old: the second sample must be that old.
+            if (where == "session" && t0 + 2500 - Now is > 0 and var wait) await Task.Delay(TimeSpan.FromMilliseconds(wait));
+            await OpenAsync(page, path);
+            await Assertions.Expect(page.Locator($"section.counters tr[data-counter='{rule}'] .counter-text")).ToHaveTextAsync(text, Patient);
+            await Assertions.Expect(page.Locator($".explain tr[data-counter='{rule}'] .counter-text")).ToHaveTextAsync(text, Patient);
+            await Assertions.Expect(page.Locator(".counter-text img, .counter-text svg, .counter-text script")).ToHaveCountAsync(0);
+            await AssertInertAsync(page, where);
+        }
+        await Chromium.ScreenshotAsync(page, "rule-text-session");
+    }
+
     private static long Now => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     private static DropBucket Bucket(string site, string function) => new(site, function, "SOCKET_RCVBUFF", Now / 10 * 10, 5);

@@ -170,4 +170,44 @@ public sealed class BatchCheckTests
         Assert.Null(BatchCheck.Problem(Hello with { InstanceId = "" }, Batch()));
         Assert.Equal("hello.kernelRelease is missing", BatchCheck.Problem(Hello with { KernelRelease = null! }, Batch()));
     }
+
+    private static AgentBatch WithTexts(Dictionary<string, string> texts) => Batch() with { CounterTexts = texts };
+
+    [Fact]
+    public void Rule_texts_as_the_agent_sends_them_pass()
+    {
+        var texts = new Dictionary<string, string>
+        {
+            ["Netfilter.inet.dropboard.input.4"] = "meta l4proto 17 th dport 7003 counter drop comment \"büro <rack 3>\"",
+            ["Netfilter.ip.filter.INPUT.12"] = new string('x', ImportLimits.MaxCounterText),
+        };
+        Assert.Null(BatchCheck.Problem(Hello, WithTexts(texts)));
+    }
+
+    [Theory]
+    [InlineData("Netfilter.ip.<b>x</b>.INPUT.5", "drop", "counterTexts: 'Netfilter.ip.<b>x</b>.INPUT.5' is not a counter name")]
+    [InlineData("", "drop", "counterTexts: '' is not a counter name")]
+    [InlineData("Netfilter.ip.filter.INPUT.5", "counter drop\n2024-01-01 fake log line", "counterTexts['Netfilter.ip.filter.INPUT.5'] 'counter drop")]
+    [InlineData("Netfilter.ip.filter.INPUT.5", "drop\u202Eevil", "counterTexts['Netfilter.ip.filter.INPUT.5'] 'drop")]
+    [InlineData("Netfilter.ip.filter.INPUT.5", "", "counterTexts['Netfilter.ip.filter.INPUT.5'] is missing")]
+    public void Counter_texts_with_no_counter_name_or_unprintable_text_are_refused(string name, string text, string problem)
+    {
+        var refused = BatchCheck.Problem(Hello, WithTexts(new() { [name] = text }));
+        Assert.StartsWith(problem, refused);
+        Assert.DoesNotContain("\n", refused);
+    }
+
+    [Fact]
+    public void A_counter_text_longer_than_the_bound_is_refused()
+    {
+        var refused = BatchCheck.Problem(Hello, WithTexts(new() { ["Netfilter.ip.filter.INPUT.5"] = new string('x', ImportLimits.MaxCounterText + 1) }));
+        Assert.StartsWith("counterTexts['Netfilter.ip.filter.INPUT.5'] is 513 characters long", refused);
+    }
+
+    [Fact]
+    public void More_counter_texts_than_counters_a_batch_may_carry_are_refused()
+    {
+        var texts = Enumerable.Range(0, BatchCheck.MaxCounters + 1).ToDictionary(i => $"Netfilter.ip.filter.INPUT.{i}", _ => "counter drop");
+        Assert.Equal($"too large: {BatchCheck.MaxCounters + 1} counter texts, at most {BatchCheck.MaxCounters}", BatchCheck.Problem(Hello, WithTexts(texts)));
+    }
 }

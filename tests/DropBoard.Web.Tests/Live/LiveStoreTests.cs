@@ -2,6 +2,7 @@ using DropBoard.Web.Views;
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Live;
+using DropBoard.Web.Sessions.Import;
 
 namespace DropBoard.Web.Tests.Live;
 
@@ -34,6 +35,25 @@ public sealed class LiveStoreTests
         Assert.Equal(7, store.Sites("h1", TimeSpan.FromMinutes(5), new DropFilter(Reason: "NO_SOCKET")).Single().Count);
         Assert.Equal(17, store.Sites("h1", TimeSpan.FromMinutes(5), new DropFilter(Site: "UDP_QUEUE")).Sum(s => s.Count));
         Assert.Empty(store.Sites("nobody", TimeSpan.FromMinutes(5)));
+    }
+
+    [Fact]
+    public async Task A_counter_keeps_its_latest_text_and_a_host_keeps_the_most_recently_set_ones_up_to_the_bound()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        await store.OnBatchAsync(Hello, Batch(1) with { CounterTexts = new Dictionary<string, string> { ["Netfilter.ip.filter.INPUT.5"] = "counter accept" } }, default);
+        await store.OnBatchAsync(Hello, Batch(2) with { CounterTexts = new Dictionary<string, string> { ["Netfilter.ip.filter.INPUT.5"] = "counter drop" } }, default);
+        Assert.Equal("counter drop", store.CounterTexts("h1")["Netfilter.ip.filter.INPUT.5"]);
+        Assert.Empty(store.CounterTexts("nobody"));
+
+        // A ruleset rewritten over and over: past the bound, the texts set longest ago go first.
+        var churn = Enumerable.Range(0, ImportLimits.MaxCounterTextsPerHost).ToDictionary(i => $"Netfilter.ip.filter.INPUT.{1000 + i}", _ => "counter drop");
+        await store.OnBatchAsync(Hello, Batch(3) with { CounterTexts = new Dictionary<string, string> { ["Netfilter.ip.filter.INPUT.5"] = "counter drop" } }, default);
+        await store.OnBatchAsync(Hello, Batch(4) with { CounterTexts = churn }, default);
+        var texts = store.CounterTexts("h1");
+        Assert.Equal(ImportLimits.MaxCounterTextsPerHost, texts.Count);
+        Assert.DoesNotContain("Netfilter.ip.filter.INPUT.5", texts.Keys);
+        Assert.Contains($"Netfilter.ip.filter.INPUT.{1000 + ImportLimits.MaxCounterTextsPerHost - 1}", texts.Keys);
     }
 
     [Fact]

@@ -76,6 +76,20 @@ public sealed class ImportValidationTests
     }
 
     [Fact]
+    public void Counter_texts_read_back_and_a_file_made_before_them_still_reads()
+    {
+        var texts = new Dictionary<string, string> { ["Netfilter.inet.dbt.input.4"] = "meta l4proto 17 th dport 7421 counter drop comment \"<b>x</b>\"" };
+        var file = Export(Host(counters: [new CounterDelta("Netfilter.inet.dbt.input.4", 3, Start + 1000)]) with { CounterTexts = texts });
+
+        var read = SessionFileJson.Read(SessionFileJson.Write(file), Now);
+        Assert.Equal(texts, read.Hosts[0].CounterTexts);
+
+        var old = SessionFileJson.Write(Export(Host()));
+        Assert.DoesNotContain("counterTexts", Encoding.UTF8.GetString(old));
+        Assert.Null(SessionFileJson.Read(old, Now).Hosts[0].CounterTexts);
+    }
+
+    [Fact]
     public void A_session_exported_while_recording_is_read_up_to_the_import_time()
     {
         var recording = Export(Host()) with { StoppedMs = null };
@@ -240,6 +254,21 @@ public sealed class ImportValidationTests
             "a counter name no device can have (a space, a line break)",
             f => f with { Hosts = [f.Hosts[0] with { Counters = [new CounterDelta("Dev.eth 0.rx_dropped<script>\n", 1, Start)] }] },
             "hosts[0].counters[0].name: 'Dev.eth 0.rx_dropped<script>"
+        },
+        {
+            "a counter text for no counter name",
+            f => f with { Hosts = [f.Hosts[0] with { CounterTexts = new Dictionary<string, string> { ["Netfilter.a <b>"] = "drop" } }] },
+            "hosts[0].counterTexts: 'Netfilter.a <b>' is not a counter name"
+        },
+        {
+            "a counter text with a line break",
+            f => f with { Hosts = [f.Hosts[0] with { CounterTexts = new Dictionary<string, string> { ["Netfilter.ip.filter.INPUT.5"] = "drop\nfake" } }] },
+            "hosts[0].counterTexts['Netfilter.ip.filter.INPUT.5']: 'drop?fake' has the unprintable character U+000A at 4"
+        },
+        {
+            "a counter text too long",
+            f => f with { Hosts = [f.Hosts[0] with { CounterTexts = new Dictionary<string, string> { ["Netfilter.ip.filter.INPUT.5"] = new string('x', 513) } }] },
+            "hosts[0].counterTexts['Netfilter.ip.filter.INPUT.5']: is 513 characters long, at most 512 are taken"
         },
         { "a negative lost count", f => f with { Hosts = [f.Hosts[0] with { LostRecords = -1 }] }, "hosts[0].lostRecords: -1 is not a count from 0" },
         { "a name with a control character", f => f with { Name = "tproxy\u001b[2J" }, "name: a name has no control characters" },

@@ -19,6 +19,9 @@ public sealed partial class ExplainPanel : ComponentBase
     [Parameter, EditorRequired] public long WindowStartMs { get; set; }
     [Parameter, EditorRequired] public long WindowEndMs { get; set; }
 
+    /// <summary>What counters count, by name (netfilter rules' texts), shown under their names.</summary>
+    [Parameter] public IReadOnlyDictionary<string, string>? CounterTexts { get; set; }
+
     private List<(string Function, List<Burst> Bursts)> Lanes { get; set; } = [];
     private LeadLagMatrix Matrix { get; set; } = LeadLagMatrix.Empty;
 
@@ -32,6 +35,9 @@ public sealed partial class ExplainPanel : ComponentBase
             .ToList();
         Matrix = Report is null ? LeadLagMatrix.Empty : LeadLagMatrix.From(Report.LeadLag, MaxLanes);
     }
+
+    /// <summary>The counters of a family explained together (rules, qdiscs), which the attribution names joined by " + ".</summary>
+    private static string[] Members(string counter) => counter.Split(" + ");
 
     private double X(long ms) => 1000.0 * Math.Clamp(ms - WindowStartMs, 0, Span) / Span;
 

@@ -31,6 +31,12 @@ public static class ImportLimits
     /// <summary>What a session keeps of one host; the store keeps no more.</summary>
     public const int MaxSamplesPerHost = 10_000;
 
+    /// <summary>Counter texts (netfilter rules') a session keeps of one host: twice the rules an agent reads.</summary>
+    public const int MaxCounterTextsPerHost = 8192;
+
+    /// <summary>One counter's text: the agent cuts them at 256 characters; twice that leaves room.</summary>
+    public const int MaxCounterText = 512;
+
     public const int MaxHosts = 1_000;
     public const int MaxGaps = 10_000;
 

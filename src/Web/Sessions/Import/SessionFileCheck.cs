@@ -70,6 +70,17 @@ internal static class SessionFileCheck
                 if (!span.Holds(c.AtMs)) throw At($"{path}.counters[{i}].atMs", span.Outside(c.AtMs));
             }
 
+            if (host.CounterTexts is { } texts)
+            {
+                if (texts.Count > MaxCounterTextsPerHost) throw At($"{path}.counterTexts", $"{texts.Count} texts, more than the {MaxCounterTextsPerHost} a session keeps of a host");
+                foreach (var (counter, text) in texts)
+                {
+                    if (!KernelNames.IsCounter(counter))
+                        throw At($"{path}.counterTexts", $"'{ImportException.Excerpt(counter)}' is not a counter name ({KernelNames.CounterRule}; at most {MaxCounterName})");
+                    Text($"{path}.counterTexts['{ImportException.Excerpt(counter)}']", text, MaxCounterText);
+                }
+            }
+
             if (host.Samples.Count > MaxSamplesPerHost) throw At($"{path}.samples", $"{host.Samples.Count} samples, more than the {MaxSamplesPerHost} a session keeps of a host");
             for (var i = 0; i < host.Samples.Count; i++)
             {

@@ -1,0 +1,16 @@
+using System.Text.Json.Serialization;
+using DropBoard.Shared.Contracts;
+
+namespace DropBoard.Web.Views;
+
+/// <summary>
+/// A counter's rise over a view, with what it counts when its agent said so (a netfilter rule's text,
+/// <see cref="AgentBatch.CounterTexts"/>): live and session counters alike.
+/// </summary>
+public sealed record CounterRise(
+    string Name, long Delta, long AtMs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Text)
+{
+    public static List<CounterRise> Of(IEnumerable<CounterDelta> counters, IReadOnlyDictionary<string, string> texts) =>
+        counters.Select(c => new CounterRise(c.Name, c.Delta, c.AtMs, texts.GetValueOrDefault(c.Name))).ToList();
+}
