@@ -64,7 +64,10 @@ public sealed record SessionFileHost(
 /// <summary>One batch of one agent, to be recorded into these sessions.</summary>
 public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch);
 
-public enum SessionChangeKind { Started, Stopped, Imported, Written }
+public enum SessionChangeKind { Started, Stopped, Imported, Written, Renamed, Deleted }
+
+/// <summary>What <see cref="SessionStore.Delete"/> did.</summary>
+public enum SessionDeletion { Deleted, Missing, Recording }
 
 /// <summary>What happened to a session, as <see cref="SessionStore.Changed"/> tells it.</summary>
 public sealed record SessionChange(long Id, SessionChangeKind Kind);
