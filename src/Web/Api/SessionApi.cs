@@ -7,10 +7,12 @@ using DropBoard.Web.Sessions.Import;
 
 namespace DropBoard.Web.Api;
 
-/// <summary>Sessions for scripts and the agent CLI: start, stop, read, import, export, compare.</summary>
+/// <summary>Sessions for scripts and the agent CLI: start, stop, rename, delete, read, import, export, compare.</summary>
 public static class SessionApi
 {
     public sealed record CreateSession(string Name, IReadOnlyList<string>? Hosts);
+
+    public sealed record RenameSession(string? Name);
 
     /// <summary>A view request as query parameters.</summary>
     public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To)
@@ -38,6 +40,24 @@ public static class SessionApi
         }).RequireAuthorization(AccessClaims.RecorderPolicy);
         app.MapPost("/api/sessions/{id:long}/stop", (long id, SessionStore store) =>
             store.Stop(id) ? Results.Ok(new { id, state = SessionStates.Stopped }) : NotRecording(id)).RequireAuthorization(AccessClaims.RecorderPolicy);
+        app.MapPatch("/api/sessions/{id:long}", (long id, RenameSession? request, SessionStore store) =>
+        {
+            var name = request?.Name?.Trim() ?? "";
+            try
+            {
+                return store.Rename(id, name) ? Results.Ok(new { id, name }) : NoSession(id);
+            }
+            catch (SessionLimitException e)
+            {
+                return Results.BadRequest(new { error = $"name: {e.Message}" });
+            }
+        }).RequireAuthorization(AccessClaims.EditorPolicy);
+        app.MapDelete("/api/sessions/{id:long}", (long id, SessionStore store) => store.Delete(id) switch
+        {
+            SessionDeletion.Deleted => Results.NoContent(),
+            SessionDeletion.Recording => Results.Conflict(new { error = $"session {id} is recording: stop it first (POST /api/sessions/{id}/stop), then delete it" }),
+            _ => NoSession(id),
+        }).RequireAuthorization(AccessClaims.EditorPolicy);
         app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
         app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
             queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));

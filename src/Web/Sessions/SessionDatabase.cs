@@ -126,6 +126,24 @@ public sealed class SessionDatabase
             name TEXT NOT NULL, text TEXT NOT NULL,
             PRIMARY KEY (session_host, name)) WITHOUT ROWID;
         """,
+        // A session id is never given twice: investigations name sessions by id, and without AUTOINCREMENT SQLite gives
+        // the id of a deleted newest session to the next one. Rebuilt with foreign keys off (Migrate), so nothing cascades.
+        """
+        CREATE TABLE sessions_numbered (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,            -- recording | stopped
+            origin TEXT NOT NULL,           -- live | dropwatch | perf-script | dropboard
+            hosts TEXT NULL,                -- JSON array of host ids to record; NULL = every host
+            started_ms INTEGER NOT NULL,
+            stopped_ms INTEGER NULL,
+            last_write_ms INTEGER NULL,
+            notes TEXT NOT NULL DEFAULT '');
+        INSERT INTO sessions_numbered (id, name, state, origin, hosts, started_ms, stopped_ms, last_write_ms, notes)
+            SELECT id, name, state, origin, hosts, started_ms, stopped_ms, last_write_ms, notes FROM sessions;
+        DROP TABLE sessions;
+        ALTER TABLE sessions_numbered RENAME TO sessions;
+        """,
     ];
 
     /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>
@@ -248,12 +266,21 @@ public sealed class SessionDatabase
         // Exclusive while migrating: fails fast (busy) when another process holds the file.
         connection.Execute("PRAGMA journal_mode = WAL;");
         var version = connection.ExecuteScalar<long>("PRAGMA user_version");
-        for (var v = (int)version; v < Migrations.Length; v++)
+        // Off while tables are rebuilt (it cannot change inside a transaction): dropping a parent table would cascade.
+        connection.Execute("PRAGMA foreign_keys = OFF");
+        try
         {
-            using var transaction = connection.BeginTransaction();
-            connection.Execute(Migrations[v], transaction: transaction);
-            connection.Execute($"PRAGMA user_version = {v + 1}", transaction: transaction);
-            transaction.Commit();
+            for (var v = (int)version; v < Migrations.Length; v++)
+            {
+                using var transaction = connection.BeginTransaction();
+                connection.Execute(Migrations[v], transaction: transaction);
+                connection.Execute($"PRAGMA user_version = {v + 1}", transaction: transaction);
+                transaction.Commit();
+            }
+        }
+        finally
+        {
+            connection.Execute("PRAGMA foreign_keys = ON");
         }
     }
 }

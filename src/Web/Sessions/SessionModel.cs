@@ -71,7 +71,10 @@ public sealed record SessionFileHost(
 /// </param>
 public sealed record SessionWrite(IReadOnlyList<long> Sessions, AgentHello Hello, AgentBatch Batch, IReadOnlyDictionary<string, string>? KnownTexts = null);
 
-public enum SessionChangeKind { Started, Stopped, Imported, Written }
+public enum SessionChangeKind { Started, Stopped, Imported, Written, Renamed, Deleted }
+
+/// <summary>What <see cref="SessionStore.Delete"/> did.</summary>
+public enum SessionDeletion { Deleted, Missing, Recording }
 
 /// <summary>What happened to a session, as <see cref="SessionStore.Changed"/> tells it.</summary>
 public sealed record SessionChange(long Id, SessionChangeKind Kind);

@@ -24,7 +24,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     public SessionDatabase Database => database;
 
     /// <summary>
-    /// After a session was created, stopped, imported, resumed or written to. The recorder and the pages listen,
+    /// After a session was created, stopped, imported, resumed, written to, renamed or deleted. The recorder and the pages listen,
     /// so no caller refreshes anything by hand.
     /// </summary>
     public event Action<SessionChange>? Changed;
@@ -60,6 +60,43 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             new { id, now = Now, stopped = SessionStates.Stopped, recording = SessionStates.Recording }) == 1;
         if (stopped) Tell(id, SessionChangeKind.Stopped);
         return stopped;
+    }
+
+    /// <returns>False when there is no such session.</returns>
+    /// <exception cref="SessionLimitException">The name is unusable.</exception>
+    public bool Rename(long id, string name)
+    {
+        if (SessionLimits.NameProblem(name) is { } problem) throw new SessionLimitException(problem);
+        using var connection = database.Connect();
+        var renamed = connection.Execute("UPDATE sessions SET name = @name WHERE id = @id", new { id, name }) == 1;
+        if (renamed) Tell(id, SessionChangeKind.Renamed);
+        return renamed;
+    }
+
+    /// <summary>
+    /// Deletes a stopped session and everything recorded in it, in one transaction. On the writer's connection and
+    /// lock, so no batch is half written into it and the host keys cached for it go with it.
+    /// </summary>
+    public SessionDeletion Delete(long id)
+    {
+        SessionDeletion deletion;
+        lock (_write)
+            deletion = Writing(connection =>
+            {
+                using var transaction = connection.BeginTransaction();
+                var state = connection.ExecuteScalar<string?>("SELECT state FROM sessions WHERE id = @id", new { id }, transaction);
+                if (state is null) return SessionDeletion.Missing;
+                if (state == SessionStates.Recording) return SessionDeletion.Recording;
+                // batches_seen has no foreign key: left behind, its rows would make a later host given the same row id skip batches.
+                connection.Execute("DELETE FROM batches_seen WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id }, transaction);
+                // The rest goes by ON DELETE CASCADE: session_hosts (and their buckets, seconds, counters, samples), gaps.
+                connection.Execute("DELETE FROM sessions WHERE id = @id", new { id }, transaction);
+                transaction.Commit();
+                foreach (var key in _hostKeys.Keys.Where(k => k.Session == id).ToList()) _hostKeys.Remove(key);
+                return SessionDeletion.Deleted;
+            });
+        if (deletion == SessionDeletion.Deleted) Tell(id, SessionChangeKind.Deleted);
+        return deletion;
     }
 
     public void SetNotes(long id, string notes)

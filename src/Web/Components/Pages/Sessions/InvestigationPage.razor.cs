@@ -17,7 +17,8 @@ public sealed partial class InvestigationPage : ComponentBase
     [Parameter] public string Slug { get; set; } = "";
 
     private Investigation? Investigation { get; set; }
-    private IReadOnlyList<SessionView> Views { get; set; } = [];
+    /// <summary>Each saved session in order; no view for one deleted since (ids are never given again, so it stays gone).</summary>
+    private IReadOnlyList<(long Id, SessionView? View)> Views { get; set; } = [];
     private string NotesHtml { get; set; } = "";
     private bool Editing { get; set; }
     private string EditTitle { get; set; } = "";
@@ -35,10 +36,8 @@ public sealed partial class InvestigationPage : ComponentBase
             return;
         }
         var b = Investigation.Body;
-        Views = b.Sessions
-            .Select(id => SessionView.Build(Queries, id, new ViewRequest(b.Filters?.Host, new DropFilter(b.Filters?.Site, b.Filters?.Reason), b.Window?.FromMs, b.Window?.ToMs)))
-            .OfType<SessionView>()
-            .ToList();
+        var request = new ViewRequest(b.Filters?.Host, new DropFilter(b.Filters?.Site, b.Filters?.Reason), b.Window?.FromMs, b.Window?.ToMs);
+        Views = b.Sessions.Select(id => (id, SessionView.Build(Queries, id, request))).ToList();
         NotesHtml = InvestigationNotes.ToHtml(b.Notes);
     }
 

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Components;
 
 namespace DropBoard.Web.Components.Pages.Sessions;
 
-/// <summary>One session: histogram, drops over time, counters, hosts, explanation; compare and save as investigation.</summary>
+/// <summary>One session: histogram, drops over time, counters, hosts, explanation; compare, save as investigation, rename, delete.</summary>
 public sealed partial class SessionDetail : ComponentBase, IDisposable
 {
     [Inject] private SessionQueries Queries { get; set; } = null!;
@@ -28,6 +28,9 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private string Reason { get; set; } = "";
     private LiveRefresh? _refresh;
 
+    // Deleted while this page was open (by someone else, or the API): said so, rather than "no such session".
+    private bool DeletedHere { get; set; }
+
     protected override void OnParametersSet()
     {
         Load();
@@ -46,7 +49,11 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, change => change.Id == Id, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
+            _refresh = new LiveRefresh(Store, change =>
+            {
+                if (change.Id == Id && change.Kind == SessionChangeKind.Deleted) DeletedHere = true;
+                return change.Id == Id;
+            }, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
     }
 
     private void Load()

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Components.Forms;
 
 namespace DropBoard.Web.Components.Pages.Sessions;
 
-/// <summary>Sessions: search, sort, start and stop recording, import captures.</summary>
+/// <summary>Sessions: search, sort, start and stop recording, rename, delete, import captures.</summary>
 public sealed partial class SessionList : ComponentBase, IDisposable
 {
     [Inject] private SessionQueries Queries { get; set; } = null!;
