@@ -38,6 +38,8 @@ public sealed class CounterTextsTests
         // The agent sends the rule's text once, with its first batch: a session started after that still gets it.
         UdpTraffic.SendTo(ns, 5, Port);
         Assert.Equal(5, (await WaitForAsync(() => CounterAsync(app, $"api/live/counters?host={host}&seconds=600", name), c => c.Delta >= 5)).Delta);
+        // Its 5 drops too: a drop can reach the dashboard a batch after the counter that counts it.
+        Assert.Equal(5, await WaitForAsync(() => NetfilterDropsAsync(app, $"api/live/sites?host={host}&seconds=600"), d => d >= 5));
         var session = await CreateAsync(app, "rule texts");
 
         UdpTraffic.SendTo(ns, 300, Port);
