@@ -51,15 +51,15 @@ internal static class FootprintHarness
                 using var agent = start(watch);
                 await agent.WaitUntilCapturingAsync();
                 var wall = clock.Elapsed.TotalSeconds;
-                starts.Add((wall, ProcessFigures.CpuSeconds(agent.ProcessId), ProcessFigures.ResidentMiB(agent.ProcessId).Rss));
+                starts.Add((wall, ProcessFigures.CpuSeconds(agent.Id), ProcessFigures.ResidentMiB(agent.Id).Rss));
                 if (i == 0)
                 {
                     // Settled first: what a quiet host pays around the clock, not the start's tail.
                     await Task.Delay(TimeSpan.FromSeconds(5));
-                    var before = ProcessFigures.CpuSeconds(agent.ProcessId);
+                    var before = ProcessFigures.CpuSeconds(agent.Id);
                     await Task.Delay(TimeSpan.FromSeconds(idleSeconds));
-                    idleCpu = (ProcessFigures.CpuSeconds(agent.ProcessId) - before) * 20 / idleSeconds;
-                    idleRss = ProcessFigures.ResidentMiB(agent.ProcessId).Rss;
+                    idleCpu = (ProcessFigures.CpuSeconds(agent.Id) - before) * 20 / idleSeconds;
+                    idleRss = ProcessFigures.ResidentMiB(agent.Id).Rss;
                 }
                 agent.Terminate();
                 await agent.WaitForExitAsync();
@@ -96,11 +96,11 @@ internal static class FootprintHarness
         using var agent = started;
         await agent.WaitUntilCapturingAsync();
         await Task.Delay(500);
-        var cpuBefore = ProcessFigures.CpuSeconds(agent.ProcessId);
+        var cpuBefore = ProcessFigures.CpuSeconds(agent.Id);
         var (drops, seconds) = FloodNamespace(ns, port);
         await Task.Delay(1500); // the same drain time perf gets
-        var cpu = ProcessFigures.CpuSeconds(agent.ProcessId) - cpuBefore;
-        var peak = ProcessFigures.ResidentMiB(agent.ProcessId).Peak;
+        var cpu = ProcessFigures.CpuSeconds(agent.Id) - cpuBefore;
+        var peak = ProcessFigures.ResidentMiB(agent.Id).Peak;
         agent.Terminate();
         await agent.WaitForExitAsync();
         var summary = agent.Summary();

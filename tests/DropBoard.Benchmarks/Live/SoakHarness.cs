@@ -4,7 +4,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
+using DropBoard.Browser.Tests.Infrastructure;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Playwright;
 
 namespace DropBoard.Benchmarks.Live;
 
@@ -16,7 +18,9 @@ namespace DropBoard.Benchmarks.Live;
 /// acknowledges after the commit). Prints per phase: batches made, acknowledged, answered retry, still unacknowledged
 /// after a drain, ack latency p50/p99 (and as a ratio to the baseline phase), the web process's CPU; for the recording
 /// phase also the drops the session holds against the drops acknowledged (lost or doubled), the web RSS slope (MB/min,
-/// least squares over samples every 5 s) and the database size.
+/// least squares over samples every 5 s) and the database size. A Chromium keeps the hosts overview, one host's live
+/// view and, while recording, the session's page open throughout, as an operator would; its console errors and any
+/// lost circuit (the reconnect dialog) are counted and printed.
 /// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- soak [agents] [sites] [minutes]</c>.
 /// </summary>
 internal static class SoakHarness
@@ -35,6 +39,10 @@ internal static class SoakHarness
             $"DropBoard:Database={database}", "Logging:LogLevel:Default=Warning");
         var agents = new List<SimulatedAgent>();
         for (var i = 0; i < agentCount; i++) agents.Add(await SimulatedAgent.ConnectAsync(app.BaseAddress, i, sites));
+        await using var chromium = await Chromium.LaunchAsync();
+        var pageErrors = 0;
+        var overview = await OpenAsync(chromium, app, "", () => pageErrors++);
+        var hostPage = await OpenAsync(chromium, app, $"hosts/{agents[0].HostId}", () => pageErrors++);
         Console.WriteLine($"{agentCount} agents x {sites} sites, a batch every {Interval.TotalMilliseconds:0} ms each; baseline {Baseline.TotalSeconds:0} s not recording, then {minutes} min recording");
 
         var baseline = await PhaseAsync(app, agents, Baseline, rss: null);
@@ -43,6 +51,7 @@ internal static class SoakHarness
         using var created = await app.Http.PostAsJsonAsync("api/sessions", new { name = "soak" });
         created.EnsureSuccessStatusCode();
         var session = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetInt64();
+        var sessionPage = await OpenAsync(chromium, app, $"sessions/{session}", () => pageErrors++);
         var rss = new List<(double Minutes, double Mb)>();
         var recording = await PhaseAsync(app, agents, TimeSpan.FromMinutes(minutes), rss);
         (await app.Http.PostAsync($"api/sessions/{session}/stop", null)).EnsureSuccessStatusCode();
@@ -51,8 +60,15 @@ internal static class SoakHarness
         var stored = (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{session}")).GetProperty("drops").GetInt64();
         Console.WriteLine($"  session holds {stored:N0} drops of {recording.AckedDrops:N0} acknowledged: {recording.AckedDrops - stored:N0} lost ({(stored > recording.AckedDrops ? "doubled!" : "none doubled")})");
         Console.WriteLine($"  web RSS {rss[0].Mb:F0} MB -> {rss[^1].Mb:F0} MB, slope {Slope(rss):F2} MB/min over {rss.Count} samples; database {new FileInfo(database).Length / 1e6:F0} MB (+ WAL {Size(database + "-wal") / 1e6:F0} MB)");
+        var lostCircuits = 0;
+        foreach (var (page, name) in new[] { (overview, "soak-overview"), (hostPage, "soak-host"), (sessionPage, "soak-session") })
+        {
+            if (await page.Locator("#components-reconnect-modal").IsVisibleAsync()) lostCircuits++;
+            Console.WriteLine($"  {name}: {await Chromium.ScreenshotAsync(page, name)}");
+        }
+        Console.WriteLine($"  browser: 3 pages open throughout, {pageErrors} console errors, {lostCircuits} lost circuits");
         foreach (var a in agents) await a.DisposeAsync();
-        return recording.AckedDrops == stored && recording.Unacked == 0 ? 0 : 1;
+        return recording.AckedDrops == stored && recording.Unacked == 0 && pageErrors == 0 && lostCircuits == 0 ? 0 : 1;
     }
 
     private sealed record Phase(long Made, long Acked, long Retried, long Unacked, long AckedDrops, List<double> AckMs, double Seconds, double CpuShare);
@@ -74,6 +90,15 @@ internal static class SoakHarness
         var cpu = (app.CpuTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds;
         return new Phase(agents.Sum(a => a.Made), agents.Sum(a => a.Acked), agents.Sum(a => a.Retried), agents.Sum(a => a.Waiting),
             agents.Sum(a => a.AckedDrops), agents.SelectMany(a => a.AckMs).Order().ToList(), clock.Elapsed.TotalSeconds, cpu);
+    }
+
+    private static async Task<IPage> OpenAsync(Chromium chromium, WebAppProcess app, string path, Action onError)
+    {
+        var page = await chromium.NewPageAsync(app.BaseAddress);
+        page.Console += (_, m) => { if (m.Type == "error") { onError(); Console.WriteLine($"  console error on /{path}: {m.Text}"); } };
+        page.PageError += (_, e) => { onError(); Console.WriteLine($"  page error on /{path}: {e}"); };
+        await page.GotoAsync(path);
+        return page;
     }
 
     private static void Print(string name, Phase p, Phase? baseline)
@@ -111,6 +136,7 @@ internal static class SoakHarness
         public long Made, Acked, Retried, AckedDrops;
         public List<double> AckMs { get; private set; } = [];
         public int Waiting => _spool.Count;
+        public string HostId => hello.HostId;
 
         public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index, int sites)
         {

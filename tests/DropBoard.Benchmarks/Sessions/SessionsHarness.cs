@@ -36,7 +36,7 @@ internal static class SessionsHarness
 
             var scan = Time(() => { using var c = database.Connect(); return c.ExecuteScalar<long>("SELECT sum(count) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @a)", new { a }); });
             var histogram = Time(() => queries.Sites(a).Count);
-            var compare = Time(() => SessionCompare.Run(queries, a, b)!.Sites.Count);
+            var compare = Time(() => SessionCompare.Run(queries, a, b)!.Functions.Count);
             var overTime = Time(() => queries.DropsOverTime(a, 6).Seconds.Length);
             var explain = Time(() => queries.ExplainInput(a).Drops.Count);
             Console.WriteLine($"{"query (1 h, 200 sites, 10 ms)",-34} {"ms (median of 5)",16} {"vs plain scan",14}");
