@@ -83,7 +83,11 @@ internal static class SoakHarness
         var runs = agents.Select(a => a.RunAsync(making.Token)).ToList();
         while (!making.IsCancellationRequested)
         {
-            rss?.Add((clock.Elapsed.TotalMinutes, Rss(app.ProcessId)));
+            if (rss is not null)
+            {
+                rss.Add((clock.Elapsed.TotalMinutes, Rss(app.ProcessId)));
+                if (rss.Count % 12 == 1) Console.WriteLine($"  {rss[^1].Item1:F1} min: web RSS {rss[^1].Item2:F0} MB, {agents.Sum(a => a.Waiting):N0} batches waiting");
+            }
             try { await Task.Delay(TimeSpan.FromSeconds(5), making.Token); } catch (OperationCanceledException) { }
         }
         await Task.WhenAll(runs);
@@ -121,7 +125,7 @@ internal static class SoakHarness
     }
 
     private static double Rss(int pid) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
 
     private static long Size(string path) => File.Exists(path) ? new FileInfo(path).Length : 0;
 
