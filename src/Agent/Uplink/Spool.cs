@@ -132,10 +132,10 @@ public sealed class Spool
         int fd;
         fixed (byte* path = Encoding.UTF8.GetBytes(Directory + '\0'))
             fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) throw new IOException($"cannot open {Directory}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        if (fd < 0) throw new IOException($"cannot open {Directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError())}");
         try
         {
-            if (fsync(fd) != 0) throw new IOException($"cannot flush {Directory}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            if (fsync(fd) != 0) throw new IOException($"cannot flush {Directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError())}");
         }
         finally
         {

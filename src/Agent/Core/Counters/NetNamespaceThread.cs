@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Tmds.Linux;
 
 namespace DropBoard.Agent.Counters;
@@ -68,7 +69,7 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
         var fd = (int)handle.DangerousGetHandle();
         stat st;
         if (LibC.fstat(fd, &st) != 0 || LibC.setns(fd, LibC.CLONE_NEWNET) != 0)
-            throw new InvalidOperationException($"cannot join network namespace '{Name}' (errno {LibC.errno}); the agent needs root (CAP_SYS_ADMIN)");
+            throw new InvalidOperationException($"cannot join network namespace '{Name}' (errno {Marshal.GetLastSystemError()}); the agent needs root (CAP_SYS_ADMIN)");
         return ((ulong)st.st_dev, (ulong)st.st_ino);
     });
 
