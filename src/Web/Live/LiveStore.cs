@@ -25,20 +25,11 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
 
-/// <summary>Drops at one site for one reason and protocol over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
-
-/// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
 
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
-
-/// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
-public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
-
-public sealed record NamedSeries(string Name, long[] Values);
 
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
@@ -51,7 +42,6 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
     private const int MaxFineBuckets = 200_000;
-    public const string Other = "other";
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
@@ -235,7 +225,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                     else if (withOther) values[^1][second - from] += value;
                 }
         var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(Other, values[^1]));
+        if (withOther) series.Add(new NamedSeries(TimeSeries.Other, values[^1]));
         return new TimeSeries(seconds, series);
     }
 

@@ -1,6 +1,5 @@
 using Dapper;
 using DropBoard.Shared.Contracts;
-using DropBoard.Web.Live;
 
 using DropBoard.Shared.Packets;
 using DropBoard.Web.Views;
@@ -126,7 +125,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             values[index.TryGetValue(r.Function, out var i) ? i : values.Length - 1][r.Step - first] += r.Count;
         var seconds = Enumerable.Range(0, (int)(last - first + 1)).Select(i => (first + i) * stepSeconds).ToArray();
         var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(LiveStore.Other, values[^1]));
+        if (withOther) series.Add(new NamedSeries(TimeSeries.Other, values[^1]));
         return new TimeSeries(seconds, series);
     }
 

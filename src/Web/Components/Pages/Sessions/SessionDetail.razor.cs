@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
@@ -26,7 +26,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private string Title { get; set; } = "";
     private string Notes { get; set; } = "";
     private string Reason { get; set; } = "";
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
 
     // Deleted while this page was open (by someone else, or the API): said so, rather than "no such session".
     private bool DeletedHere { get; set; }
@@ -49,7 +49,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, change =>
+            _refresh = new StoreRefresh(Store, change =>
             {
                 if (change.Id == Id && change.Kind == SessionChangeKind.Deleted) DeletedHere = true;
                 return change.Id == Id;

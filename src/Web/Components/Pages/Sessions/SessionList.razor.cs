@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
@@ -41,13 +41,13 @@ public sealed partial class SessionList : ComponentBase, IDisposable
         Load();
     }
 
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
 
     // Sessions started, stopped, imported or growing elsewhere (the API, an agent, a teammate) show up here.
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
+            _refresh = new StoreRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
     }
 
     private void Load() => List = Queries.List(Search, Sort);
