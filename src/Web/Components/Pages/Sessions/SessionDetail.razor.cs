@@ -45,7 +45,8 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
 
     }
 
-    // A recording session grows: show it growing, as the store writes it (a storm costs one render a second).
+    // A recording session grows: show it growing, as the store writes it (a storm costs one render a second); it stops,
+    // is renamed or deleted here or elsewhere, and the store cannot write: say so, as it happens.
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
@@ -53,7 +54,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
             {
                 if (change.Id == Id && change.Kind == SessionChangeKind.Deleted) DeletedHere = true;
                 return change.Id == Id;
-            }, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
+            }, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1), Writer);
     }
 
     private void Load()

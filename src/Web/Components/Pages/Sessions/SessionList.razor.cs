@@ -50,7 +50,12 @@ public sealed partial class SessionList : ComponentBase, IDisposable
             _refresh = new StoreRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
     }
 
-    private void Load() => List = Queries.List(Search, Sort);
+    private void Load()
+    {
+        List = Queries.List(Search, Sort);
+        // A ticked session deleted since (here or elsewhere) is no longer one to compare; one the search hides still is.
+        Ticked.RemoveAll(id => List.All(s => s.Id != id) && Queries.Get(id) is null);
+    }
 
     // In the order ticked: the first is A (before), the second B (after).
     private List<long> Ticked { get; } = [];
