@@ -43,7 +43,7 @@ public sealed class HostLiveView(LiveStore store)
         Protocols = unfiltered.Select(s => s.Protocol).Distinct().Order(StringComparer.Ordinal).ToList();
         var sites = store.Sites(HostId, Window, Filter);
         TotalDrops = sites.Sum(s => s.Count);
-        Rows = LiveHistogram.ByFunction(sites, Window);
+        Rows = DropHistogram.ByFunction(sites, Window);
 
         var counters = store.Counters(HostId, Window);
         LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();

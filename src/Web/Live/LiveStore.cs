@@ -25,20 +25,11 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
 
-/// <summary>Drops at one site for one reason and protocol over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
-
-/// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
 
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
-
-/// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
-public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
-
-public sealed record NamedSeries(string Name, long[] Values);
 
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
@@ -51,7 +42,6 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
     private const int MaxFineBuckets = 200_000;
-    public const string Other = "other";
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
@@ -150,28 +140,24 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
     public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
-        Read(hostId, new TimeSeries([], []), state =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
             filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var rows = state.Drops.Range(from, to).ToList();
-            var totals = new Dictionary<string, long>();
-            foreach (var (_, sums) in rows)
-                foreach (var (id, count) in sums)
-                    if (Keeps(filter, state.Sites[id]))
-                        totals[state.Sites[id].Function] = totals.GetValueOrDefault(state.Sites[id].Function) + count;
-            var named = totals.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(top).Select(kv => kv.Key).ToList();
-            return Series(from, to, named, totals.Count > named.Count, rows, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
+            var points = state.Drops.Range(from, to).SelectMany(row => row.Sums
+                .Where(sum => Keeps(filter, state.Sites[sum.Key]))
+                .Select(sum => ((int)(row.Second - from), state.Sites[sum.Key].Function, sum.Value)));
+            return TimeSeries.Top(Seconds(from, to), points, top);
         });
 
     /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
     public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names) =>
-        Read(hostId, new TimeSeries([], []), state =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
             var (from, to) = Range(state, window);
-            var rows = state.Counters.Range(from, to).ToList();
-            var wanted = names.ToHashSet(StringComparer.Ordinal);
-            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id]) ? state.CounterNames[id] : null);
+            var points = state.Counters.Range(from, to).SelectMany(row => row.Sums
+                .Select(sum => ((int)(row.Second - from), state.CounterNames[sum.Key], sum.Value)));
+            return TimeSeries.Named(Seconds(from, to), points, [.. names]);
         });
 
     /// <summary>
@@ -220,23 +206,11 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
 
     private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
 
-    private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
-        List<(long Second, Dictionary<int, long> Sums)> rows, Func<int, string?> nameOf)
+    private static long[] Seconds(long from, long to)
     {
         var seconds = new long[to - from + 1];
         for (var i = 0; i < seconds.Length; i++) seconds[i] = from + i;
-        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
-        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[seconds.Length]).ToArray();
-        foreach (var (second, sums) in rows)
-            foreach (var (id, value) in sums)
-                if (nameOf(id) is { } name)
-                {
-                    if (index.TryGetValue(name, out var i)) values[i][second - from] += value;
-                    else if (withOther) values[^1][second - from] += value;
-                }
-        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(Other, values[^1]));
-        return new TimeSeries(seconds, series);
+        return seconds;
     }
 
     private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol);

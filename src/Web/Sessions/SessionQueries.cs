@@ -1,6 +1,7 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using DropBoard.Shared.Contracts;
-using DropBoard.Web.Live;
 
 using DropBoard.Shared.Packets;
 using DropBoard.Web.Views;
@@ -15,40 +16,50 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>
+    /// Sessions whose name or notes hold <paramref name="search"/>, in the order <paramref name="sort"/> names (newest,
+    /// oldest, name, drops, size, duration; ties by id): one query, sorted by SQLite, whatever the number of sessions.
+    /// </summary>
     public IReadOnlyList<SessionInfo> List(string? search = null, string sort = "newest")
     {
-        using var connection = database.Connect();
-        var ids = connection.Query<long>("SELECT id FROM sessions WHERE @search IS NULL OR name LIKE '%' || @search || '%' OR notes LIKE '%' || @search || '%'",
-            new { search = string.IsNullOrWhiteSpace(search) ? null : search.Trim() });
-        var sessions = ids.Select(id => Get(id)!).ToList();
-        var now = Now;
-        return sort switch
+        var order = sort switch
         {
-            "oldest" => sessions.OrderBy(s => s.StartedMs).ToList(),
-            "name" => sessions.OrderBy(s => s.Name, StringComparer.OrdinalIgnoreCase).ToList(),
-            "drops" => sessions.OrderByDescending(s => s.Drops).ToList(),
-            "size" => sessions.OrderByDescending(s => s.Rows).ToList(),
-            "duration" => sessions.OrderByDescending(s => s.DurationMs(now)).ToList(),
-            _ => sessions.OrderByDescending(s => s.StartedMs).ToList(),
+            "oldest" => "s.started_ms",
+            "name" => $"s.name COLLATE {OrdinalIgnoreCase}",
+            "drops" => "Drops DESC",
+            "size" => "Size DESC",
+            "duration" => "max(1, coalesce(s.stopped_ms, @now) - s.started_ms) DESC",
+            _ => "s.started_ms DESC",
         };
+        using var connection = database.Connect();
+        connection.CreateCollation(OrdinalIgnoreCase, (a, b) => string.Compare(a, b, StringComparison.OrdinalIgnoreCase));
+        return connection.Query<SessionRow>(
+                $"{SessionRows} WHERE @search IS NULL OR s.name LIKE '%' || @search || '%' OR s.notes LIKE '%' || @search || '%' ORDER BY {order}, s.id",
+                new { search = string.IsNullOrWhiteSpace(search) ? null : search.Trim(), now = Now })
+            .Select(r => r.ToInfo()).ToList();
     }
 
     public SessionInfo? Get(long id)
     {
         using var connection = database.Connect();
-        var row = connection.QuerySingleOrDefault<(long Id, string Name, string State, string Origin, long StartedMs, long? StoppedMs, string Notes)>(
-            "SELECT id, name, state, origin, started_ms, stopped_ms, notes FROM sessions WHERE id = @id", new { id });
-        if (row.Id == 0) return null;
-        var hosts = connection.Query<HostRow>(
-            """
-            SELECT h.host_id AS HostId, h.host_name AS HostName, h.kernel AS Kernel, h.source AS Source, h.bucket_ms AS BucketMs,
-                   h.lost_records AS LostRecords, h.drops AS Drops, h.bucket_rows AS BucketRows
-            FROM session_hosts h WHERE h.session_id = @id ORDER BY h.host_name
-            """, new { id }).ToList();
-        var gaps = connection.Query<SessionGap>("SELECT from_ms AS FromMs, to_ms AS ToMs, why AS Why FROM gaps WHERE session_id = @id ORDER BY from_ms", new { id }).ToList();
-        return new SessionInfo(row.Id, row.Name, row.State, row.Origin, row.StartedMs, row.StoppedMs, row.Notes,
-            hosts.Select(h => h.ToHost()).ToList(), gaps, hosts.Sum(h => h.Drops), hosts.Sum(h => h.BucketRows));
+        return connection.QuerySingleOrDefault<SessionRow>($"{SessionRows} WHERE s.id = @id", new { id })?.ToInfo();
     }
+
+    private const string OrdinalIgnoreCase = "ordinal_ignore_case";
+
+    /// <summary>A session with its hosts and gaps (as JSON arrays) and its totals, in one row.</summary>
+    private const string SessionRows =
+        """
+        SELECT s.id AS Id, s.name AS Name, s.state AS State, s.origin AS Origin, s.started_ms AS StartedMs, s.stopped_ms AS StoppedMs, s.notes AS Notes,
+               (SELECT json_group_array(json_object('hostId', host_id, 'hostName', host_name, 'kernel', kernel, 'source', source,
+                                                    'bucketMs', bucket_ms, 'lostRecords', lost_records, 'drops', drops) ORDER BY host_name)
+                FROM session_hosts WHERE session_id = s.id) AS Hosts,
+               (SELECT json_group_array(json_object('fromMs', from_ms, 'toMs', to_ms, 'why', why) ORDER BY from_ms)
+                FROM gaps WHERE session_id = s.id) AS Gaps,
+               (SELECT coalesce(sum(drops), 0) FROM session_hosts WHERE session_id = s.id) AS Drops,
+               (SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE session_id = s.id) AS Size
+        FROM sessions s
+        """;
 
     /// <summary>Drops per site, reason and protocol of the view (host, drops, window [from, to)).</summary>
     public IReadOnlyList<SessionSite> Sites(long id, ViewRequest? view = null)
@@ -114,20 +125,11 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             .GroupBy(r => (r.Step, sites[r.Site].Function))
             .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
             .ToList();
-        if (rows.Count == 0) return new TimeSeries([], []);
+        if (rows.Count == 0) return TimeSeries.Empty;
         var first = rows.Min(r => r.Step);
         var last = rows.Max(r => r.Step);
-        var named = rows.GroupBy(r => r.Function).OrderByDescending(g => g.Sum(r => r.Count)).ThenBy(g => g.Key, StringComparer.Ordinal)
-            .Take(top).Select(g => g.Key).ToList();
-        var withOther = rows.Select(r => r.Function).Distinct().Count() > named.Count;
-        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[last - first + 1]).ToArray();
-        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i);
-        foreach (var r in rows)
-            values[index.TryGetValue(r.Function, out var i) ? i : values.Length - 1][r.Step - first] += r.Count;
         var seconds = Enumerable.Range(0, (int)(last - first + 1)).Select(i => (first + i) * stepSeconds).ToArray();
-        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(LiveStore.Other, values[^1]));
-        return new TimeSeries(seconds, series);
+        return TimeSeries.Top(seconds, rows.Select(r => ((int)(r.Step - first), r.Function, r.Count)), top);
     }
 
     /// <summary>The session's buckets and counters for the explanation, at 10 ms when that is not too much, else per second.</summary>
@@ -230,6 +232,25 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public long Count { get; set; }
     }
 
+    private sealed class SessionRow
+    {
+        public long Id { get; set; }
+        public string Name { get; set; } = "";
+        public string State { get; set; } = "";
+        public string Origin { get; set; } = "";
+        public long StartedMs { get; set; }
+        public long? StoppedMs { get; set; }
+        public string Notes { get; set; } = "";
+        public string Hosts { get; set; } = "[]";
+        public string Gaps { get; set; } = "[]";
+        public long Drops { get; set; }
+        public long Size { get; set; }
+
+        public SessionInfo ToInfo() => new(Id, Name, State, Origin, StartedMs, StoppedMs, Notes,
+            JsonSerializer.Deserialize(Hosts, SessionRowJson.Default.ListSessionHost)!,
+            JsonSerializer.Deserialize(Gaps, SessionRowJson.Default.ListSessionGap)!, Drops, Size);
+    }
+
     private sealed class HostRow
     {
         public long Key { get; set; }
@@ -239,9 +260,6 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string Source { get; set; } = "";
         public long BucketMs { get; set; }
         public long LostRecords { get; set; }
-        public long Drops { get; set; }
-        public long BucketRows { get; set; }
-        public SessionHost ToHost() => new(HostId, HostName, Kernel, Source, (int)BucketMs, LostRecords, Drops);
     }
 
     private sealed class SampleRow
@@ -259,3 +277,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
 
     private const string HostFilter = "SELECT id FROM session_hosts WHERE session_id = @id AND (@host IS NULL OR host_id = @host)";
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(List<SessionHost>))]
+[JsonSerializable(typeof(List<SessionGap>))]
+internal sealed partial class SessionRowJson : JsonSerializerContext;

@@ -1,7 +1,6 @@
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
-using DropBoard.Web.Live;
 using DropBoard.Web.Views;
 
 namespace DropBoard.Web.Sessions;
@@ -33,7 +32,7 @@ public sealed record SessionView(
         {
             // No times: counts, and rates over the duration the importer gave; nothing over time, no bursts, no lead/lag.
             var given = session.KnownDurationMs(now);
-            return new SessionView(session, LiveHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
+            return new SessionView(session, DropHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
                 queries.Counters(id, view), new TimeSeries([], []), CountsOnly(drops, counters, view.Drops, kernel),
                 session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view));
         }
@@ -47,7 +46,7 @@ public sealed record SessionView(
         // Drops of a session still recording arrive up to a batch late: its span ends at a sample a second old.
         var complete = session.StoppedMs is null ? now - 1000 : end;
         var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, SampleSpan.Between(samples, start, Math.Min(end, complete)));
-        return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
+        return new SessionView(session, DropHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
             queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view));
     }
 

@@ -80,7 +80,7 @@ public sealed class LiveStoreTests
         var series = store.DropsOverTime("h1", TimeSpan.FromSeconds(10), top: 2);
         Assert.Equal(10, series.Seconds.Length);
         Assert.Equal(Now / 1000, series.Seconds[^1]);
-        Assert.Equal(["fn4", "fn3", LiveStore.Other], series.Series.Select(s => s.Name));
+        Assert.Equal(["fn4", "fn3", TimeSeries.Other], series.Series.Select(s => s.Name));
         Assert.Equal(50, series.Series[0].Values[^3]);
         Assert.Equal(1, series.Series[0].Values[^1]);
         Assert.Equal(10 + 20 + 30, series.Series[2].Values[^3]);

@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 
@@ -24,7 +24,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     [SupplyParameterFromQuery(Name = "window")] public int? WindowQuery { get; set; }
 
     private HostLiveView View { get; set; } = null!;
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
     private string ProtocolFilter { get; set; } = "";
@@ -54,7 +54,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
+            _refresh = new StoreRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
     }
 
     private void Refresh()

@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Access;
 using DropBoard.Web.Investigations;
 using DropBoard.Web.Sessions;
@@ -26,7 +26,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private string Title { get; set; } = "";
     private string Notes { get; set; } = "";
     private string Reason { get; set; } = "";
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
 
     // Deleted while this page was open (by someone else, or the API): said so, rather than "no such session".
     private bool DeletedHere { get; set; }
@@ -45,15 +45,16 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
 
     }
 
-    // A recording session grows: show it growing, as the store writes it (a storm costs one render a second).
+    // A recording session grows: show it growing, as the store writes it (a storm costs one render a second); it stops,
+    // is renamed or deleted here or elsewhere, and the store cannot write: say so, as it happens.
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, change =>
+            _refresh = new StoreRefresh(Store, change =>
             {
                 if (change.Id == Id && change.Kind == SessionChangeKind.Deleted) DeletedHere = true;
                 return change.Id == Id;
-            }, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
+            }, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(1), Writer);
     }
 
     private void Load()

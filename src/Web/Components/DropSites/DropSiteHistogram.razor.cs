@@ -1,7 +1,7 @@
-using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 using Microsoft.AspNetCore.Components;
 
-namespace DropBoard.Web.Components.Live;
+namespace DropBoard.Web.Components.DropSites;
 
 /// <summary>
 /// Drops by kernel function, biggest first; a row opens to its offsets, reasons and protocols. Frees of sockets
