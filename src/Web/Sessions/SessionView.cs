@@ -34,7 +34,7 @@ public sealed record SessionView(
             // No times: counts, and rates over the duration the importer gave; nothing over time, no bursts, no lead/lag.
             var given = session.KnownDurationMs(now);
             return new SessionView(session, LiveHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
-                queries.Counters(id, view), new TimeSeries([], []), CountsOnly(drops, counters, view.Drops, kernel),
+                queries.Counters(id, view), new TimeSeries([], []), ViewExplanation.ExplainCounts(drops, counters, view.Drops, kernel),
                 session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view));
         }
         var start = view.FromMs ?? session.StartedMs;
@@ -50,11 +50,4 @@ public sealed record SessionView(
         return new SessionView(session, LiveHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
             queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view));
     }
-
-    /// <summary>
-    /// Attribution and known patterns, which need only counts. Bursts and lead/lag need times: none are looked for
-    /// (no site is compared with another, and the one instant every count sits at is no burst).
-    /// </summary>
-    private static ExplainReport CountsOnly(List<DropBucket> drops, List<CounterDelta> counters, DropFilter filter, string? kernel) =>
-        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, TopSites = 0 }) with { Bursts = [] };
 }

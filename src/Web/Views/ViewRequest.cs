@@ -54,4 +54,11 @@ public static class ViewExplanation
             CountersSampled = span is not null,
         });
     }
+
+    /// <summary>
+    /// Explains drops that have no times (a dropwatch terminal) by their counts: attribution, known patterns and the
+    /// verdict against all the counters given (an import's before/after texts); no bursts, lead/lag or "since when".
+    /// </summary>
+    public static ExplainReport ExplainCounts(IEnumerable<DropBucket> drops, IReadOnlyList<CounterDelta> counters, DropFilter filter, string? kernel) =>
+        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, Timed = false });
 }

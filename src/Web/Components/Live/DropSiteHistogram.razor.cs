@@ -1,3 +1,4 @@
+using DropBoard.Shared.Analysis;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 
@@ -14,6 +15,8 @@ public sealed partial class DropSiteHistogram : ComponentBase
     [Parameter] public string Empty { get; set; } = "No drops in this window.";
     /// <summary>False when the drops have no duration to divide by (a capture without timestamps).</summary>
     [Parameter] public bool Rates { get; set; } = true;
+    /// <summary>Explain's verdict of the same view: a function that is a loss, no loss on this kernel, or a consequence says so.</summary>
+    [Parameter] public IReadOnlyList<SiteVerdict>? Verdicts { get; set; }
 
     private readonly HashSet<string> _expanded = [];
     private bool _showNonNetwork;
@@ -21,6 +24,17 @@ public sealed partial class DropSiteHistogram : ComponentBase
     private IEnumerable<FunctionRow> Shown => _showNonNetwork ? Rows : Rows.Where(r => !NonNetworkFrees.Is(r.Function));
 
     private int NonNetwork => Rows.Count(r => NonNetworkFrees.Is(r.Function));
+
+    private (string Text, string Css, string Title)? Badge(string function) =>
+        Verdicts?.FirstOrDefault(v => v.Subject == function) is { Kind: VerdictKind.Loss or VerdictKind.NotLoss or VerdictKind.Consequence } v
+            // Short here (the name column is narrow); the whole verdict is the badge's title.
+            ? v.Kind switch
+            {
+                VerdictKind.Loss => ("loss", "loss", $"{v.Badge}: {v.Line}"),
+                VerdictKind.NotLoss => ("not a loss", "not-loss", $"{v.Badge}: {v.Line}"),
+                _ => ("consequence", "consequence", $"{v.Badge}: {v.Line}"),
+            }
+            : null;
 
     private void Toggle(string function)
     {
