@@ -118,7 +118,8 @@ public static class Explainer
                 _ => $"{a.Counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
             });
         }
-        foreach (var u in attribution.Uncounted.Take(5))
+        // A known pattern says what its drops are (below): no "raise no counter" for them.
+        foreach (var u in attribution.Uncounted.Where(u => patterns.All(p => p.Function != u.Site.Function)).Take(5))
             sentences.Add($"{N(u.Site.Count)} drops at {u.Site.Site}{(u.Site.Reason is null ? "" : $" [{u.Site.Reason}]")} raise no counter: {u.Why}.");
         foreach (var r in relations.Where(r => r.Kind != LeadLagKind.None).Take(5))
         {

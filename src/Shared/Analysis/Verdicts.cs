@@ -56,7 +56,7 @@ public static class Verdicts
             var counters = risen.Where(a => a.Sites.Any(s => s.Function == f.Function)).ToList();
             var feeds = f.Sites.Select(s => KernelKnowledge.Feed(s.Function, s.Reason, s.Protocol, kernelRelease)).ToList();
             var reasons = f.Sites.Where(s => s.Reason is not null).Select(s => s.Reason!).Distinct().ToList();
-            var what = $"{N(f.Drops)} drops{(reasons.Count > 0 ? $" [{string.Join(", ", reasons)}]" : "")}";
+            var what = $"{Drops(f.Drops)}{(reasons.Count > 0 ? $" [{string.Join(", ", reasons)}]" : "")}";
             var counting = feeds.SelectMany(d => d.Counters).Distinct().Take(2).ToList();
             var counted = $"which {string.Join(" and ", counting)} count{(counting.Count == 1 ? "s" : "")}";
             var line = counters.Count > 0
@@ -82,7 +82,7 @@ public static class Verdicts
             var on = KernelRange.Parse(kernelRelease) is { } release ? $"on kernel {release}" : $"on kernels {Range(p.Kernels)}";
             var badge = $"{(p.Kind == KnownPattern.FalsePositive ? "not a loss" : "often not a loss")} {on}";
             var why = $"{badge}: {p.Verdict ?? p.Explanation}{Change(p)}";
-            var verdict = new SiteVerdict(VerdictKind.NotLoss, f.Function, f.Drops, badge, $"{N(f.Drops)} drops, {why}", First(f.Function), null);
+            var verdict = new SiteVerdict(VerdictKind.NotLoss, f.Function, f.Drops, badge, $"{Drops(f.Drops)}: {p.Verdict ?? p.Explanation}{Change(p)}", First(f.Function), null);
             lines.Add(verdict);
             phrases[verdict] = $"the {N(f.Drops)} drops at {f.Function} are {why}";
         }
@@ -92,7 +92,7 @@ public static class Verdicts
             if (patterns[f.Function] is { Kind: KnownPattern.Consequence } p)
             {
                 lines.Add(new SiteVerdict(VerdictKind.Consequence, f.Function, f.Drops, "consequence",
-                    $"{N(f.Drops)} drops, a consequence of {p.ConsequenceOf ?? "another drop"}: {p.Verdict ?? p.Explanation}", First(f.Function), null));
+                    $"{Drops(f.Drops)}, a consequence of {p.ConsequenceOf ?? "another drop"}: {p.Verdict ?? p.Explanation}", First(f.Function), null));
                 continue;
             }
             // Bursts that follow (or coincide with) a loss site's: the same event seen twice, counted at the loss site.
@@ -105,7 +105,7 @@ public static class Verdicts
                     ? $"its bursts follow {other}'s in {relation.Followed} of {relation.Bursts} cases"
                     : $"its bursts coincide with {other}'s in {relation.Coincident} of {relation.Bursts} cases";
                 lines.Add(new SiteVerdict(VerdictKind.Consequence, f.Function, f.Drops, $"consequence of {other}",
-                    $"{N(f.Drops)} drops, likely a consequence of {other}: {how}", First(f.Function), null));
+                    $"{Drops(f.Drops)}, likely a consequence of {other}: {how}", First(f.Function), null));
             }
         }
 
@@ -117,7 +117,7 @@ public static class Verdicts
             var more = rest.Count > OthersNamed ? $" and {rest.Count - OthersNamed} more" : "";
             var drops = rest.Sum(f => f.Drops);
             lines.Add(new SiteVerdict(VerdictKind.Uncounted, rest.Count == 1 ? rest[0].Function : $"{rest.Count} other functions", drops, "no counter",
-                $"{N(drops)} drops no counter DropBoard reads sees and no known pattern explains ({list}{more}); see the evidence below", null, null));
+                $"{Drops(drops)} no counter DropBoard reads sees and no known pattern explains ({list}{more}); see the evidence below", null, null));
         }
         return (Headline(lines, phrases, risen, functions.Sum(f => f.Drops)), lines);
     }
@@ -200,4 +200,6 @@ public static class Verdicts
         texts.OfType<string>().Distinct().ToList() is { Count: > 0 } distinct ? string.Join("; ", distinct) : null;
 
     private static string N(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    private static string Drops(long n) => n == 1 ? "1 drop" : $"{N(n)} drops";
 }

@@ -1,18 +1,25 @@
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
+using DropBoard.Web.Components.Live;
 
 namespace DropBoard.Web.Views;
 
-/// <summary>Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none) and protocol name.</summary>
-public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null)
+/// <summary>
+/// Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none), protocol name,
+/// and whether frees of sockets that carry no network traffic (<see cref="NonNetworkFrees"/>) are in: pages leave them
+/// out unless asked (their switch), the API keeps every drop.
+/// </summary>
+public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null, bool NonNetwork = true)
 {
     public static readonly DropFilter None = new();
 
     public bool Matches(string site, string? reason, string protocol) =>
         (string.IsNullOrEmpty(Site) || site.Contains(Site, StringComparison.OrdinalIgnoreCase))
         && (string.IsNullOrEmpty(Reason) || (reason ?? "-") == Reason)
-        && (string.IsNullOrEmpty(Protocol) || protocol == Protocol);
+        && (string.IsNullOrEmpty(Protocol) || protocol == Protocol)
+        // A site starts with its function's name, which is what tells a non-network free.
+        && (NonNetwork || !NonNetworkFrees.Is(site));
 
     public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol));
 }
@@ -25,6 +32,18 @@ public sealed record DropFilter(string? Site = null, string? Reason = null, stri
 public sealed record ViewRequest(string? Host = null, DropFilter? Filter = null, long? FromMs = null, long? ToMs = null)
 {
     public DropFilter Drops => Filter ?? DropFilter.None;
+}
+
+/// <summary>Filter texts as pages take them from the URL and put them back.</summary>
+public static class ViewFilters
+{
+    public const int MaxLength = 200;
+
+    /// <summary>At most <see cref="MaxLength"/> characters; none is "".</summary>
+    public static string Bounded(string? text) => text is null ? "" : text.Length > MaxLength ? text[..MaxLength] : text;
+
+    /// <summary>"" leaves the URL: null.</summary>
+    public static string? Blank(string text) => text.Length == 0 ? null : text;
 }
 
 /// <summary>The explanation of a view, with its options set in one place for live and recorded views alike.</summary>

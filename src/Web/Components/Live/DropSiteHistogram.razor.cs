@@ -6,8 +6,8 @@ namespace DropBoard.Web.Components.Live;
 
 /// <summary>
 /// Drops by kernel function, biggest first; a row opens to its offsets, reasons and protocols. Frees of sockets
-/// that carry no network traffic (<see cref="NonNetworkFrees"/>) are behind a switch. Counts are exact: they are
-/// read against counter rises.
+/// that carry no network traffic (<see cref="NonNetworkFrees"/>) are behind a switch, which changes the page's view
+/// request (so the chart and Explain follow it too). Counts are exact: they are read against counter rises.
 /// </summary>
 public sealed partial class DropSiteHistogram : ComponentBase
 {
@@ -18,12 +18,14 @@ public sealed partial class DropSiteHistogram : ComponentBase
     /// <summary>Explain's verdict of the same view: a function that is a loss, no loss on this kernel, or a consequence says so.</summary>
     [Parameter] public IReadOnlyList<SiteVerdict>? Verdicts { get; set; }
 
+    /// <summary>Non-network functions the view left out: the switch that brings them in says how many.</summary>
+    [Parameter] public int HiddenNonNetwork { get; set; }
+    [Parameter] public bool NonNetworkShown { get; set; }
+    [Parameter] public EventCallback<bool> NonNetworkShownChanged { get; set; }
+
     private readonly HashSet<string> _expanded = [];
-    private bool _showNonNetwork;
 
-    private IEnumerable<FunctionRow> Shown => _showNonNetwork ? Rows : Rows.Where(r => !NonNetworkFrees.Is(r.Function));
-
-    private int NonNetwork => Rows.Count(r => NonNetworkFrees.Is(r.Function));
+    private int NonNetwork => NonNetworkShown ? Rows.Count(r => NonNetworkFrees.Is(r.Function)) : HiddenNonNetwork;
 
     private (string Text, string Css, string Title)? Badge(string function) =>
         Verdicts?.FirstOrDefault(v => v.Subject == function) is { Kind: VerdictKind.Loss or VerdictKind.NotLoss or VerdictKind.Consequence } v
@@ -41,5 +43,5 @@ public sealed partial class DropSiteHistogram : ComponentBase
         if (!_expanded.Remove(function)) _expanded.Add(function);
     }
 
-    private double BarWidth(long count) => Shown.FirstOrDefault() is { Count: > 0 } top ? Math.Max(1, 100.0 * count / top.Count) : 0;
+    private double BarWidth(long count) => Rows.FirstOrDefault() is { Count: > 0 } top ? Math.Max(1, 100.0 * count / top.Count) : 0;
 }
