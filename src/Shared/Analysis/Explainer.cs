@@ -21,6 +21,11 @@ public sealed record ExplainOptions
     /// no "since when".
     /// </summary>
     public bool Timed { get; init; } = true;
+    /// <summary>
+    /// The view leaves some drops out (a site, reason or protocol filter) but not the counters: a rise no shown drop
+    /// explains may be explained by the drops left out, so it is not said to have no drop site.
+    /// </summary>
+    public bool Filtered { get; init; }
 }
 
 /// <summary>A known pattern that applies to a site seen in the window.</summary>
@@ -88,7 +93,7 @@ public static class Explainer
             .ToList();
 
         var firstMs = options.Timed ? byFunction.ToDictionary(kv => kv.Key, kv => kv.Value.Min(b => b.StartMs), StringComparer.Ordinal) : null;
-        var (headline, verdicts) = Verdicts.Write(sites, attribution, relations, options.KernelRelease, firstMs);
+        var (headline, verdicts) = Verdicts.Write(sites, attribution, relations, options.KernelRelease, firstMs, options.Filtered);
         return new ExplainReport(
             attribution.Counters,
             attribution.Uncounted,

@@ -36,7 +36,7 @@ public static class Verdicts
 
     /// <param name="firstMs">When each function first dropped, when the drops have times.</param>
     public static (string? Headline, List<SiteVerdict> Lines) Write(IReadOnlyList<SiteCount> sites, AttributionReport attribution,
-        IReadOnlyList<LeadLagRelation> relations, string? kernelRelease, IReadOnlyDictionary<string, long>? firstMs)
+        IReadOnlyList<LeadLagRelation> relations, string? kernelRelease, IReadOnlyDictionary<string, long>? firstMs, bool filtered = false)
     {
         var lines = new List<SiteVerdict>();
         // What the headline says of a line, where it says more than the line's own words.
@@ -69,6 +69,13 @@ public static class Verdicts
 
         foreach (var a in attribution.Counters.Where(a => a.Match == AttributionMatch.Unexplained))
         {
+            if (filtered)
+            {
+                // The drops left out by the filter may explain it: said, but not as a finding.
+                lines.Add(new SiteVerdict(VerdictKind.Unexplained, a.Counter, 0, "not in this filter",
+                    $"+{N(a.Delta)}, which no drop this filter shows explains (clear the filters to see every site)", null, null));
+                continue;
+            }
             var verdict = new SiteVerdict(VerdictKind.Unexplained, a.Counter, 0, "no drop site",
                 $"+{N(a.Delta)} with no drop site to explain it: NIC ring overflow, checksum errors and some driver drops raise counters without a drop event", null,
                 "look at the device's own statistics (ethtool -S DEV, ip -s -s link show DEV)");
@@ -160,7 +167,7 @@ public static class Verdicts
         }
         if (parts.Count == 0 && lines.FirstOrDefault(l => l.Kind == VerdictKind.Loss) is { } lossLine)
             parts.Add(phrases[lossLine]);
-        parts.AddRange(lines.Where(l => l.Kind == VerdictKind.Unexplained).Take(2).Select(l => phrases[l]));
+        parts.AddRange(lines.Where(phrases.ContainsKey).Where(l => l.Kind == VerdictKind.Unexplained).Take(2).Select(l => phrases[l]));
         if (lines.FirstOrDefault(l => l.Kind == VerdictKind.NotLoss) is { } notLoss)
             parts.Add(phrases[notLoss]);
         if (parts.Count == 0)

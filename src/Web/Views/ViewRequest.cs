@@ -22,6 +22,9 @@ public sealed record DropFilter(string? Site = null, string? Reason = null, stri
         && (NonNetwork || !NonNetworkFrees.Is(site));
 
     public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol));
+
+    /// <summary>Some drops that could explain a counter are left out (non-network frees explain none).</summary>
+    public bool Narrows => !string.IsNullOrEmpty(Site) || !string.IsNullOrEmpty(Reason) || !string.IsNullOrEmpty(Protocol);
 }
 
 /// <summary>
@@ -71,6 +74,7 @@ public static class ViewExplanation
             WindowStartMs = span?.StartMs / bucketMs * bucketMs,
             WindowEndMs = (span?.EndMs + bucketMs - 1) / bucketMs * bucketMs,
             CountersSampled = span is not null,
+            Filtered = filter.Narrows,
         });
     }
 
@@ -79,5 +83,5 @@ public static class ViewExplanation
     /// verdict against all the counters given (an import's before/after texts); no bursts, lead/lag or "since when".
     /// </summary>
     public static ExplainReport ExplainCounts(IEnumerable<DropBucket> drops, IReadOnlyList<CounterDelta> counters, DropFilter filter, string? kernel) =>
-        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, Timed = false });
+        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, Timed = false, Filtered = filter.Narrows });
 }

@@ -79,6 +79,22 @@ public sealed class VerdictInBrowserTests
         foreach (var other in new[] { "net_tx_action", "inet_frag_destroy", "ip_rcv_finish", "tcp_v4_rcv", "sk_stream_kill_queues", "icmp_rcv" })
             Assert.DoesNotContain(other, text);
         Assert.Equal(["udp_queue_rcv_skb"], await page.Locator("button.row").EvaluateAllAsync<string[]>("l => l.map(e => e.dataset.function)"));
+
+        // The session page takes the same filter from its URL, typed or linked, for every panel.
+        await page.GotoAsync($"sessions/{id}");
+        await WaitForCircuitAsync(page);
+        await page.GetByRole(AriaRole.Region, new() { Name = "Filters" }).GetByLabel("Site").FillAsync("net_tx");
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(@"sessions/\d+\?site=net_tx"));
+        var sessionExplain = page.GetByRole(AriaRole.Region, new() { Name = "Explain" });
+        await Assertions.Expect(sessionExplain.Locator("[data-headline]")).ToHaveTextAsync(
+            "The 482 drops at net_tx_action are not a loss on kernel 3.10: TX completions reported as drops until 3.14 (commit e6247027e517).");
+        await page.ReloadAsync();
+        await WaitForCircuitAsync(page);
+        // Counters are not filtered: the rise the shown drops do not explain is said to be outside the filter, not unexplained.
+        Assert.Equal(["Udp.InErrors", "net_tx_action"], await sessionExplain.Locator("li.verdict").EvaluateAllAsync<string[]>("l => l.map(e => e.dataset.subject)"));
+        await Assertions.Expect(sessionExplain.Locator("li.verdict[data-subject='Udp.InErrors'] .verdict-badge")).ToHaveTextAsync("not in this filter");
+        Assert.DoesNotContain("udp_queue_rcv_skb", await sessionExplain.InnerTextAsync());
+        await Assertions.Expect(page.GetByRole(AriaRole.Region, new() { Name = "Filters" }).GetByLabel("Site")).ToHaveValueAsync("net_tx");
     }
 
     private static async Task<long> ImportFoundingCaseAsync(WebAppProcess app)

@@ -45,6 +45,16 @@ public class VerdictTests
     }
 
     [Fact]
+    public void In_a_filtered_view_a_rise_the_shown_drops_do_not_explain_is_not_called_unexplained()
+    {
+        var report = Explainer.Explain([new DropBucket("net_tx_action+0x0", "net_tx_action", null, 0, 482)], [new CounterDelta("Udp.InErrors", 174, 1_000)],
+            new ExplainOptions { KernelRelease = "3.10.0", Filtered = true });
+
+        Assert.Equal("not in this filter", report.Verdicts.Single(v => v.Subject == "Udp.InErrors").Badge);
+        Assert.DoesNotContain("Udp.InErrors", report.Headline);
+    }
+
+    [Fact]
     public void Without_a_kernel_a_false_positive_says_on_which_kernels_it_is_none()
     {
         var drops = new List<DropBucket> { new("net_tx_action+0x0", "net_tx_action", null, 0, 50) };

@@ -47,7 +47,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     {
         ["site"] = ViewFilters.Blank(SiteFilter), ["reason"] = ViewFilters.Blank(ReasonFilter), ["protocol"] = ViewFilters.Blank(ProtocolFilter),
         ["window"] = View.WindowSeconds == HostLiveView.Windows[0] ? null : View.WindowSeconds,
-        ["nonnetwork"] = NonNetworkShown ? true : null,
+        ["nonnetwork"] = NonNetworkShown ? "true" : null,
     }), replace: true);
 
     private void ShowNonNetwork(bool shown)

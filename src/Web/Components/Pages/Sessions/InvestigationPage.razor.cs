@@ -46,7 +46,7 @@ public sealed partial class InvestigationPage : ComponentBase
     private bool NonNetworkShown => NonNetworkQuery ?? false;
 
     private void ShowNonNetwork(bool shown) =>
-        Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("nonnetwork", shown ? true : null), replace: true);
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("nonnetwork", shown ? "true" : null), replace: true);
 
     private void Edit()
     {

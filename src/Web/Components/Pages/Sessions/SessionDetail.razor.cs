@@ -84,7 +84,7 @@ public sealed partial class SessionDetail : ComponentBase, IDisposable
     private void Apply() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
     {
         ["site"] = ViewFilters.Blank(SiteFilter), ["reason"] = ViewFilters.Blank(ReasonFilter), ["protocol"] = ViewFilters.Blank(ProtocolFilter),
-        ["nonnetwork"] = NonNetworkShown ? true : null,
+        ["nonnetwork"] = NonNetworkShown ? "true" : null,
     }), replace: true);
 
     private void ShowNonNetwork(bool shown)
