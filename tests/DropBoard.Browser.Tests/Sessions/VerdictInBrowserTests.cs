@@ -97,6 +97,48 @@ public sealed class VerdictInBrowserTests
         await Assertions.Expect(page.GetByRole(AriaRole.Region, new() { Name = "Filters" }).GetByLabel("Site")).ToHaveValueAsync("net_tx");
     }
 
+    [Fact]
+    public async Task A_timed_capture_names_its_bucket_size_and_labels_its_burst_lanes_over_a_time_axis()
+    {
+        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        // A minute of DropBoard's own file: 12 receive-buffer bursts, each followed 30 ms later by no-port drops.
+        const long start = 1_780_000_000_000;
+        var drops = new List<(long StartMs, object Json)>();
+        for (var burst = 0; burst < 12; burst++)
+        {
+            var at = start + 2_000 + burst * 4_870L;
+            drops.Add(Drop("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", at, 40));
+            drops.Add(Drop("__udp4_lib_rcv+0x4bc", "__udp4_lib_rcv", "NO_SOCKET", at + 30, 25));
+        }
+        var file = new
+        {
+            format = "dropboard-session", version = 1, name = "bursts", origin = "live", startedMs = start, stoppedMs = start + 60_000, notes = "",
+            hosts = new[]
+            {
+                new { hostId = "h", hostName = "h", kernel = "6.18.0", source = "tracepoint", bucketMs = 10, lostRecords = 0,
+                      drops = drops.OrderBy(d => d.StartMs).Select(d => d.Json).ToList(), counters = Array.Empty<object>(), samples = Array.Empty<object>() },
+            },
+            gaps = Array.Empty<object>(),
+        };
+        var id = await ImportAsync(app, "dropboard", JsonSerializer.SerializeToUtf8Bytes(file), "bursts");
+        await using var chromium = await Chromium.LaunchAsync();
+        var page = await chromium.NewPageAsync(app.BaseAddress, timeZone: "Europe/Berlin");
+        await page.GotoAsync($"sessions/{id}");
+        await WaitForCircuitAsync(page);
+
+        var explain = page.GetByRole(AriaRole.Region, new() { Name = "Explain" });
+        await Assertions.Expect(explain.Locator("[data-bucket-ms='10']")).ToContainTextAsync("10 ms buckets");
+        await Assertions.Expect(explain.Locator("li.verdict[data-subject='udp_queue_rcv_one_skb'] .since")).ToContainTextAsync("since");
+        var lanes = explain.Locator(".lanes .lane:not(.axis) .lane-name");
+        await Assertions.Expect(lanes).ToHaveTextAsync(["udp_queue_rcv_one_skb 12", "__udp4_lib_rcv 12"]);
+        await Assertions.Expect(explain.Locator(".lane.axis .tick")).ToHaveCountAsync(5);
+        await Assertions.Expect(explain.Locator(".lane.axis .lane-name")).ToContainTextAsync("Europe/Berlin");
+        await explain.ScreenshotAsync(new LocatorScreenshotOptions { Path = Path.Combine(Chromium.ArtefactDirectory, "explain-timed-lanes-desktop.png") });
+    }
+
+    private static (long, object) Drop(string site, string function, string reason, long startMs, long count) =>
+        (startMs, new { site, function, reason, startMs, count, protocol = 0x0800 });
+
     private static async Task<long> ImportFoundingCaseAsync(WebAppProcess app)
     {
         using var form = new MultipartFormDataContent

@@ -9,7 +9,7 @@ namespace DropBoard.Web.Components.Explain;
 /// one line per function that matters, what to do), then the evidence: which drops account for which counter, known
 /// patterns, bursts as labelled lanes over a time axis, and the lead/lag matrix of the pairs with a loss site.
 /// </summary>
-public sealed partial class ExplainPanel : ComponentBase
+public sealed partial class ExplainPanel : ComponentBase, IDisposable
 {
     private const int MaxLanes = 8;
     private const int TickCount = 5;
@@ -31,6 +31,13 @@ public sealed partial class ExplainPanel : ComponentBase
     private List<(string Subjects, string What)> ToDo { get; set; } = [];
     /// <summary>The time axis under the lanes: (position 0–1000, instant).</summary>
     private List<(double At, long Ms)> Ticks { get; set; } = [];
+
+    // The lanes' axis and titles are in the viewer's clock, which the browser names after the first render.
+    protected override void OnInitialized() => Clock.Changed += Rerender;
+
+    private void Rerender() => InvokeAsync(StateHasChanged);
+
+    public void Dispose() => Clock.Changed -= Rerender;
 
     protected override void OnParametersSet()
     {
