@@ -16,16 +16,19 @@ public sealed record SessionView(
     long WindowStartMs,
     long WindowEndMs,
     bool Rates,
-    IReadOnlyDictionary<string, string> CounterTexts)
+    IReadOnlyDictionary<string, string> CounterTexts,
+    int HiddenNonNetwork = 0)
 {
     /// <summary>Every panel of one session under one request: histogram, counters, drops over time and Explain show the same slice.</summary>
     public static SessionView? Build(SessionQueries queries, long id, ViewRequest? view = null)
     {
         view ??= new ViewRequest();
         if (queries.Get(id) is not { } session) return null;
-        var sites = queries.Sites(id, view)
+        var all = queries.Sites(id, view with { Filter = view.Drops with { NonNetwork = true } });
+        var sites = all.Where(s => view.Drops.NonNetwork || !NonNetworkFrees.Is(s.Function))
             .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count))
             .ToList();
+        var hidden = all.Where(s => !view.Drops.NonNetwork && NonNetworkFrees.Is(s.Function)).Select(s => s.Function).Distinct().Count();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);
         if (!session.HasTimestamps)
@@ -33,8 +36,8 @@ public sealed record SessionView(
             // No times: counts, and rates over the duration the importer gave; nothing over time, no bursts, no lead/lag.
             var given = session.KnownDurationMs(now);
             return new SessionView(session, DropHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
-                queries.Counters(id, view), new TimeSeries([], []), CountsOnly(drops, counters, view.Drops, kernel),
-                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view));
+                queries.Counters(id, view), new TimeSeries([], []), ViewExplanation.ExplainCounts(drops, counters, view.Drops, kernel),
+                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view), hidden);
         }
         var start = view.FromMs ?? session.StartedMs;
         var end = view.ToMs ?? session.StoppedMs ?? now;
@@ -47,13 +50,6 @@ public sealed record SessionView(
         var complete = session.StoppedMs is null ? now - 1000 : end;
         var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, SampleSpan.Between(samples, start, Math.Min(end, complete)));
         return new SessionView(session, DropHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
-            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view));
+            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view), hidden);
     }
-
-    /// <summary>
-    /// Attribution and known patterns, which need only counts. Bursts and lead/lag need times: none are looked for
-    /// (no site is compared with another, and the one instant every count sits at is no burst).
-    /// </summary>
-    private static ExplainReport CountsOnly(List<DropBucket> drops, List<CounterDelta> counters, DropFilter filter, string? kernel) =>
-        Explainer.Explain(drops.Where(filter.Matches).ToList(), counters, new ExplainOptions { KernelRelease = kernel, TopSites = 0 }) with { Bursts = [] };
 }
