@@ -49,7 +49,7 @@ public sealed class SampleSpanEdgeTests
             string.Join("\n", spans.Select(s => $"  [{s.From}, {s.To}) drops {s.Drops} rise {s.Rise}{(s.Drops == s.Rise ? "" : "  OFF")}"));
         TestContext.Current.TestOutputHelper?.WriteLine(report);
 
-        Assert.True(kernel > 15_000, $"the stream should drop steadily for 30 s; {report}");
+        Assert.True(kernel > 5000, $"the stream should drop steadily for 30 s; {report}");
         Assert.Equal(kernel, rises.Sum(r => r.Delta));
         Assert.Equal(kernel, drops.Sum(d => d.Count));
         Assert.True(spans.Count >= 25, report);
