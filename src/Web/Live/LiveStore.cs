@@ -76,11 +76,15 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
             while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
-                state.Fine.Dequeue();
+                state.KeepHead(state.Fine.Dequeue());
             while (state.FineCounters.Count > 0 && (state.FineCounters.Count > MaxFineBuckets || state.FineCounters.Peek().AtMs < fineSince))
                 state.FineCounters.Dequeue();
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
-            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
+            while (state.Samples.Count > 0 && state.Samples.Min < keepSince)
+            {
+                state.Heads.Remove(state.Samples.Min);
+                state.Samples.Remove(state.Samples.Min);
+            }
         }
         Changed?.Invoke();
         return ValueTask.CompletedTask;
@@ -165,7 +169,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     /// fits the last <paramref name="window"/> (<see cref="SampleSpan.Between"/>). The span ends at the last
     /// sample a later batch followed, so every drop before it has arrived. Drops come as the 10 ms buckets when
     /// the window fits in <see cref="FineKeep"/>, else as per-second sums (bursts then show at one-second
-    /// resolution, and the span's start edge is taken at the second).
+    /// resolution), whose first second leaves out the drops before the first sample (see <see cref="HostState.Heads"/>)
+    /// and whose last second is taken from the 10 ms buckets up to the last sample: the same span as the rises.
     /// </summary>
     public LiveExplainInput ExplainInput(string hostId, TimeSpan window) =>
         Read(hostId, new LiveExplainInput([], [], 10, null), state =>
@@ -190,18 +195,21 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
             var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
+            var head = state.HeadOf(span.StartMs);
             var drops = new List<DropBucket>();
             foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
-                foreach (var (id, count) in sums)
+                foreach (var (id, sum) in sums)
                 {
                     var k = state.Sites[id];
-                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id]));
+                    // The first second starts at the first sample: its drops before that sample are the span before.
+                    var (startMs, count) = second == firstSecond ? (span.StartMs, sum - head.GetValueOrDefault(id)) : (second * 1000, sum);
+                    if (count > 0) drops.Add(new DropBucket(k.Site, k.Function, k.Reason, startMs, count, state.SiteProtocols[id]));
                 }
             if (endSecondIsFine)
-                drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
+                drops.AddRange(state.Fine.Where(d => d.StartMs >= Math.Max(lastSecond * 1000, span.StartMs) && d.StartMs < span.EndMs)
                     .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol))
-                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol)));
-            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
+                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, Math.Max(lastSecond * 1000, span.StartMs), g.Sum(d => d.Count), g.Key.Protocol)));
+            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, span);
         });
 
     private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
@@ -279,6 +287,41 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 _textNodes.Remove(stalest);
                 Texts.Remove(stalest);
             }
+        }
+
+        /// <summary>
+        /// For each sample older than <see cref="FineKeep"/>, the drops of its second that came before it, by site: the
+        /// per-second sums cannot be split at a sample, so a long window starting at one takes these off its first second.
+        /// Filled as the 10 ms buckets age out, when every sample of their second has arrived.
+        /// </summary>
+        public readonly Dictionary<long, Dictionary<int, long>> Heads = [];
+
+        public void KeepHead(DropBucket drop)
+        {
+            var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
+            if (drop.StartMs >= secondEndMs) return;
+            var samples = Samples.GetViewBetween(drop.StartMs + 1, secondEndMs);
+            if (samples.Count == 0) return;
+            var id = SiteId(new SiteKey(drop.Function, drop.Site, drop.Reason, EtherType.Name(drop.Protocol)), drop.Protocol);
+            foreach (var sample in samples)
+            {
+                if (!Heads.TryGetValue(sample, out var head)) Heads[sample] = head = [];
+                head[id] = head.GetValueOrDefault(id) + drop.Count;
+            }
+        }
+
+        /// <summary>The drops of the sample's second before it, by site: those aged out (<see cref="Heads"/>) and those still in 10 ms buckets.</summary>
+        public Dictionary<int, long> HeadOf(long sampleMs)
+        {
+            var secondMs = sampleMs / 1000 * 1000;
+            var head = new Dictionary<int, long>(Heads.GetValueOrDefault(sampleMs) ?? []);
+            foreach (var d in Fine)
+                if (d.StartMs >= secondMs && d.StartMs < sampleMs)
+                {
+                    var id = SiteId(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol)), d.Protocol);
+                    head[id] = head.GetValueOrDefault(id) + d.Count;
+                }
+            return head;
         }
 
         public int SiteId(SiteKey key, ushort protocol)

@@ -16,6 +16,9 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
 
     public string Name { get; }
 
+    /// <summary>The inode of the namespace this thread joined: the kernel's <c>ns.inum</c>.</summary>
+    public ulong Inode => _joined.Ino;
+
     /// <summary><c>/run/netns/NAME</c> for a name from <c>ip netns add</c>, or a given path (<c>/proc/PID/ns/net</c>).</summary>
     public string Path { get; }
 
