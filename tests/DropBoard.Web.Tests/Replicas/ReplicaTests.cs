@@ -1,0 +1,111 @@
+using DropBoard.TestKit;
+using DropBoard.Web.Tests.Live;
+using DropBoard.Web.Tests.Metrics;
+using static DropBoard.Web.Tests.Sessions.SessionApiReads;
+
+namespace DropBoard.Web.Tests.Replicas;
+
+/// <summary>
+/// Two dashboard replicas on one database file and a real <c>redis-server</c> (<c>DropBoard:Redis</c>), all on loopback,
+/// with a real agent streaming real kernel drops (a UDP flood into a tiny receive buffer in a network namespace). Each
+/// replica's live API and the session show exactly the namespace's own RcvbufErrors rise, whichever replica the agent
+/// speaks to, and after the replica it spoke to is killed.
+/// </summary>
+[Collection(KernelCollection.Name)]
+public sealed class ReplicaTests
+{
+    private const string Token = "replica-token";
+    private const string Reason = "SOCKET_RCVBUFF";
+
+    [Fact]
+    public async Task An_agent_on_replica_A_is_live_and_exact_on_replica_B_into_a_session_B_started_and_after_A_is_killed_it_fails_over_to_B_with_nothing_lost_or_doubled()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        await using var redis = await RedisServer.StartAsync();
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}",
+            $"DropBoard:Redis={redis.Configuration}"];
+        await using var a = await WebAppProcess.StartAsync(settings);
+        await using var b = await WebAppProcess.StartAsync(settings);
+        // Between the agent and A: loses the answer taking one batch, as a crash of A right after storing it would.
+        await using var relay = new AckLosingRelay(a.BaseAddress.Port);
+        var session = await CreateAsync(b, "started on B");
+        var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
+        using var agent = AgentProcess.Start("run", "--server", $"http://127.0.0.1:{relay.Port},{b.BaseAddress}", "--token", Token,
+            "--spool", spool.FullName, "--netns", ns.Name, "--source", "tracepoint");
+        await agent.WaitUntilCapturingAsync();
+        var host = await LiveApiReads.FirstHostAsync(b);
+        Assert.Contains($"connected to http://127.0.0.1:{relay.Port}/", agent.Stderr);
+
+        // Drops the agent sends to A: live on both replicas, and recorded into B's session by A, each exactly once.
+        var start = ns.Snmp("Udp", "RcvbufErrors");
+        UdpTraffic.OverflowReceiveBuffer(ns, 600, port: 7401);
+        var first = ns.Snmp("Udp", "RcvbufErrors") - start;
+        Assert.Equal(first, await LiveApiReads.WaitForReasonCountAsync(b, host, Reason, first, TimeSpan.FromSeconds(30)));
+        Assert.Equal(first, await LiveApiReads.WaitForReasonCountAsync(a, host, Reason, first, TimeSpan.FromSeconds(30)));
+        Assert.Equal(first, await SessionDropsAsync(b, session, first));
+
+        // A stores a batch whose answer never reaches the agent, and is killed: the agent sends it to B, which knows it
+        // from the live bus and answers "duplicate"; what the agent captured meanwhile waits in its spool and goes to B.
+        var sequence = await InFlightSequenceAsync(agent, spool);
+        relay.LoseAckOf(sequence + 4);
+        var flood = Task.Run(() =>
+        {
+            for (var burst = 0; burst < 10; burst++)
+            {
+                UdpTraffic.OverflowReceiveBuffer(ns, 200, port: 7402 + burst);
+                Thread.Sleep(250);
+            }
+        });
+        await agent.WaitUntilAsync(() => relay.Lost.Task.IsCompleted, $"A's answer taking batch {sequence + 4}");
+        await a.DisposeAsync(); // SIGKILL
+        await flood;
+        var total = ns.Snmp("Udp", "RcvbufErrors") - start;
+
+        Assert.Equal(total, await SessionDropsAsync(b, session, total));
+        Assert.Equal(total, await LiveApiReads.WaitForReasonCountAsync(b, host, Reason, total, TimeSpan.FromSeconds(60)));
+        await agent.WaitUntilAsync(() => SpoolReads.Batches(spool.FullName).Count == 0, "every batch acknowledged");
+        Assert.Contains($"trying {b.BaseAddress}", agent.Stderr);
+        Assert.True((await MetricsScrape.ReadAsync(b)).Sum("dropboard_batches_total", s => s["result"] == "duplicate") >= 1,
+            "B answered the batch A had stored as a duplicate");
+        // Nothing more arrives later: the counts stay exact.
+        await Task.Delay(1500);
+        Assert.Equal(total, await LiveApiReads.ReasonCountAsync(b, host, Reason));
+        Assert.Equal(total, await SessionDropsAsync(b, session, total));
+        Assert.Empty(spool.GetFiles("*.rejected"));
+        agent.Terminate();
+        await agent.WaitForExitAsync();
+        spool.Delete(recursive: true);
+    }
+
+    [Fact]
+    public async Task A_Redis_setting_that_is_no_configuration_string_stops_the_start_with_the_form_to_write()
+    {
+        var (code, output) = await WebAppProcess.RunUntilExitAsync("DropBoard:EmbeddedAgent=false", "DropBoard:Redis=,,,");
+        Assert.Equal(2, code);
+        Assert.Contains("DropBoard:Redis names no server", output);
+    }
+
+    /// <summary>The sequence of a batch the agent is sending now (in its spool until answered).</summary>
+    private static async Task<long> InFlightSequenceAsync(AgentProcess agent, DirectoryInfo spool)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (SpoolReads.Batches(spool.FullName) is { Count: > 0 } batches) return batches.Max(s => s.Sequence);
+            await Task.Delay(5);
+        }
+        throw new TimeoutException($"no batch in the agent's spool for 30 s:\n{agent.Stderr}");
+    }
+
+    /// <summary>The session's SOCKET_RCVBUFF drops, once they reach <paramref name="atLeast"/> or a minute has passed.</summary>
+    private static async Task<long> SessionDropsAsync(WebAppProcess app, long session, long atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        long drops;
+        while ((drops = (await SitesAsync(app, session)).Where(kv => kv.Key.EndsWith($" {Reason}", StringComparison.Ordinal)).Sum(kv => kv.Value)) < atLeast
+               && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        return drops;
+    }
+}
