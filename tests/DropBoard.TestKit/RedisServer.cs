@@ -16,6 +16,8 @@ public sealed class RedisServer : IAsyncDisposable
 
     public int Port { get; }
 
+    public int ProcessId => _process.Id;
+
     public string Configuration => $"127.0.0.1:{Port}";
 
     public string Log { get { lock (_log) return string.Join('\n', _log); } }

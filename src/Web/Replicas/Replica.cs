@@ -7,11 +7,12 @@ using StackExchange.Redis;
 namespace DropBoard.Web.Replicas;
 
 /// <summary>
-/// What one replica tells the others on the live bus: a batch it took (<see cref="Hello"/> and <see cref="Batch"/>), or a
-/// change to a session in the shared database (<see cref="Session"/>).
+/// What one replica tells the others on the live bus: a batch it took (<see cref="Hello"/> and <see cref="Batch"/>), a
+/// change to a session in the shared database (<see cref="Session"/>), or the end of an agent's connection (<see cref="Disconnected"/>).
 /// </summary>
 /// <param name="From">The replica that sent it: a replica hears its own messages too, and skips them.</param>
-public sealed record BusMessage(string From, AgentHello? Hello = null, AgentBatch? Batch = null, long SessionId = 0, SessionChangeKind? Session = null);
+public sealed record BusMessage(string From, AgentHello? Hello = null, AgentBatch? Batch = null, long SessionId = 0, SessionChangeKind? Session = null,
+    string? Disconnected = null);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(BusMessage))]

@@ -8,7 +8,8 @@ namespace DropBoard.Web.Replicas;
 /// <summary>
 /// Listens on the live bus: a batch another replica took is marked taken here too (so a resend after its agent fails
 /// over to this replica is a repeat) and shown on this replica's live pages; a session another replica started,
-/// stopped or wrote to is told to this replica's recorder and pages. Passes this replica's own session changes on.
+/// stopped or wrote to is told to this replica's recorder and pages; a host whose agent left another replica is shown
+/// disconnected until its next batch. Passes this replica's own session changes on.
 /// </summary>
 public sealed class ReplicaBus(Replica replica, BatchIngest ingest, LiveStore live, SessionStore sessions, SessionWriter writer, ILogger<ReplicaBus> logger)
     : BackgroundService
@@ -53,6 +54,8 @@ public sealed class ReplicaBus(Replica replica, BatchIngest ingest, LiveStore li
             }
             else if (bus.Session is { } kind)
                 sessions.Relay(bus.SessionId, kind);
+            else if (bus.Disconnected is { } hostId)
+                live.Disconnected(hostId);
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or InvalidCastException)
         {

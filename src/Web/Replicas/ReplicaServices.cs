@@ -35,7 +35,9 @@ public static class ReplicaServices
             o.ConnectionFactory = _ => Task.FromResult<IConnectionMultiplexer>(redis);
         });
         services.AddSingleton<Replica>();
-        services.AddSingleton<IBatchListener, ReplicaBatches>();
+        services.AddSingleton<ReplicaBatches>();
+        services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<ReplicaBatches>());
+        services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<ReplicaBatches>());
         services.AddHostedService<ReplicaBus>();
         services.AddHostedService<RedisConnectionLog>();
         return null;

@@ -1,4 +1,8 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
+using DropBoard.Web.Tests.Hub;
 using DropBoard.Web.Tests.Live;
 using DropBoard.Web.Tests.Metrics;
 using static DropBoard.Web.Tests.Sessions.SessionApiReads;
@@ -79,11 +83,78 @@ public sealed class ReplicaTests
     }
 
     [Fact]
+    public async Task The_same_batches_sent_to_both_replicas_at_once_are_recorded_once_and_counted_once_live_on_each_and_an_agent_leaving_A_shows_on_B()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}",
+            $"DropBoard:Redis={redis.Configuration}"];
+        await using var a = await WebAppProcess.StartAsync(settings);
+        await using var b = await WebAppProcess.StartAsync(settings);
+        var session = await CreateAsync(b, "both replicas");
+        var toA = await AgentHubClient.Connect(a, Token);
+        await using var toB = await AgentHubClient.Connect(b, Token);
+        var hello = AgentHubClient.Hello("twice-sent");
+
+        var answers = new List<BatchAck>();
+        for (var sequence = 1; sequence <= 40; sequence++)
+        {
+            var batch = AgentHubClient.Batch(hello.HostId, sequence, drops: sequence);
+            await Task.WhenAll(AgentHubClient.SendUntilTakenAsync(toA, hello, batch, answers), AgentHubClient.SendUntilTakenAsync(toB, hello, batch, answers));
+        }
+        Assert.Equal(80, answers.Count(ack => ack.Rejection == BatchRejection.None));
+        const long together = 40 * 41 / 2;
+        Assert.Equal(together, await SessionDropsAsync(b, session, together));
+        Assert.Equal(together, await LiveApiReads.WaitForReasonCountAsync(a, hello.HostId, Reason, together));
+        Assert.Equal(together, await LiveApiReads.WaitForReasonCountAsync(b, hello.HostId, Reason, together));
+
+        // Sent to A, then (once B shows it) to B, as an agent failing over resends what A never answered: B says "duplicate".
+        var sent = together;
+        for (var sequence = 41; sequence <= 45; sequence++)
+        {
+            var batch = AgentHubClient.Batch(hello.HostId, sequence, drops: sequence);
+            await AgentHubClient.SendUntilTakenAsync(toA, hello, batch, answers);
+            sent += sequence;
+            Assert.Equal(sent, await LiveApiReads.WaitForReasonCountAsync(b, hello.HostId, Reason, sent));
+            Assert.True((await AgentHubClient.SendUntilTakenAsync(toB, hello, batch, answers)).Duplicate, $"B answers batch {sequence}, taken by A, as a duplicate");
+        }
+        Assert.Equal(sent, await SessionDropsAsync(b, session, sent));
+        await Task.Delay(1000);
+        Assert.Equal(sent, await LiveApiReads.ReasonCountAsync(b, hello.HostId, Reason));
+        Assert.Equal(sent, await LiveApiReads.ReasonCountAsync(a, hello.HostId, Reason));
+        Assert.Equal(sent, await SessionDropsAsync(b, session, sent));
+
+        await toA.DisposeAsync();
+
+        // An agent connected to A only: B shows it connected from its batches, and disconnected once it leaves A.
+        var only = AgentHubClient.Hello("only-on-a");
+        var onA = await AgentHubClient.Connect(a, Token);
+        await AgentHubClient.SendUntilTakenAsync(onA, only, AgentHubClient.Batch(only.HostId, 1, drops: 3), answers);
+        Assert.Equal(3, await LiveApiReads.WaitForReasonCountAsync(b, only.HostId, Reason, 3));
+        Assert.True(await ConnectedAsync(b, only.HostId, expected: true));
+        await onA.DisposeAsync();
+        Assert.True(await ConnectedAsync(a, only.HostId, expected: false));
+        Assert.True(await ConnectedAsync(b, only.HostId, expected: false), "B shows the host disconnected once its connection to A ended");
+    }
+
+    [Fact]
     public async Task A_Redis_setting_that_is_no_configuration_string_stops_the_start_with_the_form_to_write()
     {
         var (code, output) = await WebAppProcess.RunUntilExitAsync("DropBoard:EmbeddedAgent=false", "DropBoard:Redis=,,,");
         Assert.Equal(2, code);
         Assert.Contains("DropBoard:Redis names no server", output);
+    }
+
+    /// <summary>Whether the replica lists the host as connected, once it says <paramref name="expected"/> or 10 s have passed.</summary>
+    private static async Task<bool> ConnectedAsync(WebAppProcess app, string hostId, bool expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var hosts = await app.Http.GetFromJsonAsync<JsonElement>("api/hosts");
+            var connected = hosts.EnumerateArray().Single(h => h.GetProperty("hostId").GetString() == hostId).GetProperty("connected").GetBoolean();
+            if (connected == expected || DateTime.UtcNow > deadline) return connected == expected;
+            await Task.Delay(100);
+        }
     }
 
     /// <summary>The sequence of a batch the agent is sending now (in its spool until answered).</summary>
