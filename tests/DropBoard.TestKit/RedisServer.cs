@@ -31,15 +31,16 @@ public sealed class RedisServer : IAsyncDisposable
         process.BeginErrorReadLine();
     }
 
-    public static async Task<RedisServer> StartAsync()
+    /// <param name="port">Where dashboards already look for it; a free one when not given.</param>
+    public static async Task<RedisServer> StartAsync(int? port = null)
     {
         Privileged.RequireCommand("redis-server", "redis-server");
-        var port = WebAppProcess.FreePort();
+        port ??= WebAppProcess.FreePort();
         var directory = Directory.CreateTempSubdirectory("dropboard-redis-");
         var psi = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in new[] { "--port", $"{port}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.FullName, "--daemonize", "no" })
             psi.ArgumentList.Add(a);
-        var server = new RedisServer(Process.Start(psi)!, directory, port);
+        var server = new RedisServer(Process.Start(psi)!, directory, port.Value);
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (!await server.AnswersPingAsync())
         {

@@ -17,12 +17,25 @@ public sealed class ReplicaBus(Replica replica, BatchIngest ingest, LiveStore li
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         sessions.Changed += Tell;
-        var queue = await replica.Redis.GetSubscriber().SubscribeAsync(Replica.Channel);
-        // One message after the other, in the order they were published.
-        queue.OnMessage(message => ReceiveAsync(message, stoppingToken));
-        logger.LogInformation("Replica {Replica} on the live bus at {Redis}", replica.Id, string.Join(", ", replica.Redis.GetEndPoints().Select(e => e.ToString())));
+        ChannelMessageQueue? queue = null;
         try
         {
+            // Redis may be away when the replica starts: it serves meanwhile, and subscribes once Redis answers.
+            // Once subscribed, the client subscribes again by itself after a reconnect.
+            while (queue is null)
+            {
+                try
+                {
+                    queue = await replica.Redis.GetSubscriber().SubscribeAsync(Replica.Channel);
+                }
+                catch (RedisException)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken);
+                }
+            }
+            // One message after the other, in the order they were published.
+            queue.OnMessage(message => ReceiveAsync(message, stoppingToken));
+            logger.LogInformation("Replica {Replica} on the live bus at {Redis}", replica.Id, string.Join(", ", replica.Redis.GetEndPoints().Select(e => e.ToString())));
             await Task.Delay(Timeout.Infinite, stoppingToken);
         }
         catch (OperationCanceledException)
@@ -31,7 +44,7 @@ public sealed class ReplicaBus(Replica replica, BatchIngest ingest, LiveStore li
         finally
         {
             sessions.Changed -= Tell;
-            await queue.UnsubscribeAsync();
+            if (queue is not null) await queue.UnsubscribeAsync();
         }
     }
 

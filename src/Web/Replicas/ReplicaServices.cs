@@ -26,6 +26,8 @@ public static class ReplicaServices
         }
         if (options.EndPoints.Count == 0) return "DropBoard:Redis names no server; write it as host:port[,password=...][,ssl=true]";
         options.AbortOnConnectFail = false;
+        // Replicas and their Redis are neighbours: back within seconds of Redis, not the client's default of up to a minute.
+        options.ReconnectRetryPolicy = new ExponentialRetry(500, 5000);
         var redis = ConnectionMultiplexer.Connect(options);
         var services = signalR.Services;
         services.AddSingleton<IConnectionMultiplexer>(redis);

@@ -137,6 +137,37 @@ public sealed class ReplicaTests
     }
 
     [Fact]
+    public async Task A_replica_started_while_Redis_is_away_serves_says_so_and_joins_the_live_bus_once_Redis_is_up()
+    {
+        var port = WebAppProcess.FreePort();
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}",
+            $"DropBoard:Redis=127.0.0.1:{port}"];
+        await using var a = await WebAppProcess.StartAsync(settings);
+        await AgentHubClient.WaitForLogAsync(a, "Not connected to Redis at 127.0.0.1:");
+
+        await using var redis = await RedisServer.StartAsync(port);
+        await using var b = await WebAppProcess.StartAsync(settings);
+        await using var toB = await AgentHubClient.Connect(b, Token);
+        var hello = AgentHubClient.Hello("bus-came-late");
+        var answers = new List<BatchAck>();
+        // A batch a second to B until A shows one: A has reconnected and subscribed.
+        long sequence = 0, sent = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await LiveApiReads.ReasonCountAsync(a, hello.HostId, Reason) == 0 && DateTime.UtcNow < deadline)
+        {
+            await AgentHubClient.SendUntilTakenAsync(toB, hello, AgentHubClient.Batch(hello.HostId, ++sequence, drops: 1), answers);
+            sent++;
+            await Task.Delay(1000);
+        }
+        var before = await LiveApiReads.ReasonCountAsync(a, hello.HostId, Reason);
+        Assert.InRange(before, 1, sent);
+
+        await AgentHubClient.SendUntilTakenAsync(toB, hello, AgentHubClient.Batch(hello.HostId, ++sequence, drops: 100), answers);
+        Assert.Equal(before + 100, await LiveApiReads.WaitForReasonCountAsync(a, hello.HostId, Reason, before + 100));
+        Assert.Equal(sent + 100, await LiveApiReads.ReasonCountAsync(b, hello.HostId, Reason));
+    }
+
+    [Fact]
     public async Task A_Redis_setting_that_is_no_configuration_string_stops_the_start_with_the_form_to_write()
     {
         var (code, output) = await WebAppProcess.RunUntilExitAsync("DropBoard:EmbeddedAgent=false", "DropBoard:Redis=,,,");
