@@ -37,7 +37,7 @@ public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta>
 /// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag. Each host has its own
 /// lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
-public sealed class LiveStore(TimeProvider clock) : IBatchListener
+public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresence
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);

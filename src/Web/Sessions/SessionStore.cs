@@ -31,6 +31,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private void Tell(long id, SessionChangeKind kind) => Changed?.Invoke(new SessionChange(id, kind));
 
+    /// <summary>Another replica changed a session in the shared database: told here as if done here, marked as from elsewhere.</summary>
+    public void Relay(long id, SessionChangeKind kind) => Changed?.Invoke(new SessionChange(id, kind, Elsewhere: true));
+
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <exception cref="SessionLimitException">The name is unusable, or as many sessions as allowed are recording already.</exception>

@@ -55,6 +55,12 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
         return why;
     }
 
+    /// <summary>Another replica stored a batch this one refused (its agent failed over): it is not lost.</summary>
+    public void StoredElsewhere(AgentHello hello, long sequence)
+    {
+        lock (_refused) _refused.Remove((hello.HostId, hello.InstanceId, sequence));
+    }
+
     /// <summary>Remembers a refusal until the same batch is stored; forgets it once stored.</summary>
     private void Settle(SessionWrite batch, string? why)
     {
