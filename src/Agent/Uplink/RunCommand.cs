@@ -73,6 +73,7 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, backlogKb, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            WatchCommand.RingKbOption,
             PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
@@ -92,6 +93,7 @@ public static class RunCommand
                 {
                     Source = result.GetValue(WatchCommand.SourceOption),
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
+                    RingKb = result.GetValue(WatchCommand.RingKbOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
                 result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,
