@@ -82,10 +82,11 @@ internal sealed unsafe class RingReader : IDisposable
             {
                 // Asleep until a ring reaches its watermark, the stop, or maxWaitMs for records below the watermark.
                 epoll_wait(_epoll, ready, count, _maxWaitMs);
-                CopyOutAll();
+                CopyOutAll(bounded: true);
             }
             foreach (var e in _drops.Concat(_frees)) e.Disable();
-            CopyOutAll();
+            // The last records are taken whatever the backlog: nothing may stay behind in a ring about to be unmapped.
+            CopyOutAll(bounded: false);
             _chunks.Writer.TryComplete();
         }
         catch (Exception e)
@@ -94,16 +95,16 @@ internal sealed unsafe class RingReader : IDisposable
         }
     }
 
-    private void CopyOutAll()
+    private void CopyOutAll(bool bounded)
     {
-        foreach (var e in _drops) CopyOut(e.Ring, frees: false);
-        foreach (var e in _frees) CopyOut(e.Ring, frees: true);
+        foreach (var e in _drops) CopyOut(e.Ring, frees: false, bounded);
+        foreach (var e in _frees) CopyOut(e.Ring, frees: true, bounded);
     }
 
-    private void CopyOut(PerfRing ring, bool frees)
+    private void CopyOut(PerfRing ring, bool frees, bool bounded)
     {
         var unread = ring.Unread;
-        if (unread == 0 || Volatile.Read(ref _backlog) + unread > _maxBacklog) return;
+        if (unread == 0 || (bounded && Volatile.Read(ref _backlog) + unread > _maxBacklog)) return;
         var buffer = _pool.Rent(unread);
         ring.CopyOut(buffer.AsSpan(0, unread));
         Interlocked.Add(ref _backlog, unread);

@@ -143,14 +143,13 @@ public sealed class TracepointSource : IDropSource
             // Blocks this thread between bursts; throws what stopped the copy-out thread, if anything did.
             while (chunks.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
+                // Published per chunk (one ring read), so that counts flow on even if reading outpaces decoding for a while.
                 while (chunks.TryRead(out var chunk))
                 {
                     (chunk.Frees ? freeDecoder! : decoder).DecodeAll(chunk.Records);
                     reader.Return(chunk);
+                    (chunk.Frees ? frees! : aggregator).Commit();
                 }
-                // Published once the copied-out records are all counted, not per chunk: one commit per burst read.
-                aggregator.Commit();
-                frees?.Commit();
             }
         }
         finally
