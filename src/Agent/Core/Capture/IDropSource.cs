@@ -12,6 +12,9 @@ public interface IDropSource : IDisposable
     /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
     long LostRecords { get; }
 
+    /// <summary>The setting to raise when records are lost, and its value now; null when the source has none.</summary>
+    string? LostRecordsFix => null;
+
     /// <summary>Records or messages that could not be decoded and were skipped, cumulative.</summary>
     long CorruptRecords { get; }
 
