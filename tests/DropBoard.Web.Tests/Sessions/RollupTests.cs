@@ -114,6 +114,27 @@ public sealed class RollupTests
         }
     }
 
+    [Fact]
+    public void A_chart_in_seconds_that_would_read_more_than_a_million_per_second_rows_is_drawn_in_minutes_with_the_same_drops()
+    {
+        var database = SessionDatabase.Open(WebAppProcess.NewDatabasePath());
+        var store = new SessionStore(database, TimeProvider.System);
+        var queries = new SessionQueries(database, TimeProvider.System);
+        // 200 hosts x 50 sites x 2 minutes: 20,000 minute rows, so up to 1.2 million per-second rows.
+        var hosts = Enumerable.Range(0, 200).Select(h => new SessionFileHost($"edge-{h}", $"edge-{h}", "6.18.0", "tracepoint", 10, 0,
+            Enumerable.Range(0, 50).SelectMany(s => new[] { Start + 500 + s * 10, Start + 60_500 + s * 10 }
+                .Select(t => new DropBucket($"fn_{s}+0x1", $"fn_{s}", null, t, h + 1))).ToList(), [], [])).ToList();
+        var id = store.Import(new SessionFile(SessionFile.FormatName, 1, "fleet", "live", Start, Start + 120_000, "", hosts, []));
+        var total = hosts.Sum(h => h.Drops.Sum(d => d.Count));
+
+        var chart = queries.DropsOverTime(id, 1);
+
+        Assert.Equal(new[] { Rollup.Floor(Start, 60_000) * 60 + 60, Rollup.Floor(Start, 60_000) * 60 + 120 }, chart.Seconds);
+        Assert.Equal(total, chart.Series.Sum(s => s.Values.Sum()));
+        // One host's chart is still in seconds: every second from the first drops to the last, a minute later.
+        Assert.Equal(61, queries.DropsOverTime(id, 1, new ViewRequest(Host: "edge-7")).Seconds.Length);
+    }
+
     private sealed record Totals(long Drops, Dictionary<string, long> Sites, long OverTime, long Exported, long Explained, string Counters)
     {
         public bool Equals(Totals? other) => other is not null && (Drops, OverTime, Exported, Explained, Counters) == (other.Drops, other.OverTime, other.Exported, other.Explained, other.Counters)
