@@ -157,7 +157,8 @@ internal static class SessionsHarness
             connection.Execute("PRAGMA foreign_keys = OFF");
             connection.Execute($"ATTACH DATABASE '{path}' AS size");
             foreach (var sql in connection.Query<string>("SELECT sql FROM sqlite_master WHERE tbl_name = @table AND sql IS NOT NULL ORDER BY type DESC", new { table }))
-                connection.Execute(sql.Replace($"CREATE TABLE {table}", $"CREATE TABLE size.{table}").Replace("CREATE INDEX ", "CREATE INDEX size."));
+                // A table renamed by a migration is named in quotes.
+                connection.Execute(System.Text.RegularExpressions.Regex.Replace(sql, $@"^CREATE TABLE ""?{table}""?", $"CREATE TABLE size.{table}").Replace("CREATE INDEX ", "CREATE INDEX size."));
             connection.Execute($"INSERT INTO size.{table} SELECT * FROM main.{table}");
             connection.Execute("DETACH DATABASE size");
             return new FileInfo(path).Length * 24 / 2.0;
