@@ -6,7 +6,8 @@ public static class LiveServices
     public static IServiceCollection AddLive(this IServiceCollection services)
     {
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<LiveStore>();
+        services.AddSingleton(sp => new LiveStore(sp.GetRequiredService<TimeProvider>(),
+            Math.Max(LiveStore.MinFineBudget, sp.GetRequiredService<IConfiguration>().GetValue("DropBoard:LiveFineBuckets", LiveStore.DefaultFineBudget))));
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<BatchIngest>();
         services.AddSingleton<EmbeddedAgent>();

@@ -32,6 +32,12 @@ public sealed record SiteTotal(string Function, string Site, string? Reason, str
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
 
+/// <summary>A 10 ms bucket as the live store keeps it: its site by id.</summary>
+internal readonly record struct FineDrop(long StartMs, long Count, int SiteId);
+
+/// <summary>A counter rise as the live store keeps it: its name by id.</summary>
+internal readonly record struct FineCounter(long AtMs, long Delta, int CounterId);
+
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
 
@@ -43,15 +49,27 @@ public sealed record NamedSeries(string Name, long[] Values);
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
 /// (<see cref="Keep"/>), so memory and query cost do not grow with the drop rate; the last
-/// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag. Each host has its own
-/// lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
+/// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag, as site and counter ids in
+/// rings that share one bound across all hosts (<see cref="FineBudget"/>): a fleet gets each host a shorter stretch of
+/// them, never more memory. Explain reads per-second sums where a host's 10 ms buckets do not reach back far enough.
+/// Each host has its own lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
-public sealed class LiveStore(TimeProvider clock) : IBatchListener
+public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.DefaultFineBudget) : IBatchListener
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
-    private const int MaxFineBuckets = 200_000;
+
+    /// <summary>10 ms buckets (and as many counter rises) kept across all hosts: 24 bytes each, ~100 MB each kind.</summary>
+    public const int DefaultFineBudget = 4_000_000;
+
+    /// <summary>However many hosts share the budget, each keeps at least this many.</summary>
+    private const int MinFinePerHost = 1000;
+
+    /// <summary>The smallest budget the setting may ask for.</summary>
+    public const int MinFineBudget = 100_000;
     public const string Other = "other";
+
+    public int FineBudget { get; } = fineBudget;
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
@@ -70,25 +88,22 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             state.Discarded = new AgentLoss(state.Discarded.Batches + batch.BatchesDiscarded, state.Discarded.Drops + batch.DropsDiscarded, batch.SpoolProblem);
             foreach (var d in batch.Drops)
             {
-                var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol));
-                state.Drops.Add(d.StartMs / 1000, state.SiteId(key, d.Protocol), d.Count);
+                var id = state.SiteId(d);
+                state.Drops.Add(d.StartMs / 1000, id, d.Count);
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
-                state.Fine.Enqueue(d);
+                state.Fine.Add(new FineDrop(d.StartMs, d.Count, id));
             }
             if (batch.CounterTexts is { } texts)
                 foreach (var (name, text) in texts) state.SetText(name, text);
             foreach (var c in batch.Counters)
             {
-                state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name), c.Delta);
-                state.FineCounters.Enqueue(c);
+                var id = state.CounterId(c.Name);
+                state.Counters.Add(c.AtMs / 1000, id, c.Delta);
+                state.FineCounters.Add(new FineCounter(c.AtMs, c.Delta, id));
                 state.Samples.Add(c.AtMs);
             }
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
-            var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
-            while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
-                state.Fine.Dequeue();
-            while (state.FineCounters.Count > 0 && (state.FineCounters.Count > MaxFineBuckets || state.FineCounters.Peek().AtMs < fineSince))
-                state.FineCounters.Dequeue();
+            state.TrimFine(state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds, Math.Max(MinFinePerHost, FineBudget / _hosts.Count));
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
             while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
         }
@@ -190,9 +205,12 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             var fromMs = from * 1000 - 1500;
             var span = SampleSpan.Between(state.Samples, fromMs, Math.Min(to * 1000 + 999, state.LatestBatchMs - 1), windowMs);
             if (span is null) return new LiveExplainInput([], [], state.Hello.BucketMs, null);
-            if (window <= FineKeep)
+            if (window <= FineKeep && span.StartMs >= state.FineCompleteFromMs)
                 return new LiveExplainInput(
-                    state.Fine.Where(span.Holds).ToList(), state.FineCounters.Where(span.Holds).ToList(), state.Hello.BucketMs, span);
+                    // Narrowed by time before the records are made; the span's own rule has the last word on its edges.
+                    state.Fine.Where(d => d.StartMs >= span.StartMs && d.StartMs <= span.EndMs).Select(state.Bucket).Where(span.Holds).ToList(),
+                    state.FineCounters.Where(c => c.AtMs >= span.StartMs && c.AtMs <= span.EndMs).Select(state.Delta).Where(span.Holds).ToList(),
+                    state.Hello.BucketMs, span);
             var (firstSecond, lastSecond) = (span.StartMs / 1000, span.EndMs / 1000);
             var counters = new List<CounterDelta>();
             foreach (var (second, sums) in state.Counters.Range(firstSecond, lastSecond))
@@ -203,25 +221,22 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                     counters.Add(new CounterDelta(state.CounterNames[id], delta, at));
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
-            var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
+            var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Oldest.StartMs <= lastSecond * 1000 && state.FineCompleteFromMs <= lastSecond * 1000;
             var drops = new List<DropBucket>();
             foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
                 foreach (var (id, count) in sums)
-                {
-                    var k = state.Sites[id];
-                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id]));
-                }
+                    drops.Add(state.Bucket(new FineDrop(second * 1000, count, id)));
             if (endSecondIsFine)
                 drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
-                    .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol))
-                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol)));
+                    .GroupBy(d => d.SiteId)
+                    .Select(g => state.Bucket(new FineDrop(lastSecond * 1000, g.Sum(d => d.Count), g.Key))));
             return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
         });
 
     private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
 
     private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
-        List<(long Second, Dictionary<int, long> Sums)> rows, Func<int, string?> nameOf)
+        List<(long Second, SecondSums Sums)> rows, Func<int, string?> nameOf)
     {
         var seconds = new long[to - from + 1];
         for (var i = 0; i < seconds.Length; i++) seconds[i] = from + i;
@@ -277,8 +292,11 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public long LatestSecond;
         public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
         public readonly SecondRing Counters = new((int)Keep.TotalSeconds);
-        public readonly Queue<DropBucket> Fine = new();
-        public readonly Queue<CounterDelta> FineCounters = new();
+        public readonly FineRing<FineDrop> Fine = new();
+        public readonly FineRing<FineCounter> FineCounters = new();
+
+        /// <summary>10 ms buckets from here on are all kept; older ones may have gone to the host's share of <see cref="FineBudget"/>.</summary>
+        public long FineCompleteFromMs = long.MinValue;
         /// <summary>Times of the counter samples that carried a rise: the edges a window of the explanation may have.</summary>
         public readonly SortedSet<long> Samples = [];
         public long LatestBatchMs;
@@ -286,7 +304,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
         public readonly List<ushort> SiteProtocols = [];
         public readonly List<string> CounterNames = [];
-        private readonly Dictionary<SiteKey, int> _siteIds = [];
+        private readonly Dictionary<(string Site, string? Reason, ushort Protocol), int> _siteIds = [];
         private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
         public readonly Dictionary<string, string> Texts = new(StringComparer.Ordinal);
         /// <summary>Names in the order their text was last set: past <see cref="ImportLimits.MaxCounterTextsPerHost"/> the stalest goes.</summary>
@@ -307,12 +325,33 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             }
         }
 
-        public int SiteId(SiteKey key, ushort protocol)
+        public int SiteId(DropBucket d)
         {
-            if (_siteIds.TryGetValue(key, out var id)) return id;
-            Sites.Add(key);
-            SiteProtocols.Add(protocol);
-            return _siteIds[key] = Sites.Count - 1;
+            // A site names its function (the hub checks it does), so site, reason and protocol are the whole key.
+            if (_siteIds.TryGetValue((d.Site, d.Reason, d.Protocol), out var id)) return id;
+            Sites.Add(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol)));
+            SiteProtocols.Add(d.Protocol);
+            return _siteIds[(d.Site, d.Reason, d.Protocol)] = Sites.Count - 1;
+        }
+
+        public DropBucket Bucket(FineDrop d)
+        {
+            var key = Sites[d.SiteId];
+            return new DropBucket(key.Site, key.Function, key.Reason, d.StartMs, d.Count, SiteProtocols[d.SiteId]);
+        }
+
+        public CounterDelta Delta(FineCounter c) => new(CounterNames[c.CounterId], c.Delta, c.AtMs);
+
+        /// <summary>Drops 10 ms values older than <paramref name="since"/>, then the oldest past <paramref name="most"/> each.</summary>
+        public void TrimFine(long since, int most)
+        {
+            while (Fine.Count > 0 && Fine.Oldest.StartMs < since) Fine.RemoveOldest();
+            while (FineCounters.Count > 0 && FineCounters.Oldest.AtMs < since) FineCounters.RemoveOldest();
+            // Batches arrive roughly in time order, not exactly: whatever goes for want of room, no time after it is missing anything.
+            while (Fine.Count > most) FineCompleteFromMs = Math.Max(FineCompleteFromMs, Fine.RemoveOldest().StartMs + 1);
+            while (FineCounters.Count > most) FineCompleteFromMs = Math.Max(FineCompleteFromMs, FineCounters.RemoveOldest().AtMs + 1);
+            Fine.Shrink();
+            FineCounters.Shrink();
         }
 
         public int CounterId(string name)
