@@ -11,6 +11,7 @@ switch (args)
     case ["footprint", ..]: return await FootprintHarness.RunAsync(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);
+    case ["fanin-agents", _]: return await FanInHarness.AgentsAsync(args);
     case ["soak", ..]: return await SoakHarness.RunAsync(args);
     case ["livememory", ..]: return await LiveMemoryHarness.RunAsync(args);
     case ["sessions", ..]: return SessionsHarness.Run();

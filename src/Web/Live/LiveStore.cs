@@ -73,8 +73,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
-    /// <summary>Raised after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
-    public event Action? Changed;
+    /// <summary>Raised with the host's id after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
+    public event Action<string>? Changed;
 
     public ValueTask OnBatchAsync(AgentHello host, AgentBatch batch, CancellationToken cancellationToken)
     {
@@ -107,7 +107,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
             while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
         }
-        Changed?.Invoke();
+        Changed?.Invoke(host.HostId);
         return ValueTask.CompletedTask;
     }
 
@@ -116,7 +116,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     {
         if (_hosts.TryGetValue(hostId, out var state))
             lock (state) state.Connected = false;
-        Changed?.Invoke();
+        Changed?.Invoke(hostId);
     }
 
     public IReadOnlyList<HostStatus> Hosts()

@@ -54,7 +54,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
+            _refresh = new LiveRefresh(Store, host => host == HostId, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(250));
     }
 
     private void Refresh()
