@@ -30,6 +30,8 @@ public sealed class HostLiveView(LiveStore store)
     public long WindowStartMs { get; private set; }
     public long WindowEndMs { get; private set; }
     public long TotalDrops { get; private set; }
+    /// <summary>Functions of non-network frees the filter leaves out (<see cref="DropFilter.NonNetwork"/>), for the histogram's switch.</summary>
+    public int HiddenNonNetwork { get; private set; }
 
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
 
@@ -41,9 +43,11 @@ public sealed class HostLiveView(LiveStore store)
         var unfiltered = store.Sites(HostId, Window);
         Reasons = unfiltered.Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
         Protocols = unfiltered.Select(s => s.Protocol).Distinct().Order(StringComparer.Ordinal).ToList();
-        var sites = store.Sites(HostId, Window, Filter);
+        var all = store.Sites(HostId, Window, Filter with { NonNetwork = true });
+        var sites = all.Where(s => Filter.Matches(s.Site, s.Reason, s.Protocol)).ToList();
+        HiddenNonNetwork = all.Where(s => !Filter.NonNetwork && NonNetworkFrees.Is(s.Function)).Select(s => s.Function).Distinct().Count();
         TotalDrops = sites.Sum(s => s.Count);
-        Rows = LiveHistogram.ByFunction(sites, Window);
+        Rows = DropHistogram.ByFunction(sites, Window);
 
         var counters = store.Counters(HostId, Window);
         LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();

@@ -9,6 +9,7 @@ public static class LiveServices
         services.AddSingleton(sp => new LiveStore(sp.GetRequiredService<TimeProvider>(),
             Math.Max(LiveStore.MinFineBudget, sp.GetRequiredService<IConfiguration>().GetValue("DropBoard:LiveFineBuckets", LiveStore.DefaultFineBudget))));
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
+        services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<BatchIngest>();
         services.AddSingleton<EmbeddedAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedAgent>());

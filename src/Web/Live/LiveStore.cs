@@ -25,10 +25,6 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
 
-/// <summary>Drops at one site for one reason and protocol over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
-
-/// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
 
@@ -41,11 +37,6 @@ internal readonly record struct FineCounter(long AtMs, long Delta, int CounterId
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
 
-/// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
-public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
-
-public sealed record NamedSeries(string Name, long[] Values);
-
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
 /// (<see cref="Keep"/>), so memory and query cost do not grow with the drop rate; the last
@@ -54,7 +45,7 @@ public sealed record NamedSeries(string Name, long[] Values);
 /// them, never more memory. Explain reads per-second sums where a host's 10 ms buckets do not reach back far enough.
 /// Each host has its own lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
-public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.DefaultFineBudget) : IBatchListener
+public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.DefaultFineBudget) : IBatchListener, IAgentPresence
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
@@ -67,7 +58,6 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 
     /// <summary>The smallest budget the setting may ask for.</summary>
     public const int MinFineBudget = 100_000;
-    public const string Other = "other";
 
     public int FineBudget { get; } = fineBudget;
 
@@ -105,7 +95,11 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             state.TrimFine(state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds, Math.Max(MinFinePerHost, FineBudget / _hosts.Count));
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
-            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
+            while (state.Samples.Count > 0 && state.Samples.Min < keepSince)
+            {
+                state.Heads.Remove(state.Samples.Min);
+                state.Samples.Remove(state.Samples.Min);
+            }
         }
         Changed?.Invoke(host.HostId);
         return ValueTask.CompletedTask;
@@ -165,28 +159,20 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
     public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
-        Read(hostId, new TimeSeries([], []), state =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
             filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var rows = state.Drops.Range(from, to).ToList();
-            var totals = new Dictionary<string, long>();
-            foreach (var (_, sums) in rows)
-                foreach (var (id, count) in sums)
-                    if (Keeps(filter, state.Sites[id]))
-                        totals[state.Sites[id].Function] = totals.GetValueOrDefault(state.Sites[id].Function) + count;
-            var named = totals.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(top).Select(kv => kv.Key).ToList();
-            return Series(from, to, named, totals.Count > named.Count, rows, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
+            var points = Points(state.Drops, from, to, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
+            return TimeSeries.Top(Seconds(from, to), points, top);
         });
 
     /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
     public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names) =>
-        Read(hostId, new TimeSeries([], []), state =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
             var (from, to) = Range(state, window);
-            var rows = state.Counters.Range(from, to).ToList();
-            var wanted = names.ToHashSet(StringComparer.Ordinal);
-            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id]) ? state.CounterNames[id] : null);
+            return TimeSeries.Named(Seconds(from, to), Points(state.Counters, from, to, id => state.CounterNames[id]), [.. names]);
         });
 
     /// <summary>
@@ -194,7 +180,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     /// fits the last <paramref name="window"/> (<see cref="SampleSpan.Between"/>). The span ends at the last
     /// sample a later batch followed, so every drop before it has arrived. Drops come as the 10 ms buckets when
     /// the window fits in <see cref="FineKeep"/>, else as per-second sums (bursts then show at one-second
-    /// resolution, and the span's start edge is taken at the second).
+    /// resolution), whose first second leaves out the drops before the first sample (see <see cref="HostState.Heads"/>)
+    /// and whose last second is taken from the 10 ms buckets up to the last sample: the same span as the rises.
     /// </summary>
     public LiveExplainInput ExplainInput(string hostId, TimeSpan window) =>
         Read(hostId, new LiveExplainInput([], [], 10, null), state =>
@@ -222,36 +209,40 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
             var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Oldest.StartMs <= lastSecond * 1000 && state.FineCompleteFromMs <= lastSecond * 1000;
+            var head = state.HeadOf(span.StartMs);
             var drops = new List<DropBucket>();
             foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
-                foreach (var (id, count) in sums)
-                    drops.Add(state.Bucket(new FineDrop(second * 1000, count, id)));
+                foreach (var (id, sum) in sums)
+                {
+                    // The first second starts at the first sample: its drops before that sample are the span before.
+                    var (startMs, count) = second == firstSecond ? (span.StartMs, sum - head.GetValueOrDefault(id)) : (second * 1000, sum);
+                    if (count > 0) drops.Add(state.Bucket(new FineDrop(startMs, count, id)));
+                }
             if (endSecondIsFine)
-                drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
+            {
+                var endStartMs = Math.Max(lastSecond * 1000, span.StartMs);
+                drops.AddRange(state.Fine.Where(d => d.StartMs >= endStartMs && d.StartMs < span.EndMs)
                     .GroupBy(d => d.SiteId)
-                    .Select(g => state.Bucket(new FineDrop(lastSecond * 1000, g.Sum(d => d.Count), g.Key))));
-            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
+                    .Select(g => state.Bucket(new FineDrop(endStartMs, g.Sum(d => d.Count), g.Key))));
+            }
+            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, span);
         });
 
     private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
 
-    private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
-        List<(long Second, SecondSums Sums)> rows, Func<int, string?> nameOf)
+    /// <summary>The ring's sums in [from, to] as chart points (slot = seconds after <paramref name="from"/>), named by id; null leaves one out.</summary>
+    private static IEnumerable<(int Slot, string Name, long Value)> Points(SecondRing ring, long from, long to, Func<int, string?> nameOf)
+    {
+        foreach (var (second, sums) in ring.Range(from, to))
+            foreach (var (id, value) in sums)
+                if (nameOf(id) is { } name) yield return ((int)(second - from), name, value);
+    }
+
+    private static long[] Seconds(long from, long to)
     {
         var seconds = new long[to - from + 1];
         for (var i = 0; i < seconds.Length; i++) seconds[i] = from + i;
-        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
-        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[seconds.Length]).ToArray();
-        foreach (var (second, sums) in rows)
-            foreach (var (id, value) in sums)
-                if (nameOf(id) is { } name)
-                {
-                    if (index.TryGetValue(name, out var i)) values[i][second - from] += value;
-                    else if (withOther) values[^1][second - from] += value;
-                }
-        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(Other, values[^1]));
-        return new TimeSeries(seconds, series);
+        return seconds;
     }
 
     private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol);
@@ -325,6 +316,36 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             }
         }
 
+        /// <summary>
+        /// For each sample older than <see cref="FineKeep"/>, the drops of its second that came before it, by site: the
+        /// per-second sums cannot be split at a sample, so a long window starting at one takes these off its first second.
+        /// Filled as the 10 ms buckets leave the ring (aged out, or gone to the host's share of the budget).
+        /// </summary>
+        public readonly Dictionary<long, Dictionary<int, long>> Heads = [];
+
+        private void KeepHead(in FineDrop drop)
+        {
+            var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
+            if (drop.StartMs >= secondEndMs) return;
+            var samples = Samples.GetViewBetween(drop.StartMs + 1, secondEndMs);
+            if (samples.Count == 0) return;
+            foreach (var sample in samples)
+            {
+                if (!Heads.TryGetValue(sample, out var head)) Heads[sample] = head = [];
+                head[drop.SiteId] = head.GetValueOrDefault(drop.SiteId) + drop.Count;
+            }
+        }
+
+        /// <summary>The drops of the sample's second before it, by site: those that left the ring (<see cref="Heads"/>) and those still in it.</summary>
+        public Dictionary<int, long> HeadOf(long sampleMs)
+        {
+            var secondMs = sampleMs / 1000 * 1000;
+            var head = new Dictionary<int, long>(Heads.GetValueOrDefault(sampleMs) ?? []);
+            foreach (var d in Fine.Where(d => d.StartMs >= secondMs && d.StartMs < sampleMs))
+                head[d.SiteId] = head.GetValueOrDefault(d.SiteId) + d.Count;
+            return head;
+        }
+
         public int SiteId(DropBucket d)
         {
             // A site names its function (the hub checks it does), so site, reason and protocol are the whole key.
@@ -345,10 +366,15 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         /// <summary>Drops 10 ms values older than <paramref name="since"/>, then the oldest past <paramref name="most"/> each.</summary>
         public void TrimFine(long since, int most)
         {
-            while (Fine.Count > 0 && Fine.Oldest.StartMs < since) Fine.RemoveOldest();
+            while (Fine.Count > 0 && Fine.Oldest.StartMs < since) KeepHead(Fine.RemoveOldest());
             while (FineCounters.Count > 0 && FineCounters.Oldest.AtMs < since) FineCounters.RemoveOldest();
             // Batches arrive roughly in time order, not exactly: whatever goes for want of room, no time after it is missing anything.
-            while (Fine.Count > most) FineCompleteFromMs = Math.Max(FineCompleteFromMs, Fine.RemoveOldest().StartMs + 1);
+            while (Fine.Count > most)
+            {
+                var gone = Fine.RemoveOldest();
+                KeepHead(gone);
+                FineCompleteFromMs = Math.Max(FineCompleteFromMs, gone.StartMs + 1);
+            }
             while (FineCounters.Count > most) FineCompleteFromMs = Math.Max(FineCompleteFromMs, FineCounters.RemoveOldest().AtMs + 1);
             Fine.Shrink();
             FineCounters.Shrink();

@@ -53,7 +53,8 @@ public sealed class AgentPipeline : IAsyncDisposable
             tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
-        _counters.Sample(DropAggregator.SampleMs(source.NowUnixNs()));
+        // The baseline, cut like every sample: drops the source counted before it are not the first span's.
+        _counters.Commit(DropAggregator.SampleMs(source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode)));
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };
         _captureThread.Start();
         _batchLoop = Task.Run(BatchLoop);
@@ -151,13 +152,11 @@ public sealed class AgentPipeline : IAsyncDisposable
 
     private void EmitBatch(bool takeCounters)
     {
-        // Counter samples are stamped in the drops' clock and cut their bucket there, and read right after the cut,
-        // so that the drops before a sample and the counter rises up to it cover the same span.
-        if (takeCounters) _source.Settle();
-        var nowNs = _source.NowUnixNs();
+        // Counter samples are stamped in the drops' clock and cut their bucket there (the source says where, see
+        // IDropSource.SampleCounters), so that the drops before a sample and the counter rises up to it cover the same span.
+        var nowNs = takeCounters ? _source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode) : _source.NowUnixNs();
         var now = DropAggregator.SampleMs(nowNs);
-        if (takeCounters) _aggregator.CutAt(nowNs);
-        var counters = takeCounters ? _counters.Sample(now) : [];
+        var counters = takeCounters ? _counters.Commit(now) : [];
         var texts = takeCounters ? _counters.TakeTextChanges() : null;
         var drops = _aggregator.Flush();
         var frees = _frees?.Flush();
