@@ -65,7 +65,9 @@ public sealed class SessionListPageTests : PageTest
         var here = Store.Create("stopped here", null);
         page.WaitForAssertion(() => Assert.Equal("recording", State(page, here)));
         page.Find($"tr[data-session='{here}'] td:last-child > button").Click();
-        Assert.Equal("stopped", State(page, here));
+        // The stop handler awaits the role check, so the click returns before it has run; within a second is still
+        // well inside the two seconds the store's refresh waits after the start it just showed.
+        page.WaitForAssertion(() => Assert.Equal("stopped", State(page, here)), TimeSpan.FromSeconds(1));
 
         var elsewhere = Store.Create("stopped elsewhere", null);
         page.WaitForAssertion(() => Assert.Equal("recording", State(page, elsewhere)));
