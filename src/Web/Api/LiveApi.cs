@@ -11,18 +11,22 @@ public static class LiveApi
     public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/hosts", (LiveStore store) => store.Hosts());
-        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
-            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), new DropFilter(site, reason, protocol))) : UnknownHost(host));
+        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol, uint? netns) =>
+            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), Filter(site, reason, protocol, netns))) : UnknownHost(host));
         app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
             Known(store, host) ? Results.Ok(CounterRise.Of(store.Counters(host, Window(seconds)), store.CounterTexts(host))) : UnknownHost(host));
-        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol) =>
+        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol, uint? netns) =>
         {
             if (store.Hello(host) is not { } hello) return UnknownHost(host);
             var input = store.ExplainInput(host, Window(seconds));
-            return Results.Ok(ViewExplanation.Explain(input.Drops, input.Counters, new DropFilter(site, reason, protocol), hello.KernelRelease, input.BucketMs, input.Span));
+            return Results.Ok(ViewExplanation.Explain(input.Drops, input.Counters, Filter(site, reason, protocol, netns), hello.KernelRelease, input.BucketMs, input.Span));
         });
         return app;
     }
+
+    // The namespace is taken as a number, so the filter holds digits only.
+    private static DropFilter Filter(string? site, string? reason, string? protocol, uint? netns) =>
+        new(site, reason, protocol, netns?.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static bool Known(LiveStore store, string host) => store.Hello(host) is not null;
 

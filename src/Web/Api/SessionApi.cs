@@ -15,9 +15,9 @@ public static class SessionApi
     public sealed record RenameSession(string? Name);
 
     /// <summary>A view request as query parameters.</summary>
-    public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To)
+    public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To, uint? Netns = null)
     {
-        public ViewRequest Request => new(Host, new DropFilter(Site, Reason, Protocol), From, To);
+        public ViewRequest Request => new(Host, new DropFilter(Site, Reason, Protocol, Netns?.ToString(System.Globalization.CultureInfo.InvariantCulture)), From, To);
     }
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)

@@ -21,6 +21,8 @@ public sealed class HostLiveView(LiveStore store)
     public IReadOnlyList<FunctionRow> Rows { get; private set; } = [];
     public IReadOnlyList<string> Reasons { get; private set; } = [];
     public IReadOnlyList<string> Protocols { get; private set; } = [];
+    /// <summary>The network namespaces the host's drops and counters came from (bpf source); empty otherwise.</summary>
+    public IReadOnlyList<NetnsLabel> Namespaces { get; private set; } = [];
     public IReadOnlyList<CounterDelta> LossCounters { get; private set; } = [];
     public IReadOnlyList<CounterDelta> TrafficCounters { get; private set; } = [];
     public IReadOnlyDictionary<string, string> CounterTexts { get; private set; } = new Dictionary<string, string>();
@@ -32,6 +34,10 @@ public sealed class HostLiveView(LiveStore store)
     public long TotalDrops { get; private set; }
 
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
+
+    /// <summary>How a namespace is named on the page: its name and inode, or the inode alone; nothing without one.</summary>
+    public string? NetnsText(uint netns) =>
+        netns == 0 ? null : (Namespaces.FirstOrDefault(n => n.Netns == netns) ?? new NetnsLabel(netns, null)).ToString();
 
     public void Refresh()
     {
@@ -45,7 +51,8 @@ public sealed class HostLiveView(LiveStore store)
         TotalDrops = sites.Sum(s => s.Count);
         Rows = LiveHistogram.ByFunction(sites, Window);
 
-        var counters = store.Counters(HostId, Window);
+        Namespaces = store.Namespaces(HostId);
+        var counters = store.Counters(HostId, Window).Where(c => Filter.MatchesNetns(c.Netns)).ToList();
         LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();
         TrafficCounters = counters.Where(c => !CounterAttributor.IsLossCounter(c.Name)).ToList();
         CounterTexts = store.CounterTexts(HostId);

@@ -25,12 +25,17 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
 
-/// <summary>Drops at one site for one reason and protocol over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
+/// <summary>Drops at one site for one reason and protocol over a window; in one network namespace where the source says (bpf).</summary>
+public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count, uint Netns = 0, string? NetnsName = null);
 
-/// <summary>What the live view narrows to; empty parts match everything. Site matches function or offset text.</summary>
 /// <summary>The identity the live store counts by.</summary>
-public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
+public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol, uint Netns = 0);
+
+/// <summary>A network namespace a host's drops or counters came from: its inode, and its name when the agent knows one.</summary>
+public sealed record NetnsLabel(uint Netns, string? Name)
+{
+    public override string ToString() => Name is null ? $"netns {Netns}" : $"{Name} ({Netns})";
+}
 
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
@@ -51,6 +56,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
     private const int MaxFineBuckets = 200_000;
+    private const int MaxNamespaces = 1024;
     public const string Other = "other";
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
@@ -70,7 +76,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             state.Discarded = new AgentLoss(state.Discarded.Batches + batch.BatchesDiscarded, state.Discarded.Drops + batch.DropsDiscarded, batch.SpoolProblem);
             foreach (var d in batch.Drops)
             {
-                var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol));
+                var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns);
+                if (d.Netns != 0) state.NameNetns(d.Netns, d.NetnsName);
                 state.Drops.Add(d.StartMs / 1000, state.SiteId(key, d.Protocol), d.Count);
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
                 state.Fine.Enqueue(d);
@@ -79,7 +86,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 foreach (var (name, text) in texts) state.SetText(name, text);
             foreach (var c in batch.Counters)
             {
-                state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name), c.Delta);
+                state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name, c.Netns), c.Delta);
+                if (c.Netns != 0) state.NameNetns(c.Netns, null);
                 state.FineCounters.Enqueue(c);
                 state.Samples.Add(c.AtMs);
             }
@@ -126,7 +134,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     /// <summary>Drops per site, reason and protocol over the last <paramref name="window"/>, most first.</summary>
     public List<SiteTotal> Sites(string hostId, TimeSpan window, DropFilter? filter = null) =>
         Read(hostId, [], state => SumBySite(state, window, filter ?? DropFilter.None)
-            .Select(kv => Total(state.Sites[kv.Key], kv.Value))
+            .Select(kv => Total(state, state.Sites[kv.Key], kv.Value))
             .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Reason, StringComparer.Ordinal)
             .ToList());
 
@@ -144,9 +152,13 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             foreach (var (second, values) in state.Counters.Range(from, to))
                 foreach (var (id, delta) in values)
                     sums[id] = (sums.GetValueOrDefault(id).Delta + delta, second * 1000);
-            return sums.Select(kv => new CounterDelta(state.CounterNames[kv.Key], kv.Value.Delta, kv.Value.Last))
-                .OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+            return sums.Select(kv => new CounterDelta(state.CounterNames[kv.Key].Name, kv.Value.Delta, kv.Value.Last, state.CounterNames[kv.Key].Netns))
+                .OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Netns).ToList();
         });
+
+    /// <summary>The network namespaces the host's drops and counters named (bpf source), by inode; empty for other sources.</summary>
+    public List<NetnsLabel> Namespaces(string hostId) =>
+        Read(hostId, [], state => state.NetnsNames.Select(kv => new NetnsLabel(kv.Key, kv.Value)).OrderBy(n => n.Name is null).ThenBy(n => n.Name, StringComparer.Ordinal).ThenBy(n => n.Netns).ToList());
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
     public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
@@ -171,7 +183,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             var (from, to) = Range(state, window);
             var rows = state.Counters.Range(from, to).ToList();
             var wanted = names.ToHashSet(StringComparer.Ordinal);
-            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id]) ? state.CounterNames[id] : null);
+            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id].Name) ? state.CounterNames[id].Name : null);
         });
 
     /// <summary>
@@ -200,7 +212,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 // A second holds one sample (they are a second apart): its rises are stamped with its time.
                 var at = state.Samples.GetViewBetween(second * 1000, second * 1000 + 999) is { Count: > 0 } inSecond ? inSecond.Max : second * 1000 + 999;
                 foreach (var (id, delta) in sums)
-                    counters.Add(new CounterDelta(state.CounterNames[id], delta, at));
+                    counters.Add(new CounterDelta(state.CounterNames[id].Name, delta, at, state.CounterNames[id].Netns));
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
             var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
@@ -209,16 +221,18 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 foreach (var (id, count) in sums)
                 {
                     var k = state.Sites[id];
-                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id]));
+                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id], k.Netns, state.NetnsNames.GetValueOrDefault(k.Netns)));
                 }
             if (endSecondIsFine)
                 drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
-                    .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol))
-                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol)));
+                    .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol, d.Netns))
+                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol,
+                        g.Key.Netns, state.NetnsNames.GetValueOrDefault(g.Key.Netns))));
             return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
         });
 
-    private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
+    private static SiteTotal Total(HostState state, SiteKey key, long count) =>
+        new(key.Function, key.Site, key.Reason, key.Protocol, count, key.Netns, key.Netns == 0 ? null : state.NetnsNames.GetValueOrDefault(key.Netns));
 
     private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
         List<(long Second, Dictionary<int, long> Sums)> rows, Func<int, string?> nameOf)
@@ -239,7 +253,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         return new TimeSeries(seconds, series);
     }
 
-    private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol);
+    private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol, key.Netns);
 
     private Dictionary<int, long> SumBySite(HostState state, TimeSpan window, DropFilter filter)
     {
@@ -285,9 +299,17 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
         public readonly List<SiteKey> Sites = [];
         /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
         public readonly List<ushort> SiteProtocols = [];
-        public readonly List<string> CounterNames = [];
+        public readonly List<(string Name, uint Netns)> CounterNames = [];
         private readonly Dictionary<SiteKey, int> _siteIds = [];
-        private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
+        private readonly Dictionary<(string Name, uint Netns), int> _counterIds = [];
+        /// <summary>Network namespaces seen (bpf source) and their names, the latest the agent sent; at most <see cref="MaxNamespaces"/>.</summary>
+        public readonly Dictionary<uint, string?> NetnsNames = [];
+
+        public void NameNetns(uint netns, string? name)
+        {
+            if (NetnsNames.TryGetValue(netns, out var known) ? name is null || name == known : NetnsNames.Count >= MaxNamespaces) return;
+            NetnsNames[netns] = name ?? known;
+        }
         public readonly Dictionary<string, string> Texts = new(StringComparer.Ordinal);
         /// <summary>Names in the order their text was last set: past <see cref="ImportLimits.MaxCounterTextsPerHost"/> the stalest goes.</summary>
         private readonly LinkedList<string> _textOrder = new();
@@ -315,11 +337,11 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             return _siteIds[key] = Sites.Count - 1;
         }
 
-        public int CounterId(string name)
+        public int CounterId(string name, uint netns)
         {
-            if (_counterIds.TryGetValue(name, out var id)) return id;
-            CounterNames.Add(name);
-            return _counterIds[name] = CounterNames.Count - 1;
+            if (_counterIds.TryGetValue((name, netns), out var id)) return id;
+            CounterNames.Add((name, netns));
+            return _counterIds[(name, netns)] = CounterNames.Count - 1;
         }
     }
 }

@@ -58,15 +58,16 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         using var connection = database.Connect();
         return connection.Query<SiteRow>(
             $"""
-            SELECT s.function AS Function, s.site AS Site, s.reason AS Reason, s.protocol AS Protocol, t.count AS Count
+            SELECT s.function AS Function, s.site AS Site, s.reason AS Reason, s.protocol AS Protocol, t.count AS Count,
+                   s.netns AS Netns, s.netns_name AS NetnsName
             FROM (SELECT site, sum(count) AS count FROM seconds
                   WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from) AND (@to IS NULL OR second < @to)
                   GROUP BY site) t
             JOIN sites s ON s.id = t.site
             ORDER BY t.count DESC, s.site
             """, new { id, host, from = fromMs / 1000, to = toMs is null ? null : (toMs + 999) / 1000 })
-            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count))
-            .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol)))
+            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count, (uint)r.Netns, r.NetnsName))
+            .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol), r.Netns))
             .ToList();
     }
 
@@ -83,18 +84,18 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             new { id, host = view.Host }).ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
     }
 
-    /// <summary>Counter rises summed by name, of the view's host and window (drop filters do not apply to counters).</summary>
+    /// <summary>Counter rises summed by name and namespace, of the view's host and window (of the drop filters only the namespace applies to counters).</summary>
     public IReadOnlyList<CounterDelta> Counters(long id, ViewRequest? view = null)
     {
         view ??= new ViewRequest();
         using var connection = database.Connect();
         return connection.Query<CounterRow>(
             $"""
-            SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs FROM counters
+            SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs, netns AS Netns FROM counters
             WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to)
-            GROUP BY name ORDER BY name
+            GROUP BY name, netns ORDER BY name, netns
             """,
-            new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).ToList();
+            new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).Where(c => view.Drops.MatchesNetns(c.Netns)).ToList();
     }
 
     /// <summary>Drops per time step (seconds) of the top functions, the rest as "other".</summary>
@@ -110,7 +111,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             GROUP BY 1, 2
             """,
             new { id, host = view.Host, step = stepSeconds, from = view.FromMs / 1000, to = view.ToMs is null ? null : (view.ToMs + 999) / 1000 })
-            .Where(r => view.Drops.Matches(sites[r.Site].Site, sites[r.Site].Reason, EtherType.Name((ushort)sites[r.Site].Protocol)))
+            .Where(r => view.Drops.Matches(sites[r.Site].Site, sites[r.Site].Reason, EtherType.Name((ushort)sites[r.Site].Protocol), sites[r.Site].Netns))
             .GroupBy(r => (r.Step, sites[r.Site].Function))
             .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
             .ToList();
@@ -141,14 +142,15 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         var fine = connection.ExecuteScalar<long>($"SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE id IN ({HostFilter})", window);
         var counters = connection.Query<CounterRow>(
             $"""
-            SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters
+            SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters
             WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to) ORDER BY at_ms
             """, window).Select(r => r.ToDelta()).ToList();
         if (fine <= FineExplainRows)
         {
             var drops = connection.Query<BucketRow>(
                 $"""
-                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol
+                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol,
+                       s.netns AS Netns, s.netns_name AS NetnsName
                 FROM buckets b JOIN sites s ON s.id = b.site
                 WHERE b.session_host IN ({HostFilter}) AND (@from IS NULL OR b.start_ms >= @from) AND (@to IS NULL OR b.start_ms < @to)
                 ORDER BY b.start_ms
@@ -164,7 +166,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             .Select(r =>
             {
                 var s = sites[r.Site];
-                return new DropBucket(s.Site, s.Function, s.Reason, r.Second * 1000, r.Count, (ushort)s.Protocol);
+                return new DropBucket(s.Site, s.Function, s.Reason, r.Second * 1000, r.Count, (ushort)s.Protocol, s.Netns, s.NetnsName);
             })
             .OrderBy(d => d.StartMs)
             .ToList();
@@ -183,9 +185,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         {
             var key = h.Key;
             var drops = connection.Query<BucketRow>(
-                "SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol FROM buckets b JOIN sites s ON s.id = b.site WHERE b.session_host = @key ORDER BY b.start_ms, b.site",
+                "SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol, s.netns AS Netns, s.netns_name AS NetnsName FROM buckets b JOIN sites s ON s.id = b.site WHERE b.session_host = @key ORDER BY b.start_ms, b.site",
                 new { key }).Select(r => r.ToBucket()).ToList();
-            var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
+            var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
             var samples = connection.Query<SampleRow>(
                 "SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY rowid",
                 new { key }).Select(r => r.ToSample()).ToList();
@@ -197,9 +199,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
 
-    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol)> SiteKeys(Microsoft.Data.Sqlite.SqliteConnection connection) =>
-        connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol)>("SELECT id, site, function, reason, protocol FROM sites")
-            .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol));
+    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(Microsoft.Data.Sqlite.SqliteConnection connection) =>
+        connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol, long Netns, string? NetnsName)>("SELECT id, site, function, reason, protocol, netns, netns_name FROM sites")
+            .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol, (uint)s.Netns, s.NetnsName));
 
     // SQLite hands back 64-bit integers; these rows take them as they come and narrow them once.
     private sealed class BucketRow
@@ -210,7 +212,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public long StartMs { get; set; }
         public long Count { get; set; }
         public long Protocol { get; set; }
-        public DropBucket ToBucket() => new(Site, Function, Reason, StartMs, Count, (ushort)Protocol);
+        public long Netns { get; set; }
+        public string? NetnsName { get; set; }
+        public DropBucket ToBucket() => new(Site, Function, Reason, StartMs, Count, (ushort)Protocol, (uint)Netns, NetnsName);
     }
 
     private sealed class CounterRow
@@ -218,7 +222,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string Name { get; set; } = "";
         public long Delta { get; set; }
         public long AtMs { get; set; }
-        public CounterDelta ToDelta() => new(Name, Delta, AtMs);
+        public long Netns { get; set; }
+        public CounterDelta ToDelta() => new(Name, Delta, AtMs, (uint)Netns);
     }
 
     private sealed class SiteRow
@@ -228,6 +233,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string? Reason { get; set; }
         public long Protocol { get; set; }
         public long Count { get; set; }
+        public long Netns { get; set; }
+        public string? NetnsName { get; set; }
     }
 
     private sealed class HostRow

@@ -18,7 +18,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     private readonly Lock _write = new();
     private SqliteConnection? _writer;
     private PreparedWrites? _prepared;
-    private readonly Dictionary<(string Site, string? Reason, ushort Protocol), long> _siteIds = [];
+    private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
 
     public SessionDatabase Database => database;
@@ -319,19 +319,20 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private long SiteId(SqliteConnection connection, SqliteTransaction transaction, DropBucket d)
     {
-        var key = (d.Site, d.Reason, d.Protocol);
+        var key = (d.Site, d.Reason, d.Protocol, d.Netns);
         if (_siteIds.TryGetValue(key, out var id)) return id;
-        connection.Execute("INSERT OR IGNORE INTO sites (site, function, reason, protocol) VALUES (@Site, @Function, @Reason, @Protocol)",
-            new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol }, transaction);
-        id = connection.ExecuteScalar<long>("SELECT id FROM sites WHERE site = @Site AND reason IS @Reason AND protocol = @Protocol",
-            new { d.Site, d.Reason, Protocol = (int)d.Protocol }, transaction);
+        connection.Execute("INSERT OR IGNORE INTO sites (site, function, reason, protocol, netns, netns_name) VALUES (@Site, @Function, @Reason, @Protocol, @Netns, @NetnsName)",
+            new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns, d.NetnsName }, transaction);
+        id = connection.ExecuteScalar<long>("SELECT id FROM sites WHERE site = @Site AND reason IS @Reason AND protocol = @Protocol AND netns = @Netns",
+            new { d.Site, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns }, transaction);
         return _siteIds[key] = id;
     }
 
     private static void WriteCounters(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<CounterDelta> counters)
     {
         if (counters.Count > 0)
-            connection.Execute("INSERT INTO counters VALUES (@host, @Name, @AtMs, @Delta)", counters.Select(c => new { host, c.Name, c.AtMs, c.Delta }), transaction);
+            connection.Execute("INSERT INTO counters (session_host, name, at_ms, delta, netns) VALUES (@host, @Name, @AtMs, @Delta, @Netns)",
+                counters.Select(c => new { host, c.Name, c.AtMs, c.Delta, Netns = (long)c.Netns }), transaction);
     }
 
     /// <summary>

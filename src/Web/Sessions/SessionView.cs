@@ -25,7 +25,7 @@ public sealed record SessionView(
         view ??= new ViewRequest();
         if (queries.Get(id) is not { } session) return null;
         var sites = queries.Sites(id, view)
-            .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count))
+            .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count, s.Netns, s.NetnsName))
             .ToList();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var (drops, counters, bucketMs, kernel) = queries.ExplainInput(id, view);

@@ -1,20 +1,28 @@
+using System.Globalization;
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 
 namespace DropBoard.Web.Views;
 
-/// <summary>Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none) and protocol name.</summary>
-public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null)
+/// <summary>
+/// Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none), protocol
+/// name and network namespace (its inode in digits, as the bpf source names it).
+/// </summary>
+public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null, string? Netns = null)
 {
     public static readonly DropFilter None = new();
 
-    public bool Matches(string site, string? reason, string protocol) =>
+    public bool Matches(string site, string? reason, string protocol, uint netns = 0) =>
         (string.IsNullOrEmpty(Site) || site.Contains(Site, StringComparison.OrdinalIgnoreCase))
         && (string.IsNullOrEmpty(Reason) || (reason ?? "-") == Reason)
-        && (string.IsNullOrEmpty(Protocol) || protocol == Protocol);
+        && (string.IsNullOrEmpty(Protocol) || protocol == Protocol)
+        && MatchesNetns(netns);
 
-    public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol));
+    /// <summary>A counter read in <paramref name="netns"/> belongs to the view (every counter without a namespace filter).</summary>
+    public bool MatchesNetns(uint netns) => string.IsNullOrEmpty(Netns) || netns.ToString(CultureInfo.InvariantCulture) == Netns;
+
+    public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol), drop.Netns);
 }
 
 /// <summary>
@@ -42,7 +50,7 @@ public static class ViewExplanation
         var shown = drops.Where(d => filter.Matches(d) && (span is null || span.Holds(d)))
             .Select(d => d.StartMs % bucketMs == 0 ? d : d with { StartMs = d.StartMs / bucketMs * bucketMs })
             .ToList();
-        return Explainer.Explain(shown, span is null ? [] : counters.Where(span.Holds).ToList(), new ExplainOptions
+        return Explainer.Explain(shown, span is null ? [] : counters.Where(c => span.Holds(c) && filter.MatchesNetns(c.Netns)).ToList(), new ExplainOptions
         {
             KernelRelease = kernel,
             BucketMs = bucketMs,

@@ -37,12 +37,15 @@ public sealed class CounterSampler : IDisposable
     private CounterSnapshot _spare;
     private CounterSnapshot? _previous;
     private NamespaceState _namespaceState = NamespaceState.Same;
+    private readonly bool _machineWide;
 
     /// <param name="netNamespace">A name from <c>ip netns add</c> (or a path such as <c>/proc/PID/ns/net</c>); null = the agent's own namespace.</param>
+    /// <param name="machineWide">Also read softnet_stat, which is the same in every namespace: false for a second namespace's sampler.</param>
     /// <exception cref="ArgumentException">The namespace does not exist.</exception>
     /// <exception cref="InvalidOperationException">The process may not join it (not root).</exception>
-    public CounterSampler(string? netNamespace = null)
+    public CounterSampler(string? netNamespace = null, bool machineWide = true)
     {
+        _machineWide = machineWide;
         _spare = new CounterSnapshot(_names);
         if (netNamespace is null)
         {
@@ -54,6 +57,9 @@ public sealed class CounterSampler : IDisposable
     }
 
     public string? NetNamespace => _namespace?.Name;
+
+    /// <summary>Where the namespace whose counters are read is: its <c>/run/netns</c> bind mount or given path, else the agent's own.</summary>
+    public string NamespacePath => _namespace?.Path ?? "/proc/self/ns/net";
 
     /// <summary>Files that could not be opened or lines that did not parse, each reported once; sampling goes on without them.</summary>
     public IReadOnlyList<string> Problems
@@ -133,6 +139,7 @@ public sealed class CounterSampler : IDisposable
         var files = new ProcNetFile?[Files.Length];
         for (var i = 0; i < Files.Length; i++)
         {
+            if (!_machineWide && Files[i].Name == "softnet_stat") continue;
             var path = $"{directory}/{Files[i].Name}";
             try
             {

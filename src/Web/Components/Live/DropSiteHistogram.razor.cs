@@ -20,6 +20,9 @@ public sealed partial class DropSiteHistogram : ComponentBase
 
     private IEnumerable<FunctionRow> Shown => _showNonNetwork ? Rows : Rows.Where(r => !NonNetworkFrees.Is(r.Function));
 
+    /// <summary>The source names each drop's network namespace (bpf): the offsets table gets a namespace column.</summary>
+    private bool Namespaced => Rows.Any(r => r.Sites.Any(s => s.Netns != 0));
+
     private int NonNetwork => Rows.Count(r => NonNetworkFrees.Is(r.Function));
 
     private void Toggle(string function)

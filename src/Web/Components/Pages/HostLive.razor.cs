@@ -8,7 +8,7 @@ namespace DropBoard.Web.Components.Pages;
 
 /// <summary>
 /// One host live: histogram, drops and counters over time, explanation; filters and pause. Filters and window live
-/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;window=</c>), so a reload or a copied link shows the same view.
+/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;netns=&amp;window=</c>), so a reload or a copied link shows the same view.
 /// </summary>
 public sealed partial class HostLive : ComponentBase, IDisposable
 {
@@ -21,6 +21,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     [SupplyParameterFromQuery(Name = "site")] public string? Site { get; set; }
     [SupplyParameterFromQuery(Name = "reason")] public string? Reason { get; set; }
     [SupplyParameterFromQuery(Name = "protocol")] public string? Protocol { get; set; }
+    [SupplyParameterFromQuery(Name = "netns")] public string? Netns { get; set; }
     [SupplyParameterFromQuery(Name = "window")] public int? WindowQuery { get; set; }
 
     private HostLiveView View { get; set; } = null!;
@@ -28,6 +29,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
     private string ProtocolFilter { get; set; } = "";
+    private string NetnsFilter { get; set; } = "";
     private bool Paused => _refresh?.Paused ?? false;
 
     protected override void OnInitialized() => View = new HostLiveView(Store);
@@ -35,7 +37,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnParametersSet()
     {
         View.HostId = HostId;
-        (SiteFilter, ReasonFilter, ProtocolFilter) = (Bounded(Site), Bounded(Reason), Bounded(Protocol));
+        (SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter) = (Bounded(Site), Bounded(Reason), Bounded(Protocol), Bounded(Netns));
         View.WindowSeconds = WindowQuery is { } w && HostLiveView.Windows.Contains(w) ? w : HostLiveView.Windows[0];
         Refresh();
     }
@@ -43,7 +45,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     // A filter or window changed: into the URL (replacing, not adding to history); the URL sets the parameters back.
     private void Apply() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
     {
-        ["site"] = Blank(SiteFilter), ["reason"] = Blank(ReasonFilter), ["protocol"] = Blank(ProtocolFilter),
+        ["site"] = Blank(SiteFilter), ["reason"] = Blank(ReasonFilter), ["protocol"] = Blank(ProtocolFilter), ["netns"] = Blank(NetnsFilter),
         ["window"] = View.WindowSeconds == HostLiveView.Windows[0] ? null : View.WindowSeconds,
     }), replace: true);
 
@@ -59,7 +61,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
 
     private void Refresh()
     {
-        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter);
+        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter);
         View.Refresh();
     }
 

@@ -31,6 +31,8 @@ public sealed unsafe class BpfSource : IDropSource
 
     public long CorruptRecords => 0;
 
+    public bool KnowsNamespaces => true;
+
     public string? LastError { get; private set; }
 
     /// <summary>The map's cumulative counts per key, namespace included, as of the last read.</summary>
@@ -145,7 +147,7 @@ public sealed unsafe class BpfSource : IDropSource
                 {
                     var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
                     var delta = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
-                    if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), now, delta, key.Protocol);
+                    if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), now, delta, key.Protocol, key.Netns);
                 }
                 if (result == -2) break; // ENOENT: the last batch
                 if (result < 0)
