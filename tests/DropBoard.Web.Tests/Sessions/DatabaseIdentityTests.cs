@@ -68,7 +68,7 @@ public sealed class DatabaseIdentityTests
     {
         var path = await DropBoardFileAsync();
         // As that version left it: without the tables later migrations add.
-        using (var old = Connect(path)) Execute(old, $"DROP TABLE counter_texts; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
+        using (var old = Connect(path)) Execute(old, $"DROP TABLE counter_texts; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
         {

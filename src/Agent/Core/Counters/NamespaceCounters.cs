@@ -32,9 +32,6 @@ public sealed class NamespaceCounters : IDisposable
     /// <summary>Inode of the namespace the agent's own sampler reads (it may be replaced under its name).</summary>
     public uint MainInode { get; private set; }
 
-    /// <summary>Namespaces read besides the agent's own.</summary>
-    public IReadOnlyCollection<uint> Others => _others.Keys;
-
     public IReadOnlyList<string> Problems
     {
         get
@@ -71,14 +68,14 @@ public sealed class NamespaceCounters : IDisposable
         if (_others.Count >= MaxNamespaces)
         {
             Report($"more than {MaxNamespaces} network namespaces drop: the counters of namespace {inode} are not read");
-            _others[inode] = null;
+            Keep(inode, null);
             return;
         }
         if (_directory.Find(inode) is not { } found)
         {
             // Gone before it could be joined (a short-lived container): its drops stay, its counters cannot be read.
             Report($"network namespace {inode} was not found (gone?): its counters are not read");
-            _others[inode] = null;
+            Keep(inode, null);
             return;
         }
         try
@@ -86,13 +83,19 @@ public sealed class NamespaceCounters : IDisposable
             var sampler = new CounterSampler(found.Path, machineWide: false);
             // The baseline now, so its next sample's deltas start here (drops before this are not held to them).
             sampler.Sample(_lastSampleMs);
-            _others[inode] = sampler;
+            Keep(inode, sampler);
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException)
         {
             Report($"the counters of network namespace {found.Name ?? inode.ToString()} cannot be read: {e.Message}");
-            _others[inode] = null;
+            Keep(inode, null);
         }
+    }
+
+    // Problems may be read from another thread (the start lines) while the batching thread adds a namespace.
+    private void Keep(uint inode, CounterSampler? sampler)
+    {
+        lock (_problems) _others[inode] = sampler;
     }
 
     private void Report(string problem)

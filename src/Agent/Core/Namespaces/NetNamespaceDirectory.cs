@@ -68,5 +68,8 @@ public sealed unsafe class NetNamespaceDirectory(string runNetns = "/run/netns",
         return null;
     }
 
-    private static string Bounded(string name) => name.Length <= MaxName ? name : name[..MaxName];
+    // A name travels to the dashboard, which refuses a batch with a name that is not plain text: such a name is left
+    // out (the inode still names the namespace) rather than cost the batch.
+    private static string? Bounded(string name) =>
+        name.Length is > 0 and <= MaxName && name.All(c => c is >= ' ' and <= '~') ? name : null;
 }
