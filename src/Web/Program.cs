@@ -5,6 +5,7 @@ using DropBoard.Web.Components;
 using DropBoard.Web.Hub;
 using DropBoard.Web.Live;
 using DropBoard.Web.Metrics;
+using DropBoard.Web.Replicas;
 using DropBoard.Web.Sessions;
 
 if (AccessCommands.Handles(args))
@@ -32,8 +33,13 @@ catch (SessionDatabaseException e)
     return 2;
 }
 // Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
-builder.Services.AddSignalR()
+var signalR = builder.Services.AddSignalR()
     .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes);
+if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
+{
+    Console.Error.WriteLine($"dropboard: {replicasProblem}");
+    return 2;
+}
 
 var app = builder.Build();
 if (!app.Environment.IsDevelopment())

@@ -43,6 +43,28 @@ public static class UdpTraffic
         return (datagrams, received);
     }
 
+    /// <summary>
+    /// A receiver with a tiny buffer that never reads, sent to about once a millisecond until <paramref name="stop"/>:
+    /// a steady stream of receive-buffer drops (every datagram past the first few). Returns how many were sent.
+    /// </summary>
+    public static long SteadyOverflow(NetNamespace ns, int port, CancellationToken stop)
+    {
+        using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        receiver.ReceiveBufferSize = 1024;
+        receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
+        using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        var payload = new byte[200];
+        var target = new IPEndPoint(IPAddress.Loopback, port);
+        long sent = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            sender.SendTo(payload, target);
+            sent++;
+            Thread.Sleep(1);
+        }
+        return sent;
+    }
+
     /// <summary>Datagrams to a port nobody listens on.</summary>
     public static void SendTo(NetNamespace ns, int datagrams, int port) => SendTo(ns, new IPEndPoint(IPAddress.Loopback, port), datagrams);
 

@@ -34,10 +34,10 @@ public static class CredentialFile
         int fd;
         fixed (byte* name = Encoding.UTF8.GetBytes(path + '\0'))
             fd = open(name, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) throw CannotOpen(path, errno, geteuid());
+        if (fd < 0) throw CannotOpen(path, Marshal.GetLastSystemError(), geteuid());
         using var handle = new SafeFileHandle(fd, ownsHandle: true);
         stat status;
-        if (fstat(fd, &status) != 0) throw new CredentialFileException($"cannot read {path}: {Marshal.GetPInvokeErrorMessage(errno)}", $"check {path}");
+        if (fstat(fd, &status) != 0) throw new CredentialFileException($"cannot read {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError())}", $"check {path}");
         if (Refusal(path, (uint)status.st_mode, status.st_uid, geteuid()) is { } refusal) throw refusal;
         string? firstLine;
         try

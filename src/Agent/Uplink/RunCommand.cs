@@ -13,9 +13,10 @@ using Microsoft.Extensions.DependencyInjection;
 namespace DropBoard.Agent.Uplink;
 
 /// <summary>
-/// <c>dropboard-agent run --server URL --token-file PATH</c>: captures and streams batches to the dashboard's hub.
+/// <c>dropboard-agent run --server URL [--server URL…] --token-file PATH</c>: captures and streams batches to the dashboard's hub.
 /// Every batch goes through the disk spool first and leaves it only when the server acknowledged it, so a
-/// server restart or a network cut loses nothing; the server drops repeats, so nothing counts twice.
+/// server restart or a network cut loses nothing; the server drops repeats, so nothing counts twice. With several
+/// servers (dashboard replicas) a lost connection moves the agent to the next (<see cref="ServerList"/>).
 /// </summary>
 public static class RunCommand
 {
@@ -24,16 +25,21 @@ public static class RunCommand
 
     public static Command Create()
     {
-        var server = new Option<Uri>("--server")
+        var server = new Option<Uri[]>("--server")
         {
-            Description = "Dashboard URL, e.g. http://dashboard:5080",
+            Description = "Dashboard URL, e.g. http://dashboard:5080; give several (--server A --server B, or A,B) for replicas: "
+                          + "on a lost connection the agent goes on with the next",
             Required = true,
             CustomParser = result =>
             {
-                var text = result.Tokens.Single().Value;
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https") return uri;
-                result.AddError($"--server '{text}' is not an http:// or https:// URL");
-                return null;
+                var servers = new List<Uri>();
+                foreach (var text in result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+                {
+                    if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https") servers.Add(uri);
+                    else result.AddError($"--server '{text}' is not an http:// or https:// URL");
+                }
+                if (servers.Count is 0 or > 16) result.AddError("give 1 to 16 dashboard URLs with --server");
+                return [.. servers];
             },
         };
         var token = new Option<string>("--token")
@@ -73,6 +79,7 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, backlogKb, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
+            WatchCommand.RingKbOption,
             PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
@@ -87,11 +94,12 @@ public static class RunCommand
             if (credential is null) return ExitCodes.CredentialFile;
             var outbox = new Outbox(new Spool(result.GetValue(spool)!, result.GetValue(spoolMax)), result.GetValue(backlogKb) * 1024L, Console.Error);
             return await RunAsync(
-                result.GetValue(server)!, credential, result.GetValue(session), outbox,
+                new ServerList(result.GetValue(server)!), credential, result.GetValue(session), outbox,
                 new AgentOptions
                 {
                     Source = result.GetValue(WatchCommand.SourceOption),
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
+                    RingKb = result.GetValue(WatchCommand.RingKbOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
                 result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,
@@ -114,7 +122,7 @@ public static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(Uri server, string token, string? sessionName, Outbox outbox, AgentOptions options, string? user, string spoolDirectory,
+    private static async Task<int> RunAsync(ServerList servers, string token, string? sessionName, Outbox outbox, AgentOptions options, string? user, string spoolDirectory,
                                             CancellationToken cancellationToken)
     {
         if (await CaptureStart.StartOrSayWhyAsync(options) is not { } pipeline) return ExitCodes.CannotCapture;
@@ -123,13 +131,10 @@ public static class RunCommand
             await pipeline.DisposeAsync();
             return ExitCodes.PrivilegeDrop;
         }
-        await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {server}");
+        await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.SourceNote}; streaming to {servers}");
 
-        var hub = new Uri(server, AgentHubContract.Path.TrimStart('/'));
-        await using var connection = new HubConnectionBuilder()
-            .WithUrl(hub, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
-            .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJson.Default))
-            .Build();
+        var hub = new Uri(servers.Current, AgentHubContract.Path.TrimStart('/'));
+        var connection = Connection(hub, token);
         var giveUpAt = DateTime.MaxValue;
         using var stop = cancellationToken.Register(() =>
         {
@@ -144,7 +149,7 @@ public static class RunCommand
                 outbox.Add(pipeline.Hello, batch);
         }, CancellationToken.None);
 
-        using var api = new HttpClient { BaseAddress = server, Timeout = TimeSpan.FromSeconds(10) };
+        using var api = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         long? sessionId = null;
         var exitCode = 0;
@@ -171,12 +176,13 @@ public static class RunCommand
                     backoff.Reset();
                 }
                 if (sessionName is not null && sessionId is null)
-                    sessionId = await StartSessionAsync(api, sessionName, pipeline.Hello.HostId);
+                    sessionId = await StartSessionAsync(api, servers.Current, sessionName, pipeline.Hello.HostId);
                 var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, next.Entry.Hello, next.Entry.Batch, CancellationToken.None);
                 switch (ack.Rejection)
                 {
                     case BatchRejection.None:
                         outbox.Acknowledge(next);
+                        servers.Answered();
                         backoff.Reset();
                         if (refusing) await Console.Error.WriteLineAsync("dropboard-agent: the dashboard takes batches again");
                         refusing = false;
@@ -193,7 +199,7 @@ public static class RunCommand
                         break;
                     case BatchRejection.Forbidden:
                         // Every batch of this host would be refused alike: stop, and leave them spooled for the right credential.
-                        await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
+                        await Console.Error.WriteLineAsync($"dropboard-agent: {servers.Current} refused batches from host {pipeline.Hello.HostName} ({ack.Rejected}); "
                                                            + $"use this host's own credential from 'agents add {pipeline.Hello.HostName}'");
                         exitCode = ExitCodes.Forbidden;
                         break;
@@ -206,7 +212,7 @@ public static class RunCommand
             }
             catch (HttpRequestException e) when (e.StatusCode == HttpStatusCode.Unauthorized)
             {
-                await Console.Error.WriteLineAsync($"dropboard-agent: {server} refused the token (HTTP 401): check the credential (--token/--token-file) "
+                await Console.Error.WriteLineAsync($"dropboard-agent: {servers.Current} refused the token (HTTP 401): check the credential (--token/--token-file) "
                                                    + "against the dashboard: DropBoard:AgentToken, or a per-host credential from 'agents add HOST'");
                 exitCode = ExitCodes.TokenRefused;
                 break;
@@ -215,9 +221,9 @@ public static class RunCommand
             {
                 // Only the hub's negotiation (while not connected) and the session API answer with an HTTP status.
                 await Console.Error.WriteLineAsync(connection.State == HubConnectionState.Connected
-                    ? $"dropboard-agent: {server} refused to create session '{sessionName}' (HTTP 403): this credential may not create sessions; "
+                    ? $"dropboard-agent: {servers.Current} refused to create session '{sessionName}' (HTTP 403): this credential may not create sessions; "
                       + "start the session on the dashboard and run the agent without --session"
-                    : $"dropboard-agent: {server} refused the agent connection to {hub} (HTTP 403): this credential may not stream batches; "
+                    : $"dropboard-agent: {servers.Current} refused the agent connection to {hub} (HTTP 403): this credential may not stream batches; "
                       + $"use DropBoard:AgentToken or this host's credential from 'agents add {pipeline.Hello.HostName}'");
                 exitCode = ExitCodes.Forbidden;
                 break;
@@ -226,11 +232,25 @@ public static class RunCommand
                                           or OperationCanceledException or HubException or System.Net.WebSockets.WebSocketException)
             {
                 if (stopping()) break; // stopping with the server away: the spool keeps the rest
+                if (servers.Count > 1)
+                {
+                    // Replicas: the next one at once; a wait only once each has failed in a row.
+                    var wholeRound = servers.Failed();
+                    await connection.DisposeAsync();
+                    hub = new Uri(servers.Current, AgentHubContract.Path.TrimStart('/'));
+                    connection = Connection(hub, token);
+                    if (!wholeRound)
+                    {
+                        await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {outbox.Describe()}, trying {servers.Current} now");
+                        continue;
+                    }
+                }
                 var wait = backoff.Next();
-                await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {outbox.Describe()}, retrying in {wait.TotalSeconds:0.#} s");
+                await Console.Error.WriteLineAsync($"dropboard-agent: server unreachable ({e.Message}); {outbox.Describe()}, retrying {servers.Current} in {wait.TotalSeconds:0.#} s");
                 await pause(wait);
             }
         }
+        await connection.DisposeAsync();
         await pipeline.DisposeAsync();
         await capture;
         exitCode = await SayWhatIsUndeliveredAsync(outbox, exitCode);
@@ -238,7 +258,7 @@ public static class RunCommand
         {
             try
             {
-                using var stopped = await api.PostAsync($"api/sessions/{id}/stop", null, CancellationToken.None);
+                using var stopped = await api.PostAsync(new Uri(servers.Current, $"api/sessions/{id}/stop"), null, CancellationToken.None);
                 stopped.EnsureSuccessStatusCode();
                 await Console.Error.WriteLineAsync($"dropboard-agent: session {id} stopped");
             }
@@ -263,12 +283,17 @@ public static class RunCommand
         return outbox.DiscardedBatches > 0 ? ExitCodes.Discarded : unsent > 0 ? ExitCodes.Unsent : ExitCodes.Ok;
     }
 
-    private static async Task<long> StartSessionAsync(HttpClient api, string name, string hostId)
+    private static HubConnection Connection(Uri hub, string token) => new HubConnectionBuilder()
+        .WithUrl(hub, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token))
+        .AddJsonProtocol(o => o.PayloadSerializerOptions.TypeInfoResolverChain.Insert(0, ContractsJson.Default))
+        .Build();
+
+    private static async Task<long> StartSessionAsync(HttpClient api, Uri server, string name, string hostId)
     {
-        using var response = await api.PostAsJsonAsync("api/sessions", new SessionRequest(name, [hostId]), UplinkJson.Default.SessionRequest, CancellationToken.None);
+        using var response = await api.PostAsJsonAsync(new Uri(server, "api/sessions"), new SessionRequest(name, [hostId]), UplinkJson.Default.SessionRequest, CancellationToken.None);
         response.EnsureSuccessStatusCode();
         var id = (await response.Content.ReadFromJsonAsync(UplinkJson.Default.SessionCreated, CancellationToken.None))?.Id
-                 ?? throw new HttpRequestException($"{api.BaseAddress}api/sessions answered without a session id");
+                 ?? throw new HttpRequestException($"{server}api/sessions answered without a session id");
         await Console.Error.WriteLineAsync($"dropboard-agent: recording into session {id} '{name}'");
         return id;
     }

@@ -12,9 +12,11 @@ public sealed record SpoolEntry(AgentHello Hello, AgentBatch Batch)
 {
     public byte[] ToBytes() => JsonSerializer.SerializeToUtf8Bytes(this, SpoolJson.Default.SpoolEntry);
 
-    /// <exception cref="JsonException">Not a whole entry.</exception>
+    /// <exception cref="JsonException">Not a whole entry (cut short, or JSON of something else).</exception>
     public static SpoolEntry FromBytes(byte[] bytes) =>
-        JsonSerializer.Deserialize(bytes, SpoolJson.Default.SpoolEntry) ?? throw new JsonException("null entry");
+        JsonSerializer.Deserialize(bytes, SpoolJson.Default.SpoolEntry) is { Hello: not null, Batch: { Drops: not null, Counters: not null, Samples: not null } } entry
+            ? entry
+            : throw new JsonException("not a spooled batch: its hello or batch is missing");
 }
 
 /// <summary>The spool holds <c>maxBatches</c> already: it takes no more until the server has some.</summary>
@@ -26,13 +28,15 @@ public sealed class SpoolFullException(string directory, int maxBatches)
 /// A file is written under a temporary name, flushed to the disk, renamed, and the rename flushed too, so a power
 /// cut leaves either a whole batch or none under a batch's name. Bounded: past <c>maxBatches</c>
 /// <see cref="Append"/> refuses (<see cref="SpoolFullException"/>) rather than lose a batch already kept.
-/// An unreadable file (damaged on disk, or written by something else) is moved aside and reported, and the rest
-/// still go out. Not thread-safe: <see cref="Outbox"/> serialises its callers.
+/// An unreadable file (damaged on disk, written by something else, or one the agent may not read) is moved aside and
+/// reported, and the rest still go out. Not thread-safe: <see cref="Outbox"/> serialises its callers.
 /// </summary>
 public sealed class Spool
 {
     private readonly int _maxBatches;
     private readonly List<string> _problems = [];
+    /// <summary>Unreadable files that could not be moved aside either: said once, then left out of the send order.</summary>
+    private readonly HashSet<string> _stuck = [];
     private long _counter;
 
     public string Directory { get; }
@@ -96,13 +100,30 @@ public sealed class Spool
             {
                 return (file, SpoolEntry.FromBytes(File.ReadAllBytes(file)));
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
             {
-                _problems.Add($"{file}: unreadable ({e.Message}); moved aside to {file}.bad");
-                File.Move(file, file + ".bad", overwrite: true);
+                SetAside(file, e.Message);
             }
         }
         return null;
+    }
+
+    private void SetAside(string file, string why)
+    {
+        try
+        {
+            File.Move(file, file + ".bad", overwrite: true);
+            _problems.Add($"{file}: unreadable ({why}); moved aside to {file}.bad");
+        }
+        catch (FileNotFoundException)
+        {
+            // Removed meanwhile (by hand): nothing to send, nothing to say.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _stuck.Add(file);
+            _problems.Add($"{file}: unreadable ({why}), and could not be moved aside ({e.Message}); left out of the send order");
+        }
     }
 
     /// <summary>
@@ -132,10 +153,10 @@ public sealed class Spool
         int fd;
         fixed (byte* path = Encoding.UTF8.GetBytes(Directory + '\0'))
             fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0) throw new IOException($"cannot open {Directory}: {Marshal.GetPInvokeErrorMessage(errno)}");
+        if (fd < 0) throw new IOException($"cannot open {Directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError())}");
         try
         {
-            if (fsync(fd) != 0) throw new IOException($"cannot flush {Directory}: {Marshal.GetPInvokeErrorMessage(errno)}");
+            if (fsync(fd) != 0) throw new IOException($"cannot flush {Directory}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastSystemError())}");
         }
         finally
         {
@@ -155,6 +176,7 @@ public sealed class Spool
         {
             return [];
         }
+        if (_stuck.Count > 0) files = files.Where(f => !_stuck.Contains(f)).ToArray();
         Array.Sort(files, StringComparer.Ordinal);
         return files;
     }

@@ -14,7 +14,8 @@ public static class WatchOutput
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 
-    public static IEnumerable<string> IntervalLines(WatchTotals interval, bool json)
+    /// <param name="lostFix">The setting to raise when records are lost (<see cref="Capture.IDropSource.LostRecordsFix"/>).</param>
+    public static IEnumerable<string> IntervalLines(WatchTotals interval, bool json, string? lostFix = null)
     {
         foreach (var d in interval.Drops)
             yield return json
@@ -30,8 +31,8 @@ public static class WatchOutput
                 : $"{f.Count} normal frees at {f.Site} (consume_skb, not drops)";
         if (interval.LostRecords > 0)
             yield return json
-                ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords), Json.LostLine)
-                : $"{interval.LostRecords} drop records lost by the kernel (ring overflow): counts above are low";
+                ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords, lostFix), Json.LostLine)
+                : $"{interval.LostRecords} drop records lost by the kernel (ring overflow): counts above are low{(lostFix is null ? "" : $"; {lostFix}")}";
     }
 
     public static string Summary(WatchTotals total, string source, ExplainReport explain, bool json)
@@ -87,7 +88,7 @@ public sealed record DropLine(string Type, string Function, string Site, string?
 public sealed record CounterLine(string Type, string Name, long Delta,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
-public sealed record LostLine(string Type, long Lost);
+public sealed record LostLine(string Type, long Lost, string? Fix);
 public sealed record FreeLine(string Type, string Function, string Site, long Count);
 public sealed record SummaryLine(
     string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag,

@@ -32,7 +32,12 @@ public enum AttributionMatch
 /// <param name="Netns">The network namespace the counter was read in and the drops were held to (bpf source), 0 when not told.</param>
 public sealed record CounterAttribution(string Counter, long Delta, long Explained, AttributionMatch Match, IReadOnlyList<SiteCount> Sites,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null)
+{
+    /// <summary>The counter as sentences and verdicts name it: with its namespace when it has one.</summary>
+    [JsonIgnore]
+    public string Named => Netns == 0 ? Counter : $"{Counter} in netns {NetnsName ?? Netns.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
 
 /// <summary>Drops that no counter sees, and why.</summary>
 public sealed record UncountedDrops(SiteCount Site, string Why);

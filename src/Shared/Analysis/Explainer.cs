@@ -16,19 +16,37 @@ public sealed record ExplainOptions
     public long? WindowEndMs { get; init; }
     /// <summary>The counters were sampled over the window's span, so one that did not move at all is news too.</summary>
     public bool CountersSampled { get; init; }
+    /// <summary>
+    /// The drops have real times. Without them (a dropwatch terminal) only counts are explained: no bursts, no lead/lag,
+    /// no "since when".
+    /// </summary>
+    public bool Timed { get; init; } = true;
+    /// <summary>
+    /// The view leaves some drops out (a site, reason or protocol filter) but not the counters: a rise no shown drop
+    /// explains may be explained by the drops left out, so it is not said to have no drop site.
+    /// </summary>
+    public bool Filtered { get; init; }
 }
 
 /// <summary>A known pattern that applies to a site seen in the window.</summary>
 public sealed record PatternHit(string Function, string Site, string Kind, string Explanation, string Source);
 
-/// <summary>What DropBoard can say about a window of drops and counters, with the reasons in plain sentences.</summary>
+/// <summary>
+/// What DropBoard can say about a window of drops and counters: the verdict first (<see cref="Headline"/>, one
+/// <see cref="Verdicts"/> line per function that matters), then the evidence in plain sentences and tables. Bursts and
+/// lead/lag were read at <see cref="BucketMs"/> with a follower counted up to <see cref="HorizonMs"/> later (0 without times).
+/// </summary>
 public sealed record ExplainReport(
     IReadOnlyList<CounterAttribution> Attribution,
     IReadOnlyList<UncountedDrops> Uncounted,
     IReadOnlyList<Burst> Bursts,
     IReadOnlyList<LeadLagRelation> LeadLag,
     IReadOnlyList<PatternHit> Patterns,
-    IReadOnlyList<string> Sentences);
+    IReadOnlyList<string> Sentences,
+    string? Headline,
+    IReadOnlyList<SiteVerdict> Verdicts,
+    int BucketMs,
+    long HorizonMs);
 
 /// <summary>Counter attribution, bursts, lead/lag and known patterns over one window, live or recorded.</summary>
 public static class Explainer
@@ -59,12 +77,14 @@ public static class Explainer
         var windowEnd = options.WindowEndMs ?? (drops.Count == 0 ? 0 : last + options.BucketMs);
 
         var top = sites.GroupBy(s => s.Function).OrderByDescending(g => g.Sum(s => s.Count)).Take(options.TopSites).Select(g => g.Key).ToHashSet();
-        var bursts = byFunction.ToDictionary(
-            kv => kv.Key,
-            kv => BurstDetector.Detect(kv.Key, kv.Value, windowStart, windowEnd, options.BucketMs));
+        var bursts = options.Timed
+            ? byFunction.ToDictionary(kv => kv.Key, kv => BurstDetector.Detect(kv.Key, kv.Value, windowStart, windowEnd, options.BucketMs))
+            : [];
+        // Only pairs with a loss site in them: whether one lossless site leads another says nothing about loss.
+        var loss = Verdicts.LossFunctions(sites, options.KernelRelease);
         var relations = LeadLag.Analyze(
             bursts.Where(kv => top.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value),
-            windowEnd - windowStart, options.BucketMs, options.HorizonMs);
+            windowEnd - windowStart, options.BucketMs, options.HorizonMs, involving: loss);
 
         var patterns = sites
             .SelectMany(s => KernelKnowledge.Patterns.Where(p => p.Matches(s.Function, s.Reason, options.KernelRelease))
@@ -72,13 +92,19 @@ public static class Explainer
             .DistinctBy(h => (h.Function, h.Explanation))
             .ToList();
 
+        var firstMs = options.Timed ? byFunction.ToDictionary(kv => kv.Key, kv => kv.Value.Min(b => b.StartMs), StringComparer.Ordinal) : null;
+        var (headline, verdicts) = Verdicts.Write(sites, attribution, relations, options.KernelRelease, firstMs, options.Filtered);
         return new ExplainReport(
             attribution.Counters,
             attribution.Uncounted,
             bursts.Values.SelectMany(b => b).OrderBy(b => b.StartMs).ToList(),
             relations,
             patterns,
-            Sentences(attribution, relations, patterns));
+            Sentences(attribution, relations, patterns),
+            headline,
+            verdicts,
+            options.Timed ? options.BucketMs : 0,
+            options.Timed ? options.HorizonMs : 0);
     }
 
     private static List<string> Sentences(AttributionReport attribution, List<LeadLagRelation> relations, List<PatternHit> patterns)
@@ -86,7 +112,7 @@ public static class Explainer
         var sentences = new List<string>();
         foreach (var a in attribution.Counters)
         {
-            var counter = a.Netns == 0 ? a.Counter : $"{a.Counter} in netns {a.NetnsName ?? a.Netns.ToString(CultureInfo.InvariantCulture)}";
+            var counter = a.Named;
             var sites = string.Join(", ", a.Sites.Take(3).Select(s => $"{N(s.Count)} at {s.Site}{(s.Reason is null ? "" : $" [{s.Reason}]")}"));
             sentences.Add(a.Match switch
             {
@@ -98,7 +124,8 @@ public static class Explainer
                 _ => $"{counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
             });
         }
-        foreach (var u in attribution.Uncounted.Take(5))
+        // A known pattern says what its drops are (below): no "raise no counter" for them.
+        foreach (var u in attribution.Uncounted.Where(u => patterns.All(p => p.Function != u.Site.Function)).Take(5))
             sentences.Add($"{N(u.Site.Count)} drops at {u.Site.Site}{(u.Site.Reason is null ? "" : $" [{u.Site.Reason}]")} raise no counter: {u.Why}.");
         foreach (var r in relations.Where(r => r.Kind != LeadLagKind.None).Take(5))
         {

@@ -31,9 +31,9 @@ public sealed record KernelRange(string? Min = null, string? Max = null)
 
 /// <summary>
 /// Drops at these functions increment these counters: how drops without a reason (old kernels, NET_DM summary
-/// mode) are matched, by site. One row of <c>Knowledge/counter-sources.json</c>.
+/// mode) are matched, by site. One row of <c>Knowledge/counter-sources.json</c>, with what an operator can do about them.
 /// </summary>
-public sealed record CounterSource(string[] Functions, KernelRange Kernels, string[] Counters, string Source)
+public sealed record CounterSource(string[] Functions, KernelRange Kernels, string[] Counters, string Source, string? WhatToDo = null)
 {
     public bool Matches(string function, string? kernelRelease) =>
         Kernels.Contains(kernelRelease) && Functions.Contains(function, StringComparer.Ordinal);
@@ -60,20 +60,34 @@ public sealed record DropPath(string? Protocol, string[] Functions, string[] Cou
 /// when <see cref="Paths"/> is empty) move none. One entry of <c>Knowledge/drop-reasons.json</c>.
 /// <see cref="NotProvenHere"/> says why a path of it has no experiment in a test namespace (a machine-wide
 /// limit, a read-only sysctl, a driver that veth and lo lack), so its counters are the kernel source's word only.
+/// <see cref="WhatToDo"/>: what an operator can do about such drops (the sysctl, socket option, qdisc or rule).
 /// </summary>
-public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? None, string Source, string? NotProvenHere = null);
+public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? None, string Source, string? NotProvenHere = null, string? WhatToDo = null);
 
 /// <summary>What the table says about the drops at one site for one reason and protocol.</summary>
 /// <param name="Counters">Counter names or patterns they increment; empty when none.</param>
 /// <param name="Why">The source of the counters, or why no counter sees them.</param>
-public sealed record DropFeed(IReadOnlyList<string> Counters, string Why)
+/// <param name="WhatToDo">What an operator can do about them, when the table says.</param>
+public sealed record DropFeed(IReadOnlyList<string> Counters, string Why, string? WhatToDo = null)
 {
     public static readonly DropFeed Unknown = new([], "DropBoard's table names no counter for this site and reason");
 }
 
-/// <summary>A drop site that is a consequence or a false positive rather than a cause.</summary>
-public sealed record KnownPattern(string[] Functions, string[] Reasons, KernelRange Kernels, string Kind, string Explanation, string Source)
+/// <summary>
+/// A drop site that is a consequence or a false positive rather than a cause. <see cref="Verdict"/> says it in a few
+/// words; <see cref="ChangedIn"/> and <see cref="Commit"/> name the kernel release and commit that changed it;
+/// <see cref="ConsequenceOf"/> what the drops follow from.
+/// </summary>
+public sealed record KnownPattern(string[] Functions, string[] Reasons, KernelRange Kernels, string Kind, string Explanation, string Source,
+    string? Verdict = null, string? ChangedIn = null, string? Commit = null, string? ConsequenceOf = null)
 {
+    public const string FalsePositive = "false-positive";
+    public const string OftenBenign = "often-benign";
+    public const string Consequence = "consequence";
+
+    /// <summary>True when these drops are no loss (or often none) on the kernels the pattern covers.</summary>
+    public bool NotLoss => Kind is FalsePositive or OftenBenign;
+
     public bool Matches(string function, string? reason, string? kernelRelease) =>
         Functions.Contains(function, StringComparer.Ordinal)
         && (Reasons.Length == 0 || Reasons.Contains(reason ?? "", StringComparer.Ordinal))
@@ -111,14 +125,14 @@ public static class KernelKnowledge
         if (reason is null)
         {
             var rows = CounterSources.Where(r => r.Matches(function, kernelRelease)).ToList();
-            return rows.Count == 0 ? DropFeed.Unknown : new DropFeed(rows.SelectMany(r => r.Counters).Distinct().ToList(), rows[0].Source);
+            return rows.Count == 0 ? DropFeed.Unknown : new DropFeed(rows.SelectMany(r => r.Counters).Distinct().ToList(), rows[0].Source, rows[0].WhatToDo);
         }
         if (!DropReasons.TryGetValue(reason, out var entry)) return DropFeed.Unknown;
         var paths = entry.Paths.Where(p => p.Matches(function, protocol)).ToList();
-        if (paths.Count > 0) return new DropFeed(paths.SelectMany(p => p.Counters).Distinct().ToList(), paths[0].Source);
+        if (paths.Count > 0) return new DropFeed(paths.SelectMany(p => p.Counters).Distinct().ToList(), paths[0].Source, entry.WhatToDo);
         return new DropFeed([], entry.None is null
             ? $"{reason} at {function} is not on a path the table knows to count ({entry.Source})"
-            : $"{entry.None} ({entry.Source})");
+            : $"{entry.None} ({entry.Source})", entry.WhatToDo);
     }
 
     private static T Load<T>(string name, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> type)

@@ -29,7 +29,10 @@ public static class LeadLag
 {
     public const double Significance = 0.01;
 
-    public static List<LeadLagRelation> Analyze(IReadOnlyDictionary<string, List<Burst>> burstsBySite, long windowMs, int bucketMs, long horizonMs)
+    /// <summary>Every ordered pair of sites with bursts, or only the pairs with a site of <paramref name="involving"/> in them.</summary>
+    /// <returns>Related pairs first, the best evidence (lowest chance) first: a 1-of-1 follow is no match for 30 of 30.</returns>
+    public static List<LeadLagRelation> Analyze(IReadOnlyDictionary<string, List<Burst>> burstsBySite, long windowMs, int bucketMs, long horizonMs,
+        IReadOnlySet<string>? involving = null)
     {
         var relations = new List<LeadLagRelation>();
         var starts = burstsBySite.Where(kv => kv.Value.Count > 0)
@@ -37,13 +40,14 @@ public static class LeadLag
         foreach (var (leader, leaderStarts) in starts)
         foreach (var (follower, followerStarts) in starts)
         {
-            if (leader == follower) continue;
+            if (leader == follower || (involving is not null && !involving.Contains(leader) && !involving.Contains(follower))) continue;
             relations.Add(Relate(leader, leaderStarts, follower, followerStarts, windowMs, bucketMs, horizonMs));
         }
         return relations
             .OrderBy(r => r.Kind == LeadLagKind.None)
-            .ThenByDescending(r => r.Score)
             .ThenBy(r => r.PValue)
+            .ThenByDescending(r => r.Followed + r.Coincident)
+            .ThenByDescending(r => r.Score)
             .ToList();
     }
 

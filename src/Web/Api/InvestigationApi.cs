@@ -20,7 +20,9 @@ public static class InvestigationApi
             store.Get(slug) is { } investigation ? Results.Ok(investigation) : Results.NotFound(new { error = $"no investigation '{slug}'" }));
         app.MapPut("/api/investigations/{slug}", (string slug, InvestigationBody body, InvestigationStore store, SessionQueries sessions) =>
         {
-            if (Problem(body, sessions) is { } problem) return Results.BadRequest(new { error = problem });
+            // Sessions it already names may have been deleted since: editing its notes must not need them back.
+            var named = store.Get(slug)?.Body.Sessions ?? [];
+            if (Problem(body, sessions, named) is { } problem) return Results.BadRequest(new { error = problem });
             return store.Update(slug, body) is { } version ? Results.Ok(new { slug, version }) : Results.NotFound(new { error = $"no investigation '{slug}'" });
         }).RequireAuthorization(AccessClaims.EditorPolicy);
         return app;
@@ -28,14 +30,14 @@ public static class InvestigationApi
 
     private const int MaxNotesLength = 100_000;
 
-    private static string? Problem(InvestigationBody? body, SessionQueries sessions)
+    private static string? Problem(InvestigationBody? body, SessionQueries sessions, IReadOnlyCollection<long>? named = null)
     {
         if (body is null || string.IsNullOrWhiteSpace(body.Title)) return "an investigation needs a title";
         if (SessionLimits.NameProblem(body.Title) is { } title) return $"title: {title}";
         if (body.Notes?.Length > MaxNotesLength) return $"notes have at most {MaxNotesLength} characters";
         if (body.Sessions?.Count > 20 || body.Pinned?.Count > 100) return "an investigation has at most 20 sessions and 100 pinned sites";
         if (body.Sessions is not { Count: > 0 }) return "an investigation needs at least one session";
-        if (body.Sessions.FirstOrDefault(id => sessions.Get(id) is null) is var missing and > 0) return $"session {missing} does not exist";
+        if (body.Sessions.FirstOrDefault(id => named?.Contains(id) != true && sessions.Get(id) is null) is var missing and > 0) return $"session {missing} does not exist";
         if (body.Window is { } w && w.ToMs <= w.FromMs) return "the window ends before it starts";
         return null;
     }

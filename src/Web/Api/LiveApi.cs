@@ -8,31 +8,33 @@ namespace DropBoard.Web.Api;
 /// <summary>JSON for scripts and tests: hosts, live sites, counters and the explanation of a window.</summary>
 public static class LiveApi
 {
+    /// <summary>One live view as query parameters: a host, a window, and the drops every panel shows.</summary>
+    /// <param name="Netns">A network namespace's inode: taken as a number, so the filter holds digits only.</param>
+    public sealed record LiveQuery(string Host, int? Seconds, string? Site, string? Reason, string? Protocol, bool? NonNetwork, uint? Netns)
+    {
+        public DropFilter Filter => new(Site, Reason, Protocol, NonNetwork ?? true, Netns?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        public TimeSpan Window => TimeSpan.FromSeconds(Math.Clamp(Seconds ?? 60, 1, (int)LiveStore.Keep.TotalSeconds));
+    }
+
     public static IEndpointRouteBuilder MapLiveApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/api/hosts", (LiveStore store) => store.Hosts());
-        app.MapGet("/api/live/sites", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol, uint? netns) =>
-            Known(store, host) ? Results.Ok(store.Sites(host, Window(seconds), Filter(site, reason, protocol, netns))) : UnknownHost(host));
-        app.MapGet("/api/live/counters", (LiveStore store, string host, int? seconds) =>
-            Known(store, host) ? Results.Ok(CounterRise.Of(store.Counters(host, Window(seconds)), store.CounterTexts(host))) : UnknownHost(host));
-        app.MapGet("/api/live/explain", (LiveStore store, string host, int? seconds, string? site, string? reason, string? protocol, uint? netns) =>
+        app.MapGet("/api/live/sites", (LiveStore store, [AsParameters] LiveQuery view) =>
+            Known(store, view.Host) ? Results.Ok(store.Sites(view.Host, view.Window, view.Filter)) : UnknownHost(view.Host));
+        app.MapGet("/api/live/counters", (LiveStore store, [AsParameters] LiveQuery view) =>
+            Known(store, view.Host) ? Results.Ok(CounterRise.Of(store.Counters(view.Host, view.Window).Where(c => view.Filter.MatchesNetns(c.Netns)), store.CounterTexts(view.Host))) : UnknownHost(view.Host));
+        app.MapGet("/api/live/explain", (LiveStore store, [AsParameters] LiveQuery view) =>
         {
-            if (store.Hello(host) is not { } hello) return UnknownHost(host);
-            var input = store.ExplainInput(host, Window(seconds));
-            return Results.Ok(ViewExplanation.Explain(input.Drops, input.Counters, Filter(site, reason, protocol, netns), hello.KernelRelease, input.BucketMs, input.Span));
+            if (store.Hello(view.Host) is not { } hello) return UnknownHost(view.Host);
+            var input = store.ExplainInput(view.Host, view.Window);
+            return Results.Ok(ViewExplanation.Explain(input.Drops, input.Counters, view.Filter, hello.KernelRelease, input.BucketMs, input.Span));
         });
         return app;
     }
-
-    // The namespace is taken as a number, so the filter holds digits only.
-    private static DropFilter Filter(string? site, string? reason, string? protocol, uint? netns) =>
-        new(site, reason, protocol, netns?.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     private static bool Known(LiveStore store, string host) => store.Hello(host) is not null;
 
     private static IResult UnknownHost(string host) =>
         Results.NotFound(new { error = $"no host '{host}' has sent anything in the last {LiveStore.Keep.TotalMinutes} minutes; see /api/hosts" });
-
-    private static TimeSpan Window(int? seconds) =>
-        TimeSpan.FromSeconds(Math.Clamp(seconds ?? 60, 1, (int)LiveStore.Keep.TotalSeconds));
 }

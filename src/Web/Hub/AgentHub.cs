@@ -16,7 +16,7 @@ namespace DropBoard.Web.Hub;
 /// repeats and answers only once the batch is stored (or "retry" when it could not be). The contract (path, method, answers) is <see cref="AgentHubContract"/>.
 /// </summary>
 [Authorize(Policy = AccessClaims.AgentPolicy)]
-public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore access, AgentConnections connections, PrometheusMetrics metrics, ILogger<AgentHub> logger)
+public sealed class AgentHub(BatchIngest ingest, IEnumerable<IAgentPresence> presence, AccessStore access, AgentConnections connections, PrometheusMetrics metrics, ILogger<AgentHub> logger)
     : Microsoft.AspNetCore.SignalR.Hub, IAgentHub
 {
     private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
@@ -75,7 +75,8 @@ public sealed class AgentHub(BatchIngest ingest, LiveStore store, AccessStore ac
         connections.Closed(Context.ConnectionId);
         Rates.TryRemove(Context.ConnectionId, out _);
         var hostId = Context.Items.TryGetValue("host", out var host) ? host as string : null;
-        if (hostId is not null) store.Disconnected(hostId);
+        if (hostId is not null)
+            foreach (var p in presence) p.Disconnected(hostId);
         // The server ends a connection with an exception when a message was too big or not SignalR at all.
         if (exception is not null)
             logger.LogWarning("Closed agent connection {Connection} ({Host}): {Why}", Context.ConnectionId, hostId ?? "no batch yet", exception.Message);

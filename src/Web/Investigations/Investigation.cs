@@ -16,8 +16,8 @@ public sealed record InvestigationWindow(long FromMs, long ToMs);
 
 public sealed record Investigation(string Slug, int Version, long CreatedMs, long UpdatedMs, InvestigationBody Body, IReadOnlyList<InvestigationVersion> History);
 
-/// <summary>An earlier save, kept when the investigation was edited.</summary>
 /// <summary>An investigation as lists show it: its link, title, sessions and when it was last saved.</summary>
 public sealed record InvestigationSummary(string Slug, string Title, int Version, long CreatedMs, long UpdatedMs, IReadOnlyList<long> Sessions);
 
+/// <summary>An earlier save, kept when the investigation was edited.</summary>
 public sealed record InvestigationVersion(int Version, long SavedMs, InvestigationBody Body);

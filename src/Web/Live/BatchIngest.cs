@@ -71,6 +71,26 @@ public sealed class BatchIngest(IEnumerable<IBatchListener> listeners, SessionRe
         return new BatchAck(batch.Sequence, Duplicate: false);
     }
 
+    /// <summary>
+    /// Another replica took this batch (the live bus said so): from now on it is a repeat here too, so a resend after its
+    /// agent fails over to this replica is not counted again.
+    /// </summary>
+    /// <returns>False when this replica has it already, or is storing it now: its own listeners see it then.</returns>
+    public bool TakenElsewhere(AgentHello host, long sequence)
+    {
+        lock (_seen)
+        {
+            var now = clock.GetUtcNow();
+            Expire(now);
+            var key = (host.HostId, host.InstanceId);
+            if (!_seen.TryGetValue(key, out var window)) _seen[key] = window = new SequenceWindow();
+            window.LastUsed = now;
+            if (window.Begin(sequence) != SequenceWindow.Verdict.New) return false;
+            window.Take(sequence);
+            return true;
+        }
+    }
+
     /// <summary>Forgets idle windows, at most once a minute; the caller holds the lock.</summary>
     private void Expire(DateTimeOffset now)
     {

@@ -32,6 +32,8 @@ public sealed class HostLiveView(LiveStore store)
     public long WindowStartMs { get; private set; }
     public long WindowEndMs { get; private set; }
     public long TotalDrops { get; private set; }
+    /// <summary>Functions of non-network frees the filter leaves out (<see cref="DropFilter.NonNetwork"/>), for the histogram's switch.</summary>
+    public int HiddenNonNetwork { get; private set; }
 
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
 
@@ -47,9 +49,11 @@ public sealed class HostLiveView(LiveStore store)
         var unfiltered = store.Sites(HostId, Window);
         Reasons = unfiltered.Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
         Protocols = unfiltered.Select(s => s.Protocol).Distinct().Order(StringComparer.Ordinal).ToList();
-        var sites = store.Sites(HostId, Window, Filter);
+        var all = store.Sites(HostId, Window, Filter with { NonNetwork = true });
+        var sites = all.Where(s => Filter.Matches(s.Site, s.Reason, s.Protocol, s.Netns)).ToList();
+        HiddenNonNetwork = all.Where(s => !Filter.NonNetwork && NonNetworkFrees.Is(s.Function)).Select(s => s.Function).Distinct().Count();
         TotalDrops = sites.Sum(s => s.Count);
-        Rows = LiveHistogram.ByFunction(sites, Window);
+        Rows = DropHistogram.ByFunction(sites, Window);
 
         Namespaces = store.Namespaces(HostId);
         var counters = store.Counters(HostId, Window).Where(c => Filter.MatchesNetns(c.Netns)).ToList();
@@ -57,7 +61,7 @@ public sealed class HostLiveView(LiveStore store)
         TrafficCounters = counters.Where(c => !CounterAttributor.IsLossCounter(c.Name)).ToList();
         CounterTexts = store.CounterTexts(HostId);
         DropsOverTime = store.DropsOverTime(HostId, Window, Filter);
-        CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).ToList());
+        CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).Distinct().ToList(), Filter);
         WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;
         WindowEndMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[^1] * 1000 + 999 : 0;
 

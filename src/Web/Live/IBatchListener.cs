@@ -10,3 +10,9 @@ public interface IBatchListener
 {
     ValueTask OnBatchAsync(AgentHello host, AgentBatch batch, CancellationToken cancellationToken);
 }
+
+/// <summary>Told when a host's agent connection to this dashboard ends: the live store marks it, the live bus tells the other replicas.</summary>
+public interface IAgentPresence
+{
+    void Disconnected(string hostId);
+}

@@ -8,6 +8,7 @@ public static class LiveServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<LiveStore>();
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
+        services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<BatchIngest>();
         services.AddSingleton<EmbeddedAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedAgent>());

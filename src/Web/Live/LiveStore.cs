@@ -25,9 +25,6 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 /// <summary>Drops of one kernel function per second over the last minute.</summary>
 public sealed record FunctionRate(string Function, double PerSecond);
 
-/// <summary>Drops at one site for one reason and protocol over a window; in one network namespace where the source says (bpf).</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count, uint Netns = 0, string? NetnsName = null);
-
 /// <summary>The identity the live store counts by.</summary>
 public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol, uint Netns = 0);
 
@@ -40,24 +37,18 @@ public sealed record NetnsLabel(uint Netns, string? Name)
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
 
-/// <summary>Values per second for a few named series, aligned on <see cref="Seconds"/> (Unix seconds).</summary>
-public sealed record TimeSeries(long[] Seconds, IReadOnlyList<NamedSeries> Series);
-
-public sealed record NamedSeries(string Name, long[] Values);
-
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
 /// (<see cref="Keep"/>), so memory and query cost do not grow with the drop rate; the last
 /// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag. Each host has its own
 /// lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
-public sealed class LiveStore(TimeProvider clock) : IBatchListener
+public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresence
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
     private const int MaxFineBuckets = 200_000;
     private const int MaxNamespaces = 1024;
-    public const string Other = "other";
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
@@ -94,11 +85,15 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
             while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
-                state.Fine.Dequeue();
+                state.KeepHead(state.Fine.Dequeue());
             while (state.FineCounters.Count > 0 && (state.FineCounters.Count > MaxFineBuckets || state.FineCounters.Peek().AtMs < fineSince))
                 state.FineCounters.Dequeue();
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
-            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
+            while (state.Samples.Count > 0 && state.Samples.Min < keepSince)
+            {
+                state.Heads.Remove(state.Samples.Min);
+                state.Samples.Remove(state.Samples.Min);
+            }
         }
         Changed?.Invoke();
         return ValueTask.CompletedTask;
@@ -162,28 +157,26 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
     public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
-        Read(hostId, new TimeSeries([], []), state =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
             filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var rows = state.Drops.Range(from, to).ToList();
-            var totals = new Dictionary<string, long>();
-            foreach (var (_, sums) in rows)
-                foreach (var (id, count) in sums)
-                    if (Keeps(filter, state.Sites[id]))
-                        totals[state.Sites[id].Function] = totals.GetValueOrDefault(state.Sites[id].Function) + count;
-            var named = totals.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal).Take(top).Select(kv => kv.Key).ToList();
-            return Series(from, to, named, totals.Count > named.Count, rows, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
+            var points = state.Drops.Range(from, to).SelectMany(row => row.Sums
+                .Where(sum => Keeps(filter, state.Sites[sum.Key]))
+                .Select(sum => ((int)(row.Second - from), state.Sites[sum.Key].Function, sum.Value)));
+            return TimeSeries.Top(Seconds(from, to), points, top);
         });
 
-    /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
-    public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names) =>
-        Read(hostId, new TimeSeries([], []), state =>
+    /// <summary>Rises per second of the named counters (the loss counters a page shows), of the filter's namespace when it has one.</summary>
+    public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names, DropFilter? filter = null) =>
+        Read(hostId, TimeSeries.Empty, state =>
         {
+            filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var rows = state.Counters.Range(from, to).ToList();
-            var wanted = names.ToHashSet(StringComparer.Ordinal);
-            return Series(from, to, [.. names], false, rows, id => wanted.Contains(state.CounterNames[id].Name) ? state.CounterNames[id].Name : null);
+            var points = state.Counters.Range(from, to).SelectMany(row => row.Sums
+                .Where(sum => filter.MatchesNetns(state.CounterNames[sum.Key].Netns))
+                .Select(sum => ((int)(row.Second - from), state.CounterNames[sum.Key].Name, sum.Value)));
+            return TimeSeries.Named(Seconds(from, to), points, [.. names]);
         });
 
     /// <summary>
@@ -191,7 +184,8 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
     /// fits the last <paramref name="window"/> (<see cref="SampleSpan.Between"/>). The span ends at the last
     /// sample a later batch followed, so every drop before it has arrived. Drops come as the 10 ms buckets when
     /// the window fits in <see cref="FineKeep"/>, else as per-second sums (bursts then show at one-second
-    /// resolution, and the span's start edge is taken at the second).
+    /// resolution), whose first second leaves out the drops before the first sample (see <see cref="HostState.Heads"/>)
+    /// and whose last second is taken from the 10 ms buckets up to the last sample: the same span as the rises.
     /// </summary>
     public LiveExplainInput ExplainInput(string hostId, TimeSpan window) =>
         Read(hostId, new LiveExplainInput([], [], 10, null), state =>
@@ -216,41 +210,32 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
             var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
+            var head = state.HeadOf(span.StartMs);
             var drops = new List<DropBucket>();
             foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
-                foreach (var (id, count) in sums)
+                foreach (var (id, sum) in sums)
                 {
                     var k = state.Sites[id];
-                    drops.Add(new DropBucket(k.Site, k.Function, k.Reason, second * 1000, count, state.SiteProtocols[id], k.Netns, state.NetnsNames.GetValueOrDefault(k.Netns)));
+                    // The first second starts at the first sample: its drops before that sample are the span before.
+                    var (startMs, count) = second == firstSecond ? (span.StartMs, sum - head.GetValueOrDefault(id)) : (second * 1000, sum);
+                    if (count > 0) drops.Add(new DropBucket(k.Site, k.Function, k.Reason, startMs, count, state.SiteProtocols[id], k.Netns, state.NetnsNames.GetValueOrDefault(k.Netns)));
                 }
             if (endSecondIsFine)
-                drops.AddRange(state.Fine.Where(d => d.StartMs >= lastSecond * 1000 && d.StartMs < span.EndMs)
+                drops.AddRange(state.Fine.Where(d => d.StartMs >= Math.Max(lastSecond * 1000, span.StartMs) && d.StartMs < span.EndMs)
                     .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol, d.Netns))
-                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, lastSecond * 1000, g.Sum(d => d.Count), g.Key.Protocol,
+                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, Math.Max(lastSecond * 1000, span.StartMs), g.Sum(d => d.Count), g.Key.Protocol,
                         g.Key.Netns, state.NetnsNames.GetValueOrDefault(g.Key.Netns))));
-            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, new SampleSpan(firstSecond * 1000, span.EndMs));
+            return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, span);
         });
 
     private static SiteTotal Total(HostState state, SiteKey key, long count) =>
         new(key.Function, key.Site, key.Reason, key.Protocol, count, key.Netns, key.Netns == 0 ? null : state.NetnsNames.GetValueOrDefault(key.Netns));
 
-    private static TimeSeries Series(long from, long to, List<string> named, bool withOther,
-        List<(long Second, Dictionary<int, long> Sums)> rows, Func<int, string?> nameOf)
+    private static long[] Seconds(long from, long to)
     {
         var seconds = new long[to - from + 1];
         for (var i = 0; i < seconds.Length; i++) seconds[i] = from + i;
-        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i, StringComparer.Ordinal);
-        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[seconds.Length]).ToArray();
-        foreach (var (second, sums) in rows)
-            foreach (var (id, value) in sums)
-                if (nameOf(id) is { } name)
-                {
-                    if (index.TryGetValue(name, out var i)) values[i][second - from] += value;
-                    else if (withOther) values[^1][second - from] += value;
-                }
-        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(Other, values[^1]));
-        return new TimeSeries(seconds, series);
+        return seconds;
     }
 
     private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol, key.Netns);
@@ -327,6 +312,41 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener
                 _textNodes.Remove(stalest);
                 Texts.Remove(stalest);
             }
+        }
+
+        /// <summary>
+        /// For each sample older than <see cref="FineKeep"/>, the drops of its second that came before it, by site: the
+        /// per-second sums cannot be split at a sample, so a long window starting at one takes these off its first second.
+        /// Filled as the 10 ms buckets age out, when every sample of their second has arrived.
+        /// </summary>
+        public readonly Dictionary<long, Dictionary<int, long>> Heads = [];
+
+        public void KeepHead(DropBucket drop)
+        {
+            var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
+            if (drop.StartMs >= secondEndMs) return;
+            var samples = Samples.GetViewBetween(drop.StartMs + 1, secondEndMs);
+            if (samples.Count == 0) return;
+            var id = SiteId(new SiteKey(drop.Function, drop.Site, drop.Reason, EtherType.Name(drop.Protocol), drop.Netns), drop.Protocol);
+            foreach (var sample in samples)
+            {
+                if (!Heads.TryGetValue(sample, out var head)) Heads[sample] = head = [];
+                head[id] = head.GetValueOrDefault(id) + drop.Count;
+            }
+        }
+
+        /// <summary>The drops of the sample's second before it, by site: those aged out (<see cref="Heads"/>) and those still in 10 ms buckets.</summary>
+        public Dictionary<int, long> HeadOf(long sampleMs)
+        {
+            var secondMs = sampleMs / 1000 * 1000;
+            var head = new Dictionary<int, long>(Heads.GetValueOrDefault(sampleMs) ?? []);
+            foreach (var d in Fine)
+                if (d.StartMs >= secondMs && d.StartMs < sampleMs)
+                {
+                    var id = SiteId(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns), d.Protocol);
+                    head[id] = head.GetValueOrDefault(id) + d.Count;
+                }
+            return head;
         }
 
         public int SiteId(SiteKey key, ushort protocol)

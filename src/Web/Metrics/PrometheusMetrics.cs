@@ -3,6 +3,7 @@ using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 using Prometheus;
 
 namespace DropBoard.Web.Metrics;
@@ -33,7 +34,7 @@ public sealed class PrometheusMetrics : IBatchListener
     /// <summary>The reason label of drops whose source names none (old kernels, NET_DM summary mode); kernel reasons are upper case.</summary>
     public const string NoReason = "none";
 
-    public const string Other = LiveStore.Other;
+    public const string Other = TimeSeries.Other;
 
     public CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 

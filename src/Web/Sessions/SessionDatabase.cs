@@ -144,6 +144,19 @@ public sealed class SessionDatabase
         DROP TABLE sessions;
         ALTER TABLE sessions_numbered RENAME TO sessions;
         """,
+        // Per-minute sums beside the per-second ones, so long sessions are read in minutes; and how far retention has
+        // thinned a session out: before buckets_from_ms its 10 ms rows are gone (its seconds remain), before
+        // seconds_from_ms its seconds too (its minutes remain). NULL: nothing thinned out.
+        """
+        CREATE TABLE minutes (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            minute INTEGER NOT NULL, site INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (session_host, minute, site)) WITHOUT ROWID;
+        INSERT INTO minutes (session_host, minute, site, count)
+            SELECT session_host, (second - ((second % 60) + 60) % 60) / 60, site, sum(count) FROM seconds GROUP BY 1, 2, 3;
+        ALTER TABLE sessions ADD COLUMN buckets_from_ms INTEGER NULL;
+        ALTER TABLE sessions ADD COLUMN seconds_from_ms INTEGER NULL;
+        """,
         // Network namespaces (the bpf source names each drop's): a site is also the namespace it dropped in, with the
         // name the agent gave it, and a counter the namespace it was read in; 0 where the source does not say. Site ids
         // are kept, so buckets and seconds still point at their sites.

@@ -77,4 +77,5 @@ public enum SessionChangeKind { Started, Stopped, Imported, Written, Renamed, De
 public enum SessionDeletion { Deleted, Missing, Recording }
 
 /// <summary>What happened to a session, as <see cref="SessionStore.Changed"/> tells it.</summary>
-public sealed record SessionChange(long Id, SessionChangeKind Kind);
+/// <param name="Elsewhere">Another dashboard replica did it (<see cref="SessionStore.Relay"/>): not to be passed on again.</param>
+public sealed record SessionChange(long Id, SessionChangeKind Kind, bool Elsewhere = false);

@@ -1,75 +1,99 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using DropBoard.Shared.Contracts;
-using DropBoard.Web.Live;
-
 using DropBoard.Shared.Packets;
+using DropBoard.Web.Live;
 using DropBoard.Web.Views;
+using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
 
-/// <summary>What the session pages and the API read. Histograms and time series come from the per-second sums.</summary>
+/// <summary>
+/// What the session pages and the API read. Histograms and time series come from the per-minute sums, with the
+/// per-second ones at a window's edges (<see cref="DropPlan"/>); Explain from the finest rows that are not too many.
+/// </summary>
 public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
 {
-    /// <summary>Sessions with at most this many 10 ms rows are explained at full resolution; longer ones per second.</summary>
-    private const int FineExplainRows = 300_000;
+    /// <summary>Explain reads at most about this many rows: a session with more 10 ms rows is explained per second, or per minute.</summary>
+    private const int ExplainRows = 300_000;
+
+    /// <summary>A chart reads at most about this many per-second rows (summed in the database), else it is drawn in minutes.</summary>
+    private const int ChartRows = 1_000_000;
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    /// <summary>
+    /// Sessions whose name or notes hold <paramref name="search"/>, in the order <paramref name="sort"/> names (newest,
+    /// oldest, name, drops, size, duration; ties by id): one query, sorted by SQLite, whatever the number of sessions.
+    /// </summary>
     public IReadOnlyList<SessionInfo> List(string? search = null, string sort = "newest")
     {
-        using var connection = database.Connect();
-        var ids = connection.Query<long>("SELECT id FROM sessions WHERE @search IS NULL OR name LIKE '%' || @search || '%' OR notes LIKE '%' || @search || '%'",
-            new { search = string.IsNullOrWhiteSpace(search) ? null : search.Trim() });
-        var sessions = ids.Select(id => Get(id)!).ToList();
-        var now = Now;
-        return sort switch
+        var order = sort switch
         {
-            "oldest" => sessions.OrderBy(s => s.StartedMs).ToList(),
-            "name" => sessions.OrderBy(s => s.Name, StringComparer.OrdinalIgnoreCase).ToList(),
-            "drops" => sessions.OrderByDescending(s => s.Drops).ToList(),
-            "size" => sessions.OrderByDescending(s => s.Rows).ToList(),
-            "duration" => sessions.OrderByDescending(s => s.DurationMs(now)).ToList(),
-            _ => sessions.OrderByDescending(s => s.StartedMs).ToList(),
+            "oldest" => "s.started_ms",
+            "name" => $"s.name COLLATE {OrdinalIgnoreCase}",
+            "drops" => "Drops DESC",
+            "size" => "Size DESC",
+            "duration" => "max(1, coalesce(s.stopped_ms, @now) - s.started_ms) DESC",
+            _ => "s.started_ms DESC",
         };
+        using var connection = database.Connect();
+        connection.CreateCollation(OrdinalIgnoreCase, (a, b) => string.Compare(a, b, StringComparison.OrdinalIgnoreCase));
+        return connection.Query<SessionRow>(
+                $"{SessionRows} WHERE @search IS NULL OR s.name LIKE '%' || @search || '%' OR s.notes LIKE '%' || @search || '%' ORDER BY {order}, s.id",
+                new { search = string.IsNullOrWhiteSpace(search) ? null : search.Trim(), now = Now })
+            .Select(r => r.ToInfo()).ToList();
     }
 
     public SessionInfo? Get(long id)
     {
         using var connection = database.Connect();
-        var row = connection.QuerySingleOrDefault<(long Id, string Name, string State, string Origin, long StartedMs, long? StoppedMs, string Notes)>(
-            "SELECT id, name, state, origin, started_ms, stopped_ms, notes FROM sessions WHERE id = @id", new { id });
-        if (row.Id == 0) return null;
-        var hosts = connection.Query<HostRow>(
-            """
-            SELECT h.host_id AS HostId, h.host_name AS HostName, h.kernel AS Kernel, h.source AS Source, h.bucket_ms AS BucketMs,
-                   h.lost_records AS LostRecords, h.drops AS Drops, h.bucket_rows AS BucketRows
-            FROM session_hosts h WHERE h.session_id = @id ORDER BY h.host_name
-            """, new { id }).ToList();
-        var gaps = connection.Query<SessionGap>("SELECT from_ms AS FromMs, to_ms AS ToMs, why AS Why FROM gaps WHERE session_id = @id ORDER BY from_ms", new { id }).ToList();
-        return new SessionInfo(row.Id, row.Name, row.State, row.Origin, row.StartedMs, row.StoppedMs, row.Notes,
-            hosts.Select(h => h.ToHost()).ToList(), gaps, hosts.Sum(h => h.Drops), hosts.Sum(h => h.BucketRows));
+        return connection.QuerySingleOrDefault<SessionRow>($"{SessionRows} WHERE s.id = @id", new { id })?.ToInfo();
     }
 
-    /// <summary>Drops per site, reason and protocol of the view (host, drops, window [from, to)).</summary>
+    private const string OrdinalIgnoreCase = "ordinal_ignore_case";
+
+    /// <summary>A session with its hosts and gaps (as JSON arrays) and its totals, in one row.</summary>
+    private const string SessionRows =
+        """
+        SELECT s.id AS Id, s.name AS Name, s.state AS State, s.origin AS Origin, s.started_ms AS StartedMs, s.stopped_ms AS StoppedMs, s.notes AS Notes,
+               (SELECT json_group_array(json_object('hostId', host_id, 'hostName', host_name, 'kernel', kernel, 'source', source,
+                                                    'bucketMs', bucket_ms, 'lostRecords', lost_records, 'drops', drops) ORDER BY host_name)
+                FROM session_hosts WHERE session_id = s.id) AS Hosts,
+               (SELECT json_group_array(json_object('fromMs', from_ms, 'toMs', to_ms, 'why', why) ORDER BY from_ms)
+                FROM gaps WHERE session_id = s.id) AS Gaps,
+               (SELECT coalesce(sum(drops), 0) FROM session_hosts WHERE session_id = s.id) AS Drops,
+               (SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE session_id = s.id) AS Size
+        FROM sessions s
+        """;
+
+    /// <summary>Drops per site, reason and protocol of the view (host, drops, window [from, to) widened to whole seconds).</summary>
     public IReadOnlyList<SessionSite> Sites(long id, ViewRequest? view = null)
     {
         view ??= new ViewRequest();
-        var (host, fromMs, toMs) = (view.Host, view.FromMs, view.ToMs);
         using var connection = database.Connect();
+        var plan = DropPlan.ForTotals(view.FromMs, view.ToMs, SecondsFromMs(connection, id));
         return connection.Query<SiteRow>(
             $"""
             SELECT s.function AS Function, s.site AS Site, s.reason AS Reason, s.protocol AS Protocol, t.count AS Count,
                    s.netns AS Netns, s.netns_name AS NetnsName
-            FROM (SELECT site, sum(count) AS count FROM seconds
-                  WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from) AND (@to IS NULL OR second < @to)
-                  GROUP BY site) t
+            FROM (SELECT site, sum(count) AS count FROM ({plan.Rows}) r GROUP BY site) t
             JOIN sites s ON s.id = t.site
             ORDER BY t.count DESC, s.site
-            """, new { id, host, from = fromMs / 1000, to = toMs is null ? null : (toMs + 999) / 1000 })
+            """, plan.Parameters(id, view.Host))
             .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count, (uint)r.Netns, r.NetnsName))
             .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol), r.Netns))
             .ToList();
     }
+
+    /// <summary>Since when the session still has its 10 ms rows, and its per-second rows (null: all of them).</summary>
+    private static (long? BucketsFromMs, long? SecondsFromMs) Kept(SqliteConnection connection, long id) =>
+        connection.QuerySingle<(long? BucketsFromMs, long? SecondsFromMs)>("SELECT buckets_from_ms, seconds_from_ms FROM sessions WHERE id = @id", new { id });
+
+    /// <summary>Since when the session still has its per-second rows (null: all of them); before it, retention left its minutes.</summary>
+    private static long? SecondsFromMs(SqliteConnection connection, long id) =>
+        connection.ExecuteScalar<long?>("SELECT seconds_from_ms FROM sessions WHERE id = @id", new { id });
 
     /// <summary>
     /// What each counter of the view's hosts counts, in words (a netfilter rule's text). A name whose hosts gave it
@@ -98,40 +122,37 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).Where(c => view.Drops.MatchesNetns(c.Netns)).ToList();
     }
 
-    /// <summary>Drops per time step (seconds) of the top functions, the rest as "other".</summary>
+    /// <summary>
+    /// Drops per time step (seconds) of the top functions, the rest as "other". A step shorter than a minute that could
+    /// read more than <see cref="ChartRows"/> per-second rows (a session of many hosts) is made a minute.
+    /// </summary>
     public TimeSeries DropsOverTime(long id, int stepSeconds, ViewRequest? view = null, int top = 8)
     {
         view ??= new ViewRequest();
         using var connection = database.Connect();
+        if (stepSeconds < 60 && 60 * MinuteRows(connection, id, view) > ChartRows) stepSeconds = 60;
         var sites = SiteKeys(connection);
+        var plan = DropPlan.ForSteps(stepSeconds, view.FromMs, view.ToMs, SecondsFromMs(connection, id));
+        var shown = sites.Where(s => view.Drops.Matches(s.Value.Site, s.Value.Reason, EtherType.Name((ushort)s.Value.Protocol), s.Value.Netns))
+            .ToDictionary(s => s.Key, s => s.Value.Function);
         var rows = connection.Query<(long Step, long Site, long Count)>(
-            $"""
-            SELECT second / @step, site, sum(count) FROM seconds
-            WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from) AND (@to IS NULL OR second < @to)
-            GROUP BY 1, 2
-            """,
-            new { id, host = view.Host, step = stepSeconds, from = view.FromMs / 1000, to = view.ToMs is null ? null : (view.ToMs + 999) / 1000 })
-            .Where(r => view.Drops.Matches(sites[r.Site].Site, sites[r.Site].Reason, EtherType.Name((ushort)sites[r.Site].Protocol), sites[r.Site].Netns))
-            .GroupBy(r => (r.Step, sites[r.Site].Function))
+            $"SELECT second / @step, site, sum(count) FROM ({plan.Rows}) r GROUP BY 1, 2",
+            plan.Parameters(id, view.Host, new { step = stepSeconds }))
+            .Where(r => shown.ContainsKey(r.Site))
+            .GroupBy(r => (r.Step, Function: shown[r.Site]))
             .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
             .ToList();
-        if (rows.Count == 0) return new TimeSeries([], []);
+        if (rows.Count == 0) return TimeSeries.Empty;
         var first = rows.Min(r => r.Step);
         var last = rows.Max(r => r.Step);
-        var named = rows.GroupBy(r => r.Function).OrderByDescending(g => g.Sum(r => r.Count)).ThenBy(g => g.Key, StringComparer.Ordinal)
-            .Take(top).Select(g => g.Key).ToList();
-        var withOther = rows.Select(r => r.Function).Distinct().Count() > named.Count;
-        var values = Enumerable.Range(0, named.Count + (withOther ? 1 : 0)).Select(_ => new long[last - first + 1]).ToArray();
-        var index = named.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => x.i);
-        foreach (var r in rows)
-            values[index.TryGetValue(r.Function, out var i) ? i : values.Length - 1][r.Step - first] += r.Count;
         var seconds = Enumerable.Range(0, (int)(last - first + 1)).Select(i => (first + i) * stepSeconds).ToArray();
-        var series = named.Select((n, i) => new NamedSeries(n, values[i])).ToList();
-        if (withOther) series.Add(new NamedSeries(LiveStore.Other, values[^1]));
-        return new TimeSeries(seconds, series);
+        return TimeSeries.Top(seconds, rows.Select(r => ((int)(r.Step - first), r.Function, r.Count)), top);
     }
 
-    /// <summary>The session's buckets and counters for the explanation, at 10 ms when that is not too much, else per second.</summary>
+    /// <summary>
+    /// The session's drops and counters for the explanation: its 10 ms buckets when there are not too many (and
+    /// retention kept them), else its seconds when those are few enough (and kept), else its minutes.
+    /// </summary>
     public (List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, string? Kernel) ExplainInput(long id, ViewRequest? view = null)
     {
         view ??= new ViewRequest();
@@ -139,13 +160,13 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         using var connection = database.Connect();
         var kernel = connection.ExecuteScalar<string?>($"SELECT kernel FROM session_hosts WHERE id IN ({HostFilter}) ORDER BY id LIMIT 1", window);
         var bucketMs = connection.ExecuteScalar<int?>($"SELECT max(bucket_ms) FROM session_hosts WHERE id IN ({HostFilter})", window) ?? 10;
-        var fine = connection.ExecuteScalar<long>($"SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE id IN ({HostFilter})", window);
         var counters = connection.Query<CounterRow>(
             $"""
             SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters
             WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to) ORDER BY at_ms
             """, window).Select(r => r.ToDelta()).ToList();
-        if (fine <= FineExplainRows)
+        var resolution = ExplainResolution(connection, id, view);
+        if (resolution == Resolution.Bucket)
         {
             var drops = connection.Query<BucketRow>(
                 $"""
@@ -157,36 +178,75 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
                 """, window).Select(r => r.ToBucket()).ToList();
             return (drops, counters, bucketMs, kernel);
         }
+        var (table, time, unit) = resolution == Resolution.Second ? ("seconds", "second", Rollup.SecondMs) : ("minutes", "minute", Rollup.MinuteMs);
         var sites = SiteKeys(connection);
-        var coarse = connection.Query<(long Second, long Site, long Count)>(
+        var coarse = connection.Query<(long At, long Site, long Count)>(
                 $"""
-                SELECT second, site, count FROM seconds
-                WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR second >= @from / 1000) AND (@to IS NULL OR second < (@to + 999) / 1000)
-                """, window)
+                SELECT {time}, site, count FROM {table}
+                WHERE session_host IN ({HostFilter}) AND {time} >= @from AND {time} < @to ORDER BY {time}
+                """, new
+                {
+                    id, host = view.Host,
+                    from = view.FromMs is { } from ? Rollup.Floor(from, unit) : long.MinValue,
+                    to = view.ToMs is { } to ? Rollup.Ceiling(to, unit) : long.MaxValue,
+                })
             .Select(r =>
             {
                 var s = sites[r.Site];
-                return new DropBucket(s.Site, s.Function, s.Reason, r.Second * 1000, r.Count, (ushort)s.Protocol, s.Netns, s.NetnsName);
+                return new DropBucket(s.Site, s.Function, s.Reason, r.At * unit, r.Count, (ushort)s.Protocol, s.Netns, s.NetnsName);
             })
-            .OrderBy(d => d.StartMs)
             .ToList();
-        return (coarse, counters, Math.Max(1000, bucketMs), kernel);
+        return (coarse, counters, (int)Math.Max(unit, bucketMs), kernel);
     }
+
+    /// <summary>
+    /// The finest resolution the view's drops are kept at whose rows stay within <see cref="ExplainRows"/>: the 10 ms
+    /// rows are counted as they are written; the seconds are at most 60 a minute row, and at most one a 10 ms row.
+    /// </summary>
+    private static Resolution ExplainResolution(SqliteConnection connection, long id, ViewRequest view)
+    {
+        var kept = Kept(connection, id);
+        bool Whole(long? keptFromMs) => keptFromMs is null || view.FromMs >= keptFromMs;
+        var fine = connection.ExecuteScalar<long>($"SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE id IN ({HostFilter})", new { id, host = view.Host });
+        if (fine <= ExplainRows && Whole(kept.BucketsFromMs)) return Resolution.Bucket;
+        if (!Whole(kept.SecondsFromMs)) return Resolution.Minute;
+        return Math.Min(fine, 60 * MinuteRows(connection, id, view)) <= ExplainRows ? Resolution.Second : Resolution.Minute;
+    }
+
+    /// <summary>The view's per-minute rows: a bound on its per-second rows is 60 times as many.</summary>
+    private static long MinuteRows(SqliteConnection connection, long id, ViewRequest view) => connection.ExecuteScalar<long>(
+        $"SELECT count(*) FROM minutes WHERE session_host IN ({HostFilter}) AND minute >= @from AND minute < @to", new
+        {
+            id, host = view.Host,
+            from = view.FromMs is { } from ? Rollup.Floor(from, Rollup.MinuteMs) : long.MinValue,
+            to = view.ToMs is { } to ? Rollup.Ceiling(to, Rollup.MinuteMs) : long.MaxValue,
+        });
 
     /// <summary>Everything of a session, as DropBoard's own file (see <see cref="SessionFile"/>).</summary>
     public SessionFile? Export(long id)
     {
         if (Get(id) is not { } info) return null;
         using var connection = database.Connect();
+        var kept = Kept(connection, id);
         var hosts = new List<SessionFileHost>();
         foreach (var h in connection.Query<HostRow>(
                      "SELECT id AS Key, host_id AS HostId, host_name AS HostName, kernel AS Kernel, source AS Source, bucket_ms AS BucketMs, lost_records AS LostRecords FROM session_hosts WHERE session_id = @id ORDER BY id",
                      new { id }))
         {
             var key = h.Key;
+            // Where retention thinned the session out, its drops are the sums it kept: per second, and before that per minute.
             var drops = connection.Query<BucketRow>(
-                "SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol, s.netns AS Netns, s.netns_name AS NetnsName FROM buckets b JOIN sites s ON s.id = b.site WHERE b.session_host = @key ORDER BY b.start_ms, b.site",
-                new { key }).Select(r => r.ToBucket()).ToList();
+                """
+                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol,
+                       s.netns AS Netns, s.netns_name AS NetnsName
+                FROM (SELECT minute * 60000 AS start_ms, site, count FROM minutes WHERE session_host = @key AND minute < @secondsFrom / 60000
+                      UNION ALL
+                      SELECT second * 1000, site, count FROM seconds WHERE session_host = @key AND second >= @secondsFrom / 1000 AND second < @bucketsFrom / 1000
+                      UNION ALL
+                      SELECT start_ms, site, count FROM buckets WHERE session_host = @key) b
+                JOIN sites s ON s.id = b.site ORDER BY b.start_ms, b.site
+                """,
+                new { key, secondsFrom = kept.SecondsFromMs ?? long.MinValue, bucketsFrom = kept.BucketsFromMs ?? long.MinValue }).Select(r => r.ToBucket()).ToList();
             var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
             var samples = connection.Query<SampleRow>(
                 "SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY rowid",
@@ -199,7 +259,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
 
-    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(Microsoft.Data.Sqlite.SqliteConnection connection) =>
+    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(SqliteConnection connection) =>
         connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol, long Netns, string? NetnsName)>("SELECT id, site, function, reason, protocol, netns, netns_name FROM sites")
             .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol, (uint)s.Netns, s.NetnsName));
 
@@ -237,6 +297,25 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string? NetnsName { get; set; }
     }
 
+    private sealed class SessionRow
+    {
+        public long Id { get; set; }
+        public string Name { get; set; } = "";
+        public string State { get; set; } = "";
+        public string Origin { get; set; } = "";
+        public long StartedMs { get; set; }
+        public long? StoppedMs { get; set; }
+        public string Notes { get; set; } = "";
+        public string Hosts { get; set; } = "[]";
+        public string Gaps { get; set; } = "[]";
+        public long Drops { get; set; }
+        public long Size { get; set; }
+
+        public SessionInfo ToInfo() => new(Id, Name, State, Origin, StartedMs, StoppedMs, Notes,
+            JsonSerializer.Deserialize(Hosts, SessionRowJson.Default.ListSessionHost)!,
+            JsonSerializer.Deserialize(Gaps, SessionRowJson.Default.ListSessionGap)!, Drops, Size);
+    }
+
     private sealed class HostRow
     {
         public long Key { get; set; }
@@ -246,9 +325,6 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string Source { get; set; } = "";
         public long BucketMs { get; set; }
         public long LostRecords { get; set; }
-        public long Drops { get; set; }
-        public long BucketRows { get; set; }
-        public SessionHost ToHost() => new(HostId, HostName, Kernel, Source, (int)BucketMs, LostRecords, Drops);
     }
 
     private sealed class SampleRow
@@ -264,5 +340,10 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public DropSample ToSample() => new(TimestampNs, Site, Function, Reason, (ushort)Protocol, InPort, (int)OriginalLength, Header);
     }
 
-    private const string HostFilter = "SELECT id FROM session_hosts WHERE session_id = @id AND (@host IS NULL OR host_id = @host)";
+    internal const string HostFilter = "SELECT id FROM session_hosts WHERE session_id = @id AND (@host IS NULL OR host_id = @host)";
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(List<SessionHost>))]
+[JsonSerializable(typeof(List<SessionGap>))]
+internal sealed partial class SessionRowJson : JsonSerializerContext;

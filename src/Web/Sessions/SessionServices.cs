@@ -6,7 +6,7 @@ public static class SessionServices
 {
     /// <summary>
     /// The session database (opened now, so a locked or damaged file stops the start with its reason), the
-    /// store, queries, recorder and investigations.
+    /// store, queries, recorder, retention and investigations.
     /// </summary>
     /// <exception cref="SessionDatabaseException">The configured file cannot be used.</exception>
     public static IServiceCollection AddSessions(this IServiceCollection services, IConfiguration configuration)
@@ -19,6 +19,8 @@ public static class SessionServices
         services.AddSingleton<SessionWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<SessionWriter>());
         services.AddSingleton<SessionRecorder>();
+        services.AddSingleton(RetentionSettings.From(configuration));
+        services.AddHostedService<SessionRetention>();
         services.AddSingleton<SessionImporter>();
         services.AddSingleton<InvestigationStore>();
         services.AddHostedService<SessionStartup>();

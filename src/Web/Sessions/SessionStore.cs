@@ -31,6 +31,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private void Tell(long id, SessionChangeKind kind) => Changed?.Invoke(new SessionChange(id, kind));
 
+    /// <summary>Another replica changed a session in the shared database: told here as if done here, marked as from elsewhere.</summary>
+    public void Relay(long id, SessionChangeKind kind) => Changed?.Invoke(new SessionChange(id, kind, Elsewhere: true));
+
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();
 
     /// <exception cref="SessionLimitException">The name is unusable, or as many sessions as allowed are recording already.</exception>
@@ -133,6 +136,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// <summary>
     /// Records batches into the sessions each names, all in one transaction: all of them are stored or, when it
     /// fails (locked past the busy timeout, disk full, I/O error), none. A batch a session already has is skipped.
+    /// Their drops are summed first (per 10 ms bucket, second and minute of each host and site) and written as one
+    /// row each, with the rollups, in statements of many rows.
     /// </summary>
     /// <returns>How many (session, batch) pairs were new.</returns>
     /// <exception cref="SqliteException">Nothing was stored.</exception>
@@ -144,16 +149,16 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             Writing(connection =>
             {
             using var transaction = connection.BeginTransaction();
+            var prepared = Prepared(connection);
             var now = Now;
             foreach (var (sessions, hello, batch, knownTexts) in writes)
                 foreach (var sessionId in sessions)
                 {
                     var host = HostKey(connection, transaction, sessionId, hello);
-                    if (connection.Execute("INSERT OR IGNORE INTO batches_seen VALUES (@host, @instance, @sequence)",
-                            new { host, instance = hello.InstanceId, sequence = batch.Sequence }, transaction) == 0)
+                    if (!prepared.FirstTime(transaction, host, hello.InstanceId, batch.Sequence))
                         continue;
-                    WriteDrops(connection, transaction, host, batch.Drops);
-                    WriteCounters(connection, transaction, host, batch.Counters);
+                    AddDrops(connection, transaction, host, batch.Drops);
+                    AddCounters(host, batch.Counters);
                     if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
                         WriteCounterTexts(connection, transaction, host, knownTexts);
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
@@ -171,6 +176,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                     written.Add(sessionId);
                     count++;
                 }
+            prepared.Flush(transaction);
             foreach (var sessionId in written)
                 connection.Execute("UPDATE sessions SET last_write_ms = @now WHERE id = @sessionId", new { sessionId, now }, transaction);
             transaction.Commit();
@@ -178,6 +184,64 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             });
         foreach (var sessionId in written) Tell(sessionId, SessionChangeKind.Written);
         return count;
+    }
+
+    /// <summary>
+    /// Retention: removes the 10 ms rows that start before <paramref name="bucketsBeforeMs"/> and the per-second rows
+    /// before <paramref name="secondsBeforeMs"/> (the per-minute ones stay), oldest first, a slice per transaction on
+    /// the writer's connection, so batches being recorded wait for one slice at most. Each session notes how far it is
+    /// thinned out, so views read the rollups there; totals stay the same, since the rollups hold the same drops.
+    /// </summary>
+    /// <param name="bucketsBeforeMs">A whole second.</param>
+    /// <param name="secondsBeforeMs">A whole minute.</param>
+    /// <returns>The rows removed.</returns>
+    public long Thin(long bucketsBeforeMs, long secondsBeforeMs, CancellationToken cancellationToken = default)
+    {
+        using var read = database.Connect();
+        var sessions = read.Query<long>(
+            "SELECT id FROM sessions WHERE (started_ms < @bucketsBeforeMs AND (buckets_from_ms IS NULL OR buckets_from_ms < @bucketsBeforeMs)) " +
+            "OR (started_ms < @secondsBeforeMs AND (seconds_from_ms IS NULL OR seconds_from_ms < @secondsBeforeMs))",
+            new { bucketsBeforeMs, secondsBeforeMs }).ToList();
+        var removed = 0L;
+        foreach (var id in sessions)
+        {
+            removed += ThinOut(id, "buckets", "start_ms", 1, "buckets_from_ms", bucketsBeforeMs, TimeSpan.FromMinutes(10), cancellationToken);
+            removed += ThinOut(id, "seconds", "second", Rollup.SecondMs, "seconds_from_ms", secondsBeforeMs, TimeSpan.FromHours(1), cancellationToken);
+        }
+        return removed;
+    }
+
+    private long ThinOut(long id, string table, string time, long unitMs, string mark, long beforeMs, TimeSpan slice, CancellationToken cancellationToken)
+    {
+        var removed = 0L;
+        using var read = database.Connect();
+        var hosts = read.Query<long>("SELECT id FROM session_hosts WHERE session_id = @id", new { id }).ToList();
+        var first = read.ExecuteScalar<long?>(
+            $"SELECT min({time}) FROM {table} WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id) AND {time} < @before",
+            new { id, before = beforeMs / unitMs });
+        for (var from = first ?? beforeMs / unitMs; ; from += (long)slice.TotalMilliseconds / unitMs)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var to = Math.Min(from + (long)slice.TotalMilliseconds / unitMs, beforeMs / unitMs);
+            lock (_write)
+                removed += Writing(connection =>
+                {
+                    using var transaction = connection.BeginTransaction();
+                    var gone = 0L;
+                    foreach (var host in hosts)
+                    {
+                        var rows = connection.Execute($"DELETE FROM {table} WHERE session_host = @host AND {time} >= @from AND {time} < @to", new { host, from, to }, transaction);
+                        if (table == "buckets" && rows > 0)
+                            connection.Execute("UPDATE session_hosts SET bucket_rows = CASE WHEN bucket_rows > @rows THEN bucket_rows - @rows ELSE 0 END WHERE id = @host", new { host, rows }, transaction);
+                        gone += rows;
+                    }
+                    connection.Execute($"UPDATE sessions SET {mark} = @at WHERE id = @id AND started_ms < @at AND ({mark} IS NULL OR {mark} < @at)",
+                        new { id, at = to * unitMs }, transaction);
+                    transaction.Commit();
+                    return gone;
+                });
+            if (to * unitMs >= beforeMs) return removed;
+        }
     }
 
     /// <summary>Marks a stretch of a session that has no data, and why (the dashboard was down, batches could not be stored).</summary>
@@ -202,14 +266,15 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             foreach (var h in file.Hosts)
             {
                 var host = HostKey(connection, transaction, id, new AgentHello(h.HostId, h.HostName, h.Kernel, h.Source, "import", h.BucketMs));
-                WriteDrops(connection, transaction, host, h.Drops);
-                WriteCounters(connection, transaction, host, h.Counters);
+                AddDrops(connection, transaction, host, h.Drops);
+                AddCounters(host, h.Counters);
                 WriteCounterTexts(connection, transaction, host, h.CounterTexts);
                 WriteSamples(connection, transaction, host, h.Samples);
                 connection.Execute("UPDATE session_hosts SET lost_records = @lost WHERE id = @host", new { host, lost = h.LostRecords }, transaction);
             }
             foreach (var g in file.Gaps)
                 connection.Execute("INSERT INTO gaps VALUES (@id, @FromMs, @ToMs, @Why)", new { id, g.FromMs, g.ToMs, g.Why }, transaction);
+            Prepared(connection).Flush(transaction);
             transaction.Commit();
             return id;
             });
@@ -256,63 +321,95 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         return key;
     }
 
-    private void WriteDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
+    private PreparedWrites Prepared(SqliteConnection connection) => _prepared ??= new PreparedWrites(connection);
+
+    private void AddDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
     {
-        if (drops.Count == 0) return;
-        var writes = _prepared ??= new PreparedWrites(connection);
-        writes.Begin(transaction, host);
-        var seconds = new Dictionary<(long Site, long Second), long>();
-        foreach (var d in drops)
-        {
-            var site = SiteId(connection, transaction, d);
-            writes.Bucket(site, d.StartMs, d.Count);
-            var second = Math.DivRem(d.StartMs, 1000, out var rem) - (rem < 0 ? 1 : 0);
-            seconds[(site, second)] = seconds.GetValueOrDefault((site, second)) + d.Count;
-        }
-        foreach (var ((site, second), count) in seconds)
-            writes.Second(site, second, count);
-        writes.Totals(drops.Sum(d => d.Count), drops.Count);
+        var prepared = Prepared(connection);
+        foreach (var d in drops) prepared.Drops.Add(host, SiteId(connection, transaction, d), d.StartMs, d.Count);
     }
 
-    /// <summary>The hot-path statements, prepared once on the writer connection.</summary>
+    private void AddCounters(long host, IReadOnlyList<CounterDelta> counters)
+    {
+        foreach (var c in counters) _prepared!.Counters.Add((host, c));
+    }
+
+    /// <summary>
+    /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
+    /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
+    /// </summary>
     private sealed class PreparedWrites(SqliteConnection connection)
     {
-        // A bucket can arrive in parts (late records): parts add up.
-        private readonly Statement _bucket = new(connection, "INSERT INTO buckets VALUES ($host, $start, $site, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count");
-        private readonly Statement _second = new(connection, "INSERT INTO seconds VALUES ($host, $second, $site, $count) ON CONFLICT DO UPDATE SET count = count + excluded.count");
-        private readonly Statement _totals = new(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
-        private long _host;
+        public DropSums Drops { get; } = new();
+        public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
 
-        public void Begin(SqliteTransaction transaction, long host)
+        // A bucket can arrive in parts (late records, a batch resent under another instance): parts add up. So do rollups
+        // across transactions.
+        private readonly MultiRowInsert<DropRow> _buckets = DropRows(connection, "buckets", "start_ms");
+        private readonly MultiRowInsert<DropRow> _seconds = DropRows(connection, "seconds", "second");
+        private readonly MultiRowInsert<DropRow> _minutes = DropRows(connection, "minutes", "minute");
+        private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
+            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, p, at) =>
+            {
+                p[at].Value = row.Host;
+                p[at + 1].Value = row.Counter.Name;
+                p[at + 2].Value = row.Counter.AtMs;
+                p[at + 3].Value = row.Counter.Delta;
+                p[at + 4].Value = (long)row.Counter.Netns;
+            });
+        private readonly SqliteCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES ($host, $instance, $sequence) ON CONFLICT DO NOTHING");
+        private readonly SqliteCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
+
+        private static MultiRowInsert<DropRow> DropRows(SqliteConnection connection, string table, string time) => new(connection,
+            $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
+            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, p, at) =>
+            {
+                p[at].Value = row.Host;
+                p[at + 1].Value = row.At;
+                p[at + 2].Value = row.Site;
+                p[at + 3].Value = row.Count;
+            });
+
+        private static SqliteCommand Command(SqliteConnection connection, string sql)
         {
-            _bucket.Command.Transaction = _second.Command.Transaction = _totals.Command.Transaction = transaction;
-            _host = host;
+            var command = connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct())
+                command.Parameters.Add(new SqliteParameter(name, null));
+            return command;
         }
 
-        public void Bucket(long site, long startMs, long count) => _bucket.Run(_host, startMs, site, count);
-
-        public void Second(long site, long second, long count) => _second.Run(_host, second, site, count);
-
-        public void Totals(long drops, long rows) => _totals.Run(drops, rows, _host);
-
-        /// <summary>A statement whose parameters, in order of appearance, are all integers.</summary>
-        private sealed class Statement
+        /// <summary>Marks the batch as recorded for the host; false when it was already.</summary>
+        public bool FirstTime(SqliteTransaction transaction, long host, string instance, long sequence)
         {
-            public SqliteCommand Command { get; }
-            private readonly SqliteParameter[] _parameters;
+            _seen.Transaction = transaction;
+            _seen.Parameters[0].Value = host;
+            _seen.Parameters[1].Value = instance;
+            _seen.Parameters[2].Value = sequence;
+            return _seen.ExecuteNonQuery() == 1;
+        }
 
-            public Statement(SqliteConnection connection, string sql)
+        public void Flush(SqliteTransaction transaction)
+        {
+            if (!Drops.IsEmpty)
             {
-                Command = connection.CreateCommand();
-                Command.CommandText = sql;
-                _parameters = System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct()
-                    .Select(name => Command.Parameters.Add(name, SqliteType.Integer)).ToArray();
+                _buckets.Write(transaction, Drops.Rows(Resolution.Bucket));
+                _seconds.Write(transaction, Drops.Rows(Resolution.Second));
+                _minutes.Write(transaction, Drops.Rows(Resolution.Minute));
+                _totals.Transaction = transaction;
+                foreach (var (host, drops, rows) in Drops.Hosts)
+                {
+                    _totals.Parameters[0].Value = drops;
+                    _totals.Parameters[1].Value = rows;
+                    _totals.Parameters[2].Value = host;
+                    _totals.ExecuteNonQuery();
+                }
+                Drops.Clear();
             }
-
-            public void Run(params long[] values)
+            if (Counters.Count > 0)
             {
-                for (var i = 0; i < values.Length; i++) _parameters[i].Value = values[i];
-                Command.ExecuteNonQuery();
+                _counters.Write(transaction, Counters);
+                Counters.Clear();
             }
         }
     }
@@ -321,18 +418,11 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     {
         var key = (d.Site, d.Reason, d.Protocol, d.Netns);
         if (_siteIds.TryGetValue(key, out var id)) return id;
-        connection.Execute("INSERT OR IGNORE INTO sites (site, function, reason, protocol, netns, netns_name) VALUES (@Site, @Function, @Reason, @Protocol, @Netns, @NetnsName)",
-            new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns, d.NetnsName }, transaction);
-        id = connection.ExecuteScalar<long>("SELECT id FROM sites WHERE site = @Site AND reason IS @Reason AND protocol = @Protocol AND netns = @Netns",
-            new { d.Site, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns }, transaction);
+        var site = new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns, d.NetnsName };
+        // Looked up first: UNIQUE does not hold a NULL reason to one row, so inserting "unless there" would add one each start.
+        id = connection.ExecuteScalar<long?>("SELECT min(id) FROM sites WHERE site = @Site AND reason IS NOT DISTINCT FROM @Reason AND protocol = @Protocol AND netns = @Netns", site, transaction)
+             ?? connection.ExecuteScalar<long>("INSERT INTO sites (site, function, reason, protocol, netns, netns_name) VALUES (@Site, @Function, @Reason, @Protocol, @Netns, @NetnsName) RETURNING id", site, transaction);
         return _siteIds[key] = id;
-    }
-
-    private static void WriteCounters(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<CounterDelta> counters)
-    {
-        if (counters.Count > 0)
-            connection.Execute("INSERT INTO counters (session_host, name, at_ms, delta, netns) VALUES (@host, @Name, @AtMs, @Delta, @Netns)",
-                counters.Select(c => new { host, c.Name, c.AtMs, c.Delta, Netns = (long)c.Netns }), transaction);
     }
 
     /// <summary>

@@ -41,6 +41,9 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
     /// <summary>Set while writes fail, for the pages to say; null when the last transaction committed.</summary>
     public StoreTrouble? Trouble => _trouble;
 
+    /// <summary>After <see cref="Trouble"/> began, grew or ended (on the writer's thread: subscribers must not block).</summary>
+    public event Action? TroubleChanged;
+
     /// <summary>Stores the batch into the sessions; null once it is committed, else why not (the agent is to retry).</summary>
     public async Task<string?> StoreAsync(SessionWrite batch, CancellationToken cancellationToken)
     {
@@ -50,6 +53,12 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
             : await write.WaitAsync(AckWait, cancellationToken);
         Settle(batch, why);
         return why;
+    }
+
+    /// <summary>Another replica stored a batch this one refused (its agent failed over): it is not lost.</summary>
+    public void StoredElsewhere(AgentHello hello, long sequence)
+    {
+        lock (_refused) _refused.Remove((hello.HostId, hello.InstanceId, sequence));
     }
 
     /// <summary>Remembers a refusal until the same batch is stored; forgets it once stored.</summary>
@@ -121,12 +130,14 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
             if (trouble is null)
                 logger.LogError("Cannot store batches in {Path}: {Why}. Agents are answered 'retry' and keep them until it can again", store.Database.Path, why);
             _trouble = new StoreTrouble(trouble?.Since ?? clock.GetUtcNow(), why, (trouble?.Retried ?? 0) + batch.Count);
+            TroubleChanged?.Invoke();
         }
         else if (trouble is not null)
         {
             logger.LogWarning("Storing batches in {Path} again after {Seconds:0} s ({Why}); {Retried} batches were answered 'retry' meanwhile",
                 store.Database.Path, (clock.GetUtcNow() - trouble.Since).TotalSeconds, trouble.Why, trouble.Retried);
             _trouble = null;
+            TroubleChanged?.Invoke();
         }
     }
 

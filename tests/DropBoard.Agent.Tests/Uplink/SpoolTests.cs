@@ -68,6 +68,39 @@ public sealed class SpoolTests : IDisposable
     }
 
     [Fact]
+    public void Files_of_something_else_or_that_cannot_be_read_are_each_moved_aside_and_said_and_the_batches_still_go_out_in_order()
+    {
+        var spool = new Spool(_directory.FullName, 100);
+        Append(spool, Batch(1));
+        var name = (int n) => Path.Combine(_directory.FullName, $"{n:D16}-0.json");
+        // Sorted between and after the batches: JSON of something else, and a link to nowhere.
+        File.WriteAllText(name(0), "{}");
+        File.WriteAllText(name(2), """{"hello":{"hostId":"h"},"batch":null}""");
+        File.WriteAllText(name(3), "[1,2,3]");
+        File.CreateSymbolicLink(name(4), Path.Combine(_directory.FullName, "nowhere"));
+        Append(spool, Batch(2));
+
+        var order = new List<long>();
+        while (spool.Oldest() is { } next)
+        {
+            order.Add(next.Entry.Batch.Sequence);
+            spool.Remove(next.File);
+        }
+
+        Assert.Equal([1L, 2L], order);
+        var problems = spool.TakeProblems();
+        foreach (var n in new[] { 0, 2, 3, 4 })
+        {
+            Assert.True(problems.Count(p => p.StartsWith(name(n) + ": unreadable") && p.EndsWith($"moved aside to {name(n)}.bad")) == 1,
+                $"{name(n)} in: {string.Join(" | ", problems)}");
+            Assert.True(Path.Exists(name(n) + ".bad") || File.ResolveLinkTarget(name(n) + ".bad", false) is not null, $"{name(n)}.bad");
+        }
+        Assert.Equal(4, problems.Count);
+        Assert.Empty(_directory.GetFiles("*.json"));
+        Assert.Empty(spool.TakeProblems());
+    }
+
+    [Fact]
     public void A_new_spool_never_names_a_batch_like_one_kept_aside_by_an_earlier_run()
     {
         // An earlier run's first batch was refused (kept as .rejected); a new run counts sequences from 1 again.

@@ -33,6 +33,16 @@ public class WatchOutputTests
     }
 
     [Fact]
+    public void The_lost_line_names_the_setting_to_raise_when_the_source_has_one()
+    {
+        const string fix = "raise --ring-kb (now 4096 KiB per CPU)";
+        Assert.Equal("3 drop records lost by the kernel (ring overflow): counts above are low; " + fix,
+                     WatchOutput.IntervalLines(Totals(), json: false, fix).Last());
+        Assert.Equal("""{"type":"lost","lost":3,"fix":"raise --ring-kb (now 4096 KiB per CPU)"}""", WatchOutput.IntervalLines(Totals(), json: true, fix).Last());
+        Assert.Equal("""{"type":"lost","lost":3,"fix":null}""", WatchOutput.IntervalLines(Totals(), json: true).Last());
+    }
+
+    [Fact]
     public void Json_lines_and_summary_have_the_documented_fields()
     {
         var lines = WatchOutput.IntervalLines(Totals(), json: true).ToList();

@@ -18,9 +18,9 @@ namespace DropBoard.Benchmarks.Live;
 /// </summary>
 internal static class FanInHarness
 {
-    private const string Token = "fan-in";
+    internal const string Token = "fan-in";
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
-    private const int SitesPerAgent = 200;
+    internal const int SitesPerAgent = 200;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -64,10 +64,10 @@ internal static class FanInHarness
         return 0;
     }
 
-    private static double Percentile(List<double> sorted, double p) =>
+    internal static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
 
-    private sealed class SimulatedAgent(HubConnection connection, AgentHello hello) : IAsyncDisposable
+    internal sealed class SimulatedAgent(HubConnection connection, AgentHello hello) : IAsyncDisposable
     {
         private static readonly string[] Reasons = ["SOCKET_RCVBUFF", "NO_SOCKET", "NETFILTER_DROP"];
         private static readonly string[] Functions = Enumerable.Range(0, SitesPerAgent).Select(i => $"site_function_{i:D3}").ToArray();

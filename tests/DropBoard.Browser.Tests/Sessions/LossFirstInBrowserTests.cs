@@ -7,7 +7,8 @@ namespace DropBoard.Browser.Tests.Sessions;
 
 /// <summary>
 /// Loss first: on a session page the loss counter comes before traffic counters (folded away), a count read against
-/// a counter is exact on both sides (1,599 beside +1,599, not 1.6k), and AF_UNIX frees wait behind a switch.
+/// a counter is exact on both sides (1,599 beside +1,599, not 1.6k), and AF_UNIX frees wait behind a switch that
+/// every panel follows, Explain included, and that a reload keeps.
 /// </summary>
 public sealed class LossFirstInBrowserTests
 {
@@ -46,8 +47,18 @@ public sealed class LossFirstInBrowserTests
         await Assertions.Expect(page.Locator("button.row[data-function='udp_queue_rcv_skb'] .count")).ToHaveTextAsync("1,599");
 
         await Assertions.Expect(page.Locator("button.row[data-function='unix_stream_read_generic']")).ToHaveCountAsync(0);
+        var explain = page.GetByRole(AriaRole.Region, new() { Name = "Explain" });
+        await Assertions.Expect(explain.Locator("[data-headline]")).ToBeVisibleAsync();
+        await Assertions.Expect(explain).Not.ToContainTextAsync("unix_stream_read_generic");
         await page.GetByRole(AriaRole.Checkbox, new() { Name = "show 1 non-network function" }).CheckAsync();
         await Assertions.Expect(page.Locator("button.row[data-function='unix_stream_read_generic'] .count")).ToHaveTextAsync("40");
+        // The switch is part of the page's one view request: Explain follows it, and so does a reload.
+        await Assertions.Expect(explain.Locator("li.verdict[data-subject='unix_stream_read_generic']")).ToContainTextAsync("40 drops");
+        await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(@"nonnetwork=true"));
+        await page.ReloadAsync();
+        await page.Locator("[data-interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached, Timeout = 30_000 });
+        await Assertions.Expect(page.Locator("button.row[data-function='unix_stream_read_generic'] .count")).ToHaveTextAsync("40");
+        await Assertions.Expect(page.GetByRole(AriaRole.Checkbox, new() { Name = "show 1 non-network function" })).ToBeCheckedAsync();
         await Chromium.ScreenshotAsync(page, "session-loss-first");
     }
 }

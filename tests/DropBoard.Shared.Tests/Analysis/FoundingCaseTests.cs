@@ -66,6 +66,39 @@ public class FoundingCaseTests
         Assert.DoesNotContain(recent.Patterns, p => p.Function == "net_tx_action");
     }
 
+    /// <summary>The founding question answered first, in one sentence, tied to the session's kernel.</summary>
+    public const string Sentence =
+        "Udp.InErrors +174 is explained exactly by the 174 drops at udp_queue_rcv_skb; " +
+        "the 482 drops at net_tx_action are not a loss on kernel 3.10: TX completions reported as drops until 3.14 (commit e6247027e517).";
+
+    [Fact]
+    public void The_verdict_reads_in_one_sentence_then_one_line_per_site_that_matters()
+    {
+        var delta = ReceiveErrors("netstat-su-after.txt") - ReceiveErrors("netstat-su-before.txt");
+
+        var report = Explainer.Explain(Drops(), [new CounterDelta("Udp.InErrors", delta, 3000)], new ExplainOptions { KernelRelease = Kernel, BucketMs = 1000, HorizonMs = 2000 });
+
+        Assert.Equal(Sentence, report.Headline);
+        Assert.Equal(
+            [
+                (VerdictKind.Loss, "udp_queue_rcv_skb", 174L),
+                (VerdictKind.NotLoss, "net_tx_action", 482L),
+                (VerdictKind.Consequence, "inet_frag_destroy", 25L),
+                (VerdictKind.Consequence, "sk_stream_kill_queues", 1L),
+                (VerdictKind.Uncounted, "5 other functions", 9L),
+            ],
+            report.Verdicts.Select(v => (v.Kind, v.Subject, v.Drops)));
+        Assert.Contains("SO_RCVBUF", report.Verdicts[0].WhatToDo);
+        Assert.Equal("not a loss on kernel 3.10", report.Verdicts[1].Badge);
+        Assert.Equal("482 drops: TX completions reported as drops until 3.14 (commit e6247027e517)", report.Verdicts[1].Line);
+        Assert.StartsWith("1 drop, a consequence of the application closing its socket early", report.Verdicts[3].Line);
+        // The pattern is the evidence for net_tx_action, not the table's "raise no counter" apology.
+        Assert.DoesNotContain(report.Sentences, s => s.Contains("net_tx_action") && s.Contains("raise no counter"));
+        Assert.StartsWith("9 drops no counter DropBoard reads sees and no known pattern explains (ip_rcv_finish 4, tcp_v4_rcv 2, ", report.Verdicts[4].Line);
+        // Every drop of the capture is in exactly one line.
+        Assert.Equal(Drops().Sum(d => d.Count), report.Verdicts.Sum(v => v.Drops));
+    }
+
     [Fact]
     public void One_capture_is_too_little_evidence_to_call_net_tx_action_a_leader()
     {

@@ -80,7 +80,7 @@ public sealed class LiveStoreTests
         var series = store.DropsOverTime("h1", TimeSpan.FromSeconds(10), top: 2);
         Assert.Equal(10, series.Seconds.Length);
         Assert.Equal(Now / 1000, series.Seconds[^1]);
-        Assert.Equal(["fn4", "fn3", LiveStore.Other], series.Series.Select(s => s.Name));
+        Assert.Equal(["fn4", "fn3", TimeSeries.Other], series.Series.Select(s => s.Name));
         Assert.Equal(50, series.Series[0].Values[^3]);
         Assert.Equal(1, series.Series[0].Values[^1]);
         Assert.Equal(10 + 20 + 30, series.Series[2].Values[^3]);
@@ -132,6 +132,30 @@ public sealed class LiveStoreTests
         Assert.Equal((AttributionMatch.Exact, 30L), (rows[22].Match, rows[22].Explained));
         var one = ViewExplanation.Explain(input.Drops, input.Counters, new DropFilter(Netns: "22"), "6.18", input.BucketMs, input.Span);
         Assert.Equal([(22u, 30L, 30L)], one.Attribution.Where(a => a.Counter == "Udp.RcvbufErrors").Select(a => (a.Netns, a.Delta, a.Explained)));
+    }
+
+    [Theory]
+    [InlineData(290, 5)] // the first sample's 10 ms buckets have aged out: its head was kept when they did
+    [InlineData(60, 15)] // a young host: the first sample's second is still in 10 ms buckets
+    public async Task A_long_window_starts_at_its_first_sample_and_not_at_that_samples_whole_second(int seconds, int minutes)
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        // A sample 437 ms into every second; 3 drops 100 ms into each second (before its sample), 5 at 600 ms (after
+        // it, sent with the next sample's batch): every rise is 8.
+        var first = Now - seconds * 1000L;
+        for (var second = first; second < Now; second += 1000)
+        {
+            DropBucket[] drops = second == first ? [Drop("f", 1, null, second + 100, 3)] : [Drop("f", 1, null, second - 400, 5), Drop("f", 1, null, second + 100, 3)];
+            await store.OnBatchAsync(Hello, Batch((second - first) / 1000 + 1, drops)
+                with { SentAtMs = second + 437, Counters = [new CounterDelta("Udp.InErrors", 8, second + 437)] }, default);
+        }
+        await store.OnBatchAsync(Hello, Batch(seconds + 1, Drop("f", 1, null, Now - 400, 5)) with { SentAtMs = Now + 100 }, default);
+
+        var input = store.ExplainInput("h1", TimeSpan.FromMinutes(minutes));
+
+        Assert.Equal(new SampleSpan(first + 437, Now - 1000 + 437), input.Span);
+        Assert.Equal(8L * (seconds - 1), input.Counters.Sum(c => c.Delta));
+        Assert.Equal(8L * (seconds - 1), input.Drops.Sum(d => d.Count));
     }
 
     [Fact]

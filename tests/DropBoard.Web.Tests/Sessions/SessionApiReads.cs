@@ -23,6 +23,16 @@ internal static class SessionApiReads
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
+    /// <summary>DropBoard's own session file of one host (h1, edge-1, kernel 6.18.0), its drops and counters as JSON array items.</summary>
+    public static StringContent OneHostSessionFile(string name, string source, long startMs, long stopMs, string drops, string counters) => new($$"""
+        {"format":"dropboard-session","version":1,"name":"{{name}}","origin":"live","startedMs":{{startMs}},"stoppedMs":{{stopMs}},"notes":"",
+         "hosts":[{"hostId":"h1","hostName":"edge-1","kernel":"6.18.0","source":"{{source}}","bucketMs":10,"lostRecords":0,
+           "drops":[{{drops}}],
+           "counters":[{{counters}}],
+           "samples":[]}],
+         "gaps":[]}
+        """);
+
     public static MultipartFormDataContent Dropwatch(string dropwatch, string? before = null, string? after = null)
     {
         var form = new MultipartFormDataContent { { File(dropwatch), "file", "dropwatch-session.txt" } };

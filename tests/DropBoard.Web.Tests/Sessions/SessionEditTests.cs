@@ -137,7 +137,7 @@ public sealed class SessionEditTests
     }
 
     [Fact]
-    public async Task An_investigation_of_a_deleted_session_says_so_on_its_page_and_still_shows_the_others()
+    public async Task An_investigation_of_a_deleted_session_says_so_on_its_page_still_shows_the_others_and_can_be_edited()
     {
         await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
         var kept = await ImportPerfAsync(app, "the kept capture");
@@ -156,6 +156,12 @@ public sealed class SessionEditTests
         Assert.Contains("rmem_max raised", html);
         var listed = await app.Http.GetFromJsonAsync<JsonElement>($"api/investigations?session={doomed}");
         Assert.Equal([slug], listed.EnumerateArray().Select(i => i.GetProperty("slug").GetString()));
+
+        using var edited = await app.Http.PutAsJsonAsync($"api/investigations/{slug}", new { title = "before and after", sessions = new[] { doomed, kept }, notes = "rmem_max raised; the before capture is gone" });
+        Assert.Equal(HttpStatusCode.OK, edited.StatusCode);
+        using var added = await app.Http.PutAsJsonAsync($"api/investigations/{slug}", new { title = "before and after", sessions = new[] { doomed, kept, doomed + 1000 }, notes = "x" });
+        Assert.Equal(HttpStatusCode.BadRequest, added.StatusCode);
+        Assert.Contains($"session {doomed + 1000} does not exist", await added.Content.ReadAsStringAsync());
     }
 
     private static async Task<long> ImportPerfAsync(WebAppProcess app, string name)

@@ -47,21 +47,18 @@ public sealed class ViewRequestTests
     {
         // What the bpf source records: one site dropping in two namespaces, each namespace's own counter.
         const long start = 1_750_000_000_000;
-        var file = $$"""
-            {"format":"dropboard-session","version":1,"name":"two namespaces","origin":"live","startedMs":{{start}},"stoppedMs":{{start + 2000}},"notes":"",
-             "hosts":[{"hostId":"h1","hostName":"edge-1","kernel":"6.18.0","source":"bpf","bucketMs":10,"lostRecords":0,
-               "drops":[
-                 {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":70,"protocol":2048,"netns":4026532300,"netnsName":"blue"},
-                 {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":30,"protocol":2048,"netns":4026532400,"netnsName":"docker 3f1e2d4c5b6a"}],
-               "counters":[
-                 {"name":"Udp.RcvbufErrors","delta":0,"atMs":{{start + 100}},"netns":4026532300},
-                 {"name":"Udp.RcvbufErrors","delta":70,"atMs":{{start + 1000}},"netns":4026532300},
-                 {"name":"Udp.RcvbufErrors","delta":30,"atMs":{{start + 1000}},"netns":4026532400}],
-               "samples":[]}],
-             "gaps":[]}
-            """;
+        var file = OneHostSessionFile("two namespaces", "bpf", start, start + 2000,
+            $$"""
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":70,"protocol":2048,"netns":4026532300,"netnsName":"blue"},
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":30,"protocol":2048,"netns":4026532400,"netnsName":"docker 3f1e2d4c5b6a"}
+            """,
+            $$"""
+            {"name":"Udp.RcvbufErrors","delta":0,"atMs":{{start + 100}},"netns":4026532300},
+            {"name":"Udp.RcvbufErrors","delta":70,"atMs":{{start + 1000}},"netns":4026532300},
+            {"name":"Udp.RcvbufErrors","delta":30,"atMs":{{start + 1000}},"netns":4026532400}
+            """);
         await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
-        var (status, body) = await ImportAsync(app, "dropboard", new StringContent(file));
+        var (status, body) = await ImportAsync(app, "dropboard", file);
         Assert.True(status == HttpStatusCode.Created, body.ToString());
         var id = body.GetProperty("sessionId").GetInt64();
 
@@ -83,4 +80,50 @@ public sealed class ViewRequestTests
         Assert.Equal(["blue", "docker 3f1e2d4c5b6a"], drops.Select(d => d.GetProperty("netnsName").GetString()).Order());
         Assert.Equal(3, exported.GetProperty("hosts")[0].GetProperty("counters").EnumerateArray().Count(c => c.TryGetProperty("netns", out _)));
     }
+
+    [Fact]
+    public async Task Explain_follows_every_filter_its_verdict_names_only_the_filtered_sites()
+    {
+        var perf = Fixture("perf-script-kfree_skb-6.18.txt");
+        var noSocket = File.ReadLines(perf).Count(l => l.EndsWith("reason: NO_SOCKET", StringComparison.Ordinal));
+        // The same drops seen through a dropwatch terminal with an AF_UNIX free among them.
+        var terminal = Path.Combine(Path.GetTempPath(), $"dropwatch-{Guid.NewGuid():N}.txt");
+        await File.WriteAllTextAsync(terminal, "174 drops at udp_queue_rcv_skb+218 (0xffffffff81538c78)\n40 drops at unix_stream_read_generic+1c4 (0xffffffff815a01c4)\n");
+        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        try
+        {
+            var (_, body) = await ImportAsync(app, "perf-script", new StreamContent(File.OpenRead(perf)), "&name=two%20reasons");
+            var id = body.GetProperty("sessionId").GetInt64();
+            var (_, unixBody) = await ImportAsync(app, "dropwatch", Dropwatch(terminal), "&kernel=3.10.0");
+            var unixId = unixBody.GetProperty("sessionId").GetInt64();
+
+            // By reason: the verdict, the sentences and the attribution name only NO_SOCKET's site.
+            var all = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/explain");
+            var byReason = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/explain?reason=NO_SOCKET");
+            Assert.Equal(["__udp4_lib_rcv", "udp_queue_rcv_one_skb"], Subjects(all).Order(StringComparer.Ordinal));
+            Assert.Equal(["__udp4_lib_rcv"], Subjects(byReason));
+            Assert.Equal(noSocket, byReason.GetProperty("verdicts")[0].GetProperty("drops").GetInt64());
+            Assert.DoesNotContain("udp_queue_rcv_one_skb", byReason.GetRawText());
+            Assert.DoesNotContain("SOCKET_RCVBUFF", byReason.GetRawText());
+            // By protocol: nothing of IPv6 in an IPv4 capture.
+            var ipv6 = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/explain?protocol=IPv6");
+            Assert.Empty(Subjects(ipv6));
+
+            // Non-network frees: in by default for scripts, out with nonNetwork=false, from sites and Explain alike.
+            var withUnix = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{unixId}/explain");
+            var withoutUnix = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{unixId}/explain?nonNetwork=false");
+            var sitesWithoutUnix = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{unixId}/sites?nonNetwork=false");
+            Assert.Equal(["udp_queue_rcv_skb", "unix_stream_read_generic"], Subjects(withUnix));
+            Assert.Equal(["udp_queue_rcv_skb"], Subjects(withoutUnix));
+            Assert.DoesNotContain("unix_stream_read_generic", withoutUnix.GetRawText());
+            Assert.Equal([("udp_queue_rcv_skb+0x218", 174L)], sitesWithoutUnix.EnumerateArray().Select(s => (s.GetProperty("site").GetString()!, s.GetProperty("count").GetInt64())));
+        }
+        finally
+        {
+            File.Delete(terminal);
+        }
+    }
+
+    private static List<string> Subjects(JsonElement report) =>
+        report.GetProperty("verdicts").EnumerateArray().Select(v => v.GetProperty("subject").GetString()!).ToList();
 }

@@ -13,8 +13,7 @@ public static class DropSourceFactory
         switch (options.Source)
         {
             case SourceKind.Tracepoint:
-                note = "using the skb:kfree_skb tracepoint (asked for)";
-                return OpenTracepoint(options);
+                return OpenTracepoint(options, "using the skb:kfree_skb tracepoint (asked for)", out note);
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
             case SourceKind.Bpf:
@@ -25,8 +24,7 @@ public static class DropSourceFactory
             default:
                 if (options.ConsumeSkb)
                 {
-                    note = "using the skb:kfree_skb tracepoint (--consume needs it)";
-                    return OpenTracepoint(options);
+                    return OpenTracepoint(options, "using the skb:kfree_skb tracepoint (--consume needs it)", out note);
                 }
                 // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
                 if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
@@ -50,14 +48,17 @@ public static class DropSourceFactory
                 }
                 catch (CaptureUnavailableException e)
                 {
-                    note = $"using the skb:kfree_skb tracepoint, {bpfMissing}; NET_DM is not available: {e.Message}";
-                    return OpenTracepoint(options);
+                    return OpenTracepoint(options, $"using the skb:kfree_skb tracepoint, {bpfMissing}; NET_DM is not available: {e.Message}", out note);
                 }
         }
     }
 
-    private static TracepointSource OpenTracepoint(AgentOptions options) =>
-        TracepointSource.Open(options.RingPages, options.ConsumeSkb, (int)options.BatchInterval.TotalMilliseconds);
+    private static TracepointSource OpenTracepoint(AgentOptions options, string why, out string note)
+    {
+        var source = TracepointSource.Open(options.RingKb, options.ConsumeSkb, (int)options.BatchInterval.TotalMilliseconds);
+        note = $"{why}; {source.StartNote}";
+        return source;
+    }
 
     private static NetDmSource OpenNetDm(AgentOptions options, string why, out string note)
     {

@@ -12,6 +12,9 @@ public interface IDropSource : IDisposable
     /// <summary>Records the kernel could not hand over (perf ring overflow, NET_DM queue drops), cumulative.</summary>
     long LostRecords { get; }
 
+    /// <summary>The setting to raise when records are lost, and its value now; null when the source has none.</summary>
+    string? LostRecordsFix => null;
+
     /// <summary>Records or messages that could not be decoded and were skipped, cumulative.</summary>
     long CorruptRecords { get; }
 
@@ -31,11 +34,20 @@ public interface IDropSource : IDisposable
     void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Called just before a counter sample: hands the aggregator every drop the kernel has counted so far, so that the
-    /// drops before the sample and the counter rises up to it cover the same span. Sources that see each drop as it
-    /// happens, stamped with its own time, have nothing to do; one that reads kernel counts on a timer reads them now.
+    /// Takes a counter sample among the drops: runs <paramref name="readCounters"/>, cuts the aggregator's buckets at
+    /// the moment it stands for (<see cref="DropAggregator.CutAt"/>) and returns that moment (in
+    /// <see cref="NowUnixNs"/>'s clock), so that the drops before it and the counter rises up to it cover the same span.
+    /// This default cuts just before the read: a drop during the read itself (microseconds) in a namespace whose
+    /// counters are read (<paramref name="countersOf"/> its inode) may land on the other side. A source that can tell
+    /// whether drops came during the read reads again until none did, and may call <paramref name="readCounters"/> more than once: the last read counts.
     /// </summary>
-    void Settle() { }
+    long SampleCounters(DropAggregator aggregator, Action readCounters, Func<uint, bool> countersOf)
+    {
+        var cut = NowUnixNs();
+        aggregator.CutAt(cut);
+        readCounters();
+        return cut;
+    }
 }
 
 /// <summary>Receives per-packet detail where a source has it (NET_DM packet mode).</summary>

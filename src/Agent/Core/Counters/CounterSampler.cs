@@ -37,6 +37,7 @@ public sealed class CounterSampler : IDisposable
     private CounterSnapshot _spare;
     private CounterSnapshot? _previous;
     private NamespaceState _namespaceState = NamespaceState.Same;
+    private bool _namespaceReplaced;
     private readonly bool _machineWide;
 
     /// <param name="netNamespace">A name from <c>ip netns add</c> (or a path such as <c>/proc/PID/ns/net</c>); null = the agent's own namespace.</param>
@@ -58,9 +59,6 @@ public sealed class CounterSampler : IDisposable
 
     public string? NetNamespace => _namespace?.Name;
 
-    /// <summary>Where the namespace whose counters are read is: its <c>/run/netns</c> bind mount or given path, else the agent's own.</summary>
-    public string NamespacePath => _namespace?.Path ?? "/proc/self/ns/net";
-
     /// <summary>Files that could not be opened or lines that did not parse, each reported once; sampling goes on without them.</summary>
     public IReadOnlyList<string> Problems
     {
@@ -76,7 +74,17 @@ public sealed class CounterSampler : IDisposable
     /// <summary>Deltas since the previous call, stamped <paramref name="atUnixMs"/>; the first call takes the baseline and returns none.</summary>
     public IReadOnlyList<CounterDelta> Sample(long atUnixMs)
     {
-        var namespaceReplaced = FollowNamespace();
+        Read();
+        return Commit(atUnixMs);
+    }
+
+    /// <summary>
+    /// Reads every counter now. Called again before <see cref="Commit"/>, it reads them afresh and the earlier read
+    /// is forgotten: a sample can be taken again until no drop fell during it.
+    /// </summary>
+    public void Read()
+    {
+        _namespaceReplaced |= FollowNamespace();
         var current = _spare;
         current.Clear();
         for (var i = 0; i < Files.Length; i++)
@@ -98,16 +106,37 @@ public sealed class CounterSampler : IDisposable
             }
         }
         _netlink.Read(current, _previous);
+    }
+
+    /// <summary>The deltas from the previous sample to the last <see cref="Read"/>, stamped <paramref name="atUnixMs"/>; none at the first.</summary>
+    public IReadOnlyList<CounterDelta> Commit(long atUnixMs)
+    {
+        var current = _spare;
         Report(current.Problems);
         var previous = _previous;
         _previous = current;
         _spare = previous ?? new CounterSnapshot(_names);
+        var namespaceReplaced = _namespaceReplaced;
+        _namespaceReplaced = false;
         if (previous is null) return [];
         if (namespaceReplaced) previous.ForgetNamespaceCounters();
         var deltas = CounterDeltas.Between(previous, current, atUnixMs);
         _names.KeepOnly(current.Values.Keys);
         return deltas;
     }
+
+    /// <summary>
+    /// The inode of the network namespace whose counters are read (what <c>ls -iL /proc/self/ns/net</c> shows): drops
+    /// elsewhere cannot move them.
+    /// </summary>
+    public ulong NamespaceInode => _namespace?.Inode ?? OwnNamespaceInode.Value;
+
+    private static readonly Lazy<ulong> OwnNamespaceInode = new(() =>
+    {
+        // The link reads "net:[4026531840]".
+        var target = new FileInfo("/proc/self/ns/net").LinkTarget ?? "";
+        return ulong.TryParse(target.AsSpan(target.IndexOf('[') + 1).TrimEnd(']'), out var inode) ? inode : 0;
+    });
 
     /// <summary>
     /// Texts of counters (netfilter rules) that are new or changed since the last call, for the dashboard to show

@@ -24,7 +24,7 @@ public sealed class NamespaceCounters : IDisposable
     {
         _main = main;
         _directory = directory;
-        MainInode = NetNamespaceDirectory.InodeOf(main.NamespacePath);
+        MainInode = (uint)main.NamespaceInode;
         foreach (var named in directory.Named())
             if (named.Inode != MainInode) Open(named.Inode);
     }
@@ -50,16 +50,26 @@ public sealed class NamespaceCounters : IDisposable
             if (d.Netns != 0 && d.Netns != MainInode && !_others.ContainsKey(d.Netns)) Open(d.Netns);
     }
 
-    /// <summary>Every namespace's deltas since the previous sample, each stamped with its inode.</summary>
-    public IReadOnlyList<CounterDelta> Sample(long atUnixMs)
+    /// <summary>Whether the counters of the namespace with this inode are read: drops there can move them.</summary>
+    public bool Reads(uint inode) => inode == MainInode || _others.GetValueOrDefault(inode) is not null;
+
+    /// <summary>Reads every namespace's counters now; read again before <see cref="Commit"/>, the earlier read is forgotten (<see cref="CounterSampler.Read"/>).</summary>
+    public void Read()
+    {
+        _main.Read();
+        MainInode = (uint)_main.NamespaceInode;
+        foreach (var sampler in _others.Values) sampler?.Read();
+    }
+
+    /// <summary>Every namespace's deltas from the previous sample to the last <see cref="Read"/>, each stamped with its inode.</summary>
+    public IReadOnlyList<CounterDelta> Commit(long atUnixMs)
     {
         _lastSampleMs = atUnixMs;
-        MainInode = NetNamespaceDirectory.InodeOf(_main.NamespacePath) is var inode and not 0 ? inode : MainInode;
         var deltas = new List<CounterDelta>();
-        foreach (var d in _main.Sample(atUnixMs)) deltas.Add(d with { Netns = MainInode });
+        foreach (var d in _main.Commit(atUnixMs)) deltas.Add(d with { Netns = MainInode });
         foreach (var (netns, sampler) in _others)
             if (sampler is not null)
-                foreach (var d in sampler.Sample(atUnixMs)) deltas.Add(d with { Netns = netns });
+                foreach (var d in sampler.Commit(atUnixMs)) deltas.Add(d with { Netns = netns });
         return deltas;
     }
 

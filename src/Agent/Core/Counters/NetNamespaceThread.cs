@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using Tmds.Linux;
 
 namespace DropBoard.Agent.Counters;
@@ -14,6 +15,9 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
     private (ulong Dev, ulong Ino) _joined;
 
     public string Name { get; }
+
+    /// <summary>The inode of the namespace this thread joined: the kernel's <c>ns.inum</c>.</summary>
+    public ulong Inode => _joined.Ino;
 
     /// <summary><c>/run/netns/NAME</c> for a name from <c>ip netns add</c>, or a given path (<c>/proc/PID/ns/net</c>).</summary>
     public string Path { get; }
@@ -68,7 +72,7 @@ internal sealed unsafe class NetNamespaceThread : IDisposable
         var fd = (int)handle.DangerousGetHandle();
         stat st;
         if (LibC.fstat(fd, &st) != 0 || LibC.setns(fd, LibC.CLONE_NEWNET) != 0)
-            throw new InvalidOperationException($"cannot join network namespace '{Name}' (errno {LibC.errno}); the agent needs root (CAP_SYS_ADMIN)");
+            throw new InvalidOperationException($"cannot join network namespace '{Name}' (errno {Marshal.GetLastSystemError()}); the agent needs root (CAP_SYS_ADMIN)");
         return ((ulong)st.st_dev, (ulong)st.st_ino);
     });
 

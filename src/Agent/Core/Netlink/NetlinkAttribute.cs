@@ -9,7 +9,7 @@ namespace DropBoard.Agent.Netlink;
 /// </summary>
 public readonly ref struct NetlinkAttribute(ushort type, ReadOnlySpan<byte> payload)
 {
-    private const ushort NLA_F_NESTED = 0x8000, NLA_F_NET_BYTEORDER = 0x4000, NLA_TYPE_MASK = 0x3fff;
+    private const ushort NLA_F_NET_BYTEORDER = 0x4000, NLA_TYPE_MASK = 0x3fff;
 
     /// <summary>The attribute type without the nested / byte-order flag bits.</summary>
     public ushort Type { get; } = (ushort)(type & NLA_TYPE_MASK);

@@ -1,4 +1,5 @@
 using DropBoard.Agent.Capture.NetDm;
+using DropBoard.Agent.Capture.Tracepoint;
 
 namespace DropBoard.Agent.Pipeline;
 
@@ -15,8 +16,8 @@ public sealed record AgentOptions
     public int MaxSamplesPerSecond { get; init; } = 100;
     /// <summary>Read counters of this network namespace (<c>ip netns</c> name or a path) instead of the agent's own.</summary>
     public string? NetNamespace { get; init; }
-    /// <summary>Data pages per CPU for the tracepoint's perf rings (a power of two).</summary>
-    public int RingPages { get; init; } = 256;
+    /// <summary>KiB per CPU for the tracepoint's perf rings (a power of two).</summary>
+    public int RingKb { get; init; } = TracepointSource.DefaultRingKb;
     /// <summary>Also count normal frees (skb:consume_skb) per site, to tell drops from frees; costly on a busy host.</summary>
     public bool ConsumeSkb { get; init; }
     /// <summary>How the NET_DM source runs (summary or packet mode, pcapng file), when it is the one used.</summary>

@@ -60,7 +60,8 @@ public sealed class AgentPipeline : IAsyncDisposable
             tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
-        Sample(DropAggregator.SampleMs(source.NowUnixNs()));
+        // The baseline, cut like every sample: drops the source counted before it are not the first span's.
+        CommitCounters(DropAggregator.SampleMs(SampleCounters()));
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };
         _captureThread.Start();
         _batchLoop = Task.Run(BatchLoop);
@@ -158,13 +159,11 @@ public sealed class AgentPipeline : IAsyncDisposable
 
     private void EmitBatch(bool takeCounters)
     {
-        // Counter samples are stamped in the drops' clock and cut their bucket there, and read right after the cut,
-        // so that the drops before a sample and the counter rises up to it cover the same span.
-        if (takeCounters) _source.Settle();
-        var nowNs = _source.NowUnixNs();
+        // Counter samples are stamped in the drops' clock and cut their bucket there (the source says where, see
+        // IDropSource.SampleCounters), so that the drops before a sample and the counter rises up to it cover the same span.
+        var nowNs = takeCounters ? SampleCounters() : _source.NowUnixNs();
         var now = DropAggregator.SampleMs(nowNs);
-        if (takeCounters) _aggregator.CutAt(nowNs);
-        var counters = takeCounters ? Sample(now) : [];
+        var counters = takeCounters ? CommitCounters(now) : [];
         var texts = takeCounters ? _counters.TakeTextChanges() : null;
         var drops = _aggregator.Flush();
         _namespaces?.Watch(drops);
@@ -199,7 +198,11 @@ public sealed class AgentPipeline : IAsyncDisposable
         else _namespaces.Dispose();
     }
 
-    private IReadOnlyList<CounterDelta> Sample(long atMs) => _namespaces?.Sample(atMs) ?? _counters.Sample(atMs);
+    private long SampleCounters() => _namespaces is { } namespaces
+        ? _source.SampleCounters(_aggregator, namespaces.Read, namespaces.Reads)
+        : _source.SampleCounters(_aggregator, _counters.Read, inode => inode == _counters.NamespaceInode);
+
+    private IReadOnlyList<CounterDelta> CommitCounters(long atMs) => _namespaces?.Commit(atMs) ?? _counters.Commit(atMs);
 
     private static string HostId()
     {

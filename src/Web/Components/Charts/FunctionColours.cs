@@ -1,4 +1,4 @@
-using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 
 namespace DropBoard.Web.Components.Charts;
 
@@ -21,7 +21,7 @@ public static class FunctionColours
 
     public static string Of(string name)
     {
-        if (name == LiveStore.Other) return OtherColour;
+        if (name == TimeSeries.Other) return OtherColour;
         // FNV-1a over UTF-16 code units: stable across processes, unlike string.GetHashCode.
         var hash = 2166136261u;
         foreach (var c in name) hash = (hash ^ c) * 16777619u;

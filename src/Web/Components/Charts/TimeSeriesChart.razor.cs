@@ -1,5 +1,5 @@
 using DropBoard.Web.Clock;
-using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
 

@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 
@@ -8,12 +8,11 @@ namespace DropBoard.Web.Components.Pages;
 
 /// <summary>
 /// One host live: histogram, drops and counters over time, explanation; filters and pause. Filters and window live
-/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;netns=&amp;window=</c>), so a reload or a copied link shows the same view.
+/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;netns=&amp;nonnetwork=&amp;window=</c>), so a reload or a copied link
+/// shows the same view; every panel reads the one filter.
 /// </summary>
 public sealed partial class HostLive : ComponentBase, IDisposable
 {
-    private const int MaxFilterLength = 200;
-
     [Inject] private LiveStore Store { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
 
@@ -23,13 +22,15 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     [SupplyParameterFromQuery(Name = "protocol")] public string? Protocol { get; set; }
     [SupplyParameterFromQuery(Name = "netns")] public string? Netns { get; set; }
     [SupplyParameterFromQuery(Name = "window")] public int? WindowQuery { get; set; }
+    [SupplyParameterFromQuery(Name = "nonnetwork")] public bool? NonNetworkQuery { get; set; }
 
     private HostLiveView View { get; set; } = null!;
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
     private string ProtocolFilter { get; set; } = "";
     private string NetnsFilter { get; set; } = "";
+    private bool NonNetworkShown { get; set; }
     private bool Paused => _refresh?.Paused ?? false;
 
     protected override void OnInitialized() => View = new HostLiveView(Store);
@@ -37,7 +38,9 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnParametersSet()
     {
         View.HostId = HostId;
-        (SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter) = (Bounded(Site), Bounded(Reason), Bounded(Protocol), Bounded(Netns));
+        (SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter) =
+            (ViewFilters.Bounded(Site), ViewFilters.Bounded(Reason), ViewFilters.Bounded(Protocol), ViewFilters.Bounded(Netns));
+        NonNetworkShown = NonNetworkQuery ?? false;
         View.WindowSeconds = WindowQuery is { } w && HostLiveView.Windows.Contains(w) ? w : HostLiveView.Windows[0];
         Refresh();
     }
@@ -45,23 +48,27 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     // A filter or window changed: into the URL (replacing, not adding to history); the URL sets the parameters back.
     private void Apply() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
     {
-        ["site"] = Blank(SiteFilter), ["reason"] = Blank(ReasonFilter), ["protocol"] = Blank(ProtocolFilter), ["netns"] = Blank(NetnsFilter),
+        ["site"] = ViewFilters.Blank(SiteFilter), ["reason"] = ViewFilters.Blank(ReasonFilter), ["protocol"] = ViewFilters.Blank(ProtocolFilter),
+        ["netns"] = ViewFilters.Blank(NetnsFilter),
         ["window"] = View.WindowSeconds == HostLiveView.Windows[0] ? null : View.WindowSeconds,
+        ["nonnetwork"] = NonNetworkShown ? "true" : null,
     }), replace: true);
 
-    private static string Bounded(string? text) => text is null ? "" : text.Length > MaxFilterLength ? text[..MaxFilterLength] : text;
-
-    private static string? Blank(string text) => text.Length == 0 ? null : text;
+    private void ShowNonNetwork(bool shown)
+    {
+        NonNetworkShown = shown;
+        Apply();
+    }
 
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
+            _refresh = new StoreRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
     }
 
     private void Refresh()
     {
-        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter);
+        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown, NetnsFilter);
         View.Refresh();
     }
 

@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
 
@@ -10,7 +10,7 @@ public sealed partial class Hosts : ComponentBase, IDisposable
     [Inject] private LiveStore Store { get; set; } = null!;
     [Inject] private EmbeddedAgent EmbeddedAgent { get; set; } = null!;
 
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
 
     private IReadOnlyList<HostStatus>? List { get; set; }
     private EmbeddedAgentStatus Agent => EmbeddedAgent.Status;
@@ -20,7 +20,7 @@ public sealed partial class Hosts : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, () => InvokeAsync(() => { List = Store.Hosts(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
+            _refresh = new StoreRefresh(Store, () => InvokeAsync(() => { List = Store.Hosts(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
     }
 
     private static string Seen(HostStatus host) => host.LastBatch is { } last

@@ -6,7 +6,7 @@ namespace DropBoard.Agent.Capture.Bpf;
 
 /// <summary>
 /// Drops counted in the kernel by an eBPF program on <c>tp_btf/kfree_skb</c> (kfree_skb.bpf.c, loaded through
-/// libbpf): a per-CPU hash of (location, reason, protocol, network namespace) read once per bucket period. No record
+/// libbpf): a per-CPU hash of (location, reason, protocol, network namespace) read once per bucket period and around each counter sample. No record
 /// per drop crosses to user space, so a flood costs the agent one map read per bucket, and nothing can be lost but
 /// keys that find the map full, which the program counts (<see cref="LostRecords"/>).
 /// </summary>
@@ -23,6 +23,8 @@ public sealed unsafe class BpfSource : IDropSource
     private readonly byte[] _keys, _values;
     private readonly Lock _readGate = new();
     private (DropAggregator Aggregator, Dictionary<uint, int> ReasonIds)? _reader;
+    private readonly List<(DropKey Key, long Delta)> _fresh = [];
+    private const int MaxSampleAttempts = 5;
 
     public string Name => "bpf";
 
@@ -95,8 +97,8 @@ public sealed unsafe class BpfSource : IDropSource
 
     public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
     {
-        var reasonIds = _reasonNames.ToDictionary(r => (uint)r.Key, r => aggregator.Reasons.Intern(r.Value));
-        lock (_readGate) _reader = (aggregator, reasonIds);
+        Dictionary<uint, int> reasonIds;
+        lock (_readGate) reasonIds = ReasonIdsFor(aggregator);
         var period = TimeSpan.FromMilliseconds(aggregator.BucketMs);
         var clock = Stopwatch.StartNew();
         var next = period;
@@ -113,24 +115,53 @@ public sealed unsafe class BpfSource : IDropSource
             LibBpf.LinkDestroy(_link);
             _link = 0;
             Read(aggregator, reasonIds);
-            _reader = null;
         }
     }
 
     /// <summary>
-    /// Reads the map now, on the batching thread: a drop is stamped when it is read, so without this the drops of the
-    /// last bucket period before a counter sample would be stamped after it. The gate keeps the reads (and the
-    /// aggregator's capture-side state) to one thread at a time.
+    /// The map is read before the counters and again after them; drops between the two reads in a namespace whose
+    /// counters are read may or may not be in the counters, so then the counters are read again (a few times at most:
+    /// under a flood in such a namespace some drop always comes, and the sample is off by the drops of one read). Drops are
+    /// stamped when they are read, so the cut goes between the first map read and the counter read. The gate keeps
+    /// the capture thread's reads out meanwhile, and the aggregator's capture-side state to one thread at a time.
     /// </summary>
-    public void Settle()
+    public long SampleCounters(DropAggregator aggregator, Action readCounters, Func<uint, bool> countersOf)
     {
         lock (_readGate)
-            if (_reader is var (aggregator, reasonIds)) Read(aggregator, reasonIds);
+        {
+            var reasonIds = ReasonIdsFor(aggregator);
+            Read(aggregator, reasonIds);
+            for (var attempt = 1; ; attempt++)
+            {
+                var cut = Now();
+                readCounters();
+                var readAt = ReadMap();
+                var settled = !_fresh.Exists(d => countersOf(d.Key.Netns));
+                if (settled || attempt == MaxSampleAttempts)
+                    aggregator.CutAt(cut); // what came during the read (elsewhere, or past the last attempt) goes after the sample
+                Feed(aggregator, reasonIds, readAt);
+                if (settled || attempt == MaxSampleAttempts) return cut;
+            }
+        }
     }
 
-    private void Read(DropAggregator aggregator, Dictionary<uint, int> reasonIds)
+    private long Now() => ((IDropSource)this).NowUnixNs();
+
+    private Dictionary<uint, int> ReasonIdsFor(DropAggregator aggregator)
     {
-        var now = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100;
+        if (_reader is var (reader, ids) && ReferenceEquals(reader, aggregator)) return ids;
+        ids = _reasonNames.ToDictionary(r => (uint)r.Key, r => aggregator.Reasons.Intern(r.Value));
+        _reader = (aggregator, ids);
+        return ids;
+    }
+
+    private void Read(DropAggregator aggregator, Dictionary<uint, int> reasonIds) => Feed(aggregator, reasonIds, ReadMap());
+
+    /// <summary>Reads the map into <see cref="_fresh"/> (the drops since the last read) and returns when the read began.</summary>
+    private long ReadMap()
+    {
+        var now = Now();
+        _fresh.Clear();
         var valueSize = Counts.Cpus * 8;
         var (keys, values) = (_keys, _values);
         ulong batch = 0;
@@ -147,7 +178,7 @@ public sealed unsafe class BpfSource : IDropSource
                 {
                     var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
                     var delta = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
-                    if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), now, delta, key.Protocol, key.Netns);
+                    if (delta != 0) _fresh.Add((key, delta));
                 }
                 if (result == -2) break; // ENOENT: the last batch
                 if (result < 0)
@@ -160,6 +191,15 @@ public sealed unsafe class BpfSource : IDropSource
             if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
                 Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, valueSize)));
         }
+        return now;
+    }
+
+    /// <summary>Hands the drops of the last map read to the aggregator, stamped <paramref name="unixNs"/>.</summary>
+    private void Feed(DropAggregator aggregator, Dictionary<uint, int> reasonIds, long unixNs)
+    {
+        foreach (var (key, delta) in _fresh)
+            aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), unixNs, delta, key.Protocol, key.Netns);
+        _fresh.Clear();
         aggregator.Commit();
     }
 

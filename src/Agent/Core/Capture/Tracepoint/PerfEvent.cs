@@ -70,9 +70,10 @@ internal sealed unsafe class PerfEvent : IDisposable
             Config = (ulong)tracepointId,
             SamplePeriod = 1,
             SampleType = SampleType,
-            // Wake the reader when a quarter of the ring is full, not per event: a drop storm costs one wakeup per chunk.
+            // Wake the reader when an eighth of the ring is full, not per event: a drop storm costs one wakeup per chunk,
+            // and the other seven eighths are what a reader kept off the CPU has before records are lost.
             Flags = FlagDisabled | FlagWatermark | (clockId is null ? 0 : FlagUseClockId),
-            WakeupWatermark = (uint)(dataPages * Environment.SystemPageSize / 4),
+            WakeupWatermark = (uint)Math.Max(Environment.SystemPageSize, (long)dataPages * Environment.SystemPageSize / 8),
             ClockId = clockId ?? 0,
         };
         var fd = (int)PerfEventOpen(SysPerfEventOpen, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
@@ -86,12 +87,18 @@ internal sealed unsafe class PerfEvent : IDisposable
         {
             var e = errno;
             close(fd);
+            // Past perf_event_mlock_kb per CPU, ring pages count against RLIMIT_MEMLOCK unless the process has CAP_IPC_LOCK.
+            if (e == EPERM) throw new LockedMemoryLimitException(cpu, length);
             throw new CaptureUnavailableException(
                 $"cannot map the perf ring for CPU {cpu} (errno {e})",
                 "raise kernel.perf_event_mlock_kb or run as root");
         }
         return new PerfEvent(fd, cpu, (byte*)map, length, pageSize, dataPages);
     }
+
+    /// <summary>The ring does not fit in the memory this process may lock (kernel.perf_event_mlock_kb, then RLIMIT_MEMLOCK).</summary>
+    internal sealed class LockedMemoryLimitException(int cpu, int bytes)
+        : Exception($"cannot lock {bytes / 1024} KiB for the perf ring of CPU {cpu}");
 
     public void Enable() => ioctl(Fd, PERF_EVENT_IOC_ENABLE, 0);
 

@@ -1,66 +1,42 @@
 namespace DropBoard.Agent.Capture.Tracepoint;
 
 /// <summary>
-/// The data area of a perf ring: the kernel writes at data_head, we consume from data_tail. Records are
-/// 8-byte aligned; one that wraps past the end is copied into a scratch buffer so the decoder always sees
-/// contiguous bytes.
+/// The data area of a perf ring: the kernel writes at data_head, we consume from data_tail. The kernel moves data_head
+/// only past whole records, so the unread bytes are always a run of whole records, which may wrap past the end.
 /// </summary>
 internal sealed unsafe class PerfRing(ulong* head, ulong* tail, byte* data, int size)
 {
-    private readonly byte[] _scratch = new byte[65536];
+    public int Size => size;
 
     /// <summary>The unread bytes, in order, without consuming them: how test fixtures are recorded.</summary>
     public byte[] Snapshot()
     {
-        var h = Volatile.Read(ref *head);
-        var t = *tail;
-        var bytes = new byte[h - t];
-        for (var i = 0UL; i < h - t; i++) bytes[i] = data[(int)((t + i) & ((ulong)size - 1))];
+        var bytes = new byte[Unread];
+        Copy(*tail, bytes);
         return bytes;
     }
 
-    /// <summary>Hands every complete record to the decoder, then releases the space to the kernel.</summary>
-    public void Drain(PerfRecordDecoder decoder)
-    {
-        // Acquire: record bytes written before data_head must be visible before we read them.
-        var h = Volatile.Read(ref *head);
-        var t = *tail;
-        var mask = (ulong)size - 1;
-        while (t < h)
-        {
-            var offset = (int)(t & mask);
-            var available = h - t;
-            if (available < 8)
-            {
-                decoder.Corrupt($"{available} bytes left, less than a record header");
-                t = h;
-                break;
-            }
-            var recordSize = *(ushort*)(data + offset + 6);
-            if (recordSize < 8 || recordSize > available)
-            {
-                // The ring cannot be walked past a bad header: skip what the kernel has written so far.
-                decoder.Corrupt($"record size {recordSize} with {available} bytes available");
-                t = h;
-                break;
-            }
+    /// <summary>Bytes the kernel has written and we have not consumed: whole records.</summary>
+    // Acquire: record bytes written before data_head must be visible before we read them.
+    public int Unread => (int)(Volatile.Read(ref *head) - *tail);
 
-            ReadOnlySpan<byte> record;
-            if (offset + recordSize <= size)
-            {
-                record = new ReadOnlySpan<byte>(data + offset, recordSize);
-            }
-            else
-            {
-                var first = size - offset;
-                new ReadOnlySpan<byte>(data + offset, first).CopyTo(_scratch);
-                new ReadOnlySpan<byte>(data, recordSize - first).CopyTo(_scratch.AsSpan(first));
-                record = _scratch.AsSpan(0, recordSize);
-            }
-            decoder.Decode(record);
-            t += recordSize;
-        }
+    /// <summary>
+    /// Copies the first <paramref name="destination"/>.Length unread bytes (no more than <see cref="Unread"/>, whole
+    /// records) out of the ring, unwrapped, and gives their space back to the kernel at once.
+    /// </summary>
+    public void CopyOut(Span<byte> destination)
+    {
+        var t = *tail;
+        Copy(t, destination);
         // Release: we are done reading before the kernel may overwrite.
-        Volatile.Write(ref *tail, t);
+        Volatile.Write(ref *tail, t + (ulong)destination.Length);
+    }
+
+    private void Copy(ulong from, Span<byte> destination)
+    {
+        var offset = (int)(from & ((ulong)size - 1));
+        var first = Math.Min(destination.Length, size - offset);
+        new ReadOnlySpan<byte>(data + offset, first).CopyTo(destination);
+        new ReadOnlySpan<byte>(data, destination.Length - first).CopyTo(destination[first..]);
     }
 }

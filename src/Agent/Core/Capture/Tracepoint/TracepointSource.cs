@@ -1,17 +1,22 @@
 using System.Diagnostics;
 using DropBoard.Agent.Aggregation;
-using Tmds.Linux;
-using static Tmds.Linux.LibC;
 
 namespace DropBoard.Agent.Capture.Tracepoint;
 
 /// <summary>
-/// Drops from the skb:kfree_skb tracepoint: one perf event and ring per online CPU, one thread waiting
-/// on all of them with epoll. Works on every kernel with tracepoints, with or without NET_DM.
+/// Drops from the skb:kfree_skb tracepoint: one perf event and ring per online CPU. A thread of its own copies the rings
+/// out as they fill (<see cref="RingReader"/>); the thread that calls <see cref="Run"/> decodes and counts behind it.
+/// Works on every kernel with tracepoints, with or without NET_DM.
 /// </summary>
-public sealed unsafe class TracepointSource : IDropSource
+public sealed class TracepointSource : IDropSource
 {
     private const int CLOCK_MONOTONIC = 1;
+
+    /// <summary>
+    /// Ring per CPU unless told otherwise: one CPU can drop ~1.3 M packets/s (a UDP flood into a full socket), ~72 bytes
+    /// each, so 4 MiB holds ~58k drops, ~40 ms of such a burst on that CPU while the reader is kept off the CPU.
+    /// </summary>
+    public const int DefaultRingKb = 4096;
 
     private readonly PerfEvent[] _events;
     private readonly KfreeSkbLayout _layout;
@@ -21,11 +26,18 @@ public sealed unsafe class TracepointSource : IDropSource
     private readonly int _maxWaitMs;
     private PerfRecordDecoder? _decoder;
     private PerfRecordDecoder? _freeDecoder;
-    private int _epoll = -1;
 
     public string Name => "tracepoint";
 
     public long LostRecords => (_decoder?.LostRecords ?? 0) + (_freeDecoder?.LostRecords ?? 0);
+
+    /// <summary>Each CPU's ring, in KiB: what was asked for, or less when the locked-memory limit allowed no more.</summary>
+    public int RingKb { get; }
+
+    /// <summary>What the start line says of the rings (their size, and the limit that cut them if one did).</summary>
+    public string StartNote { get; }
+
+    public string LostRecordsFix => $"raise --ring-kb (now {RingKb} KiB per CPU)";
 
     /// <summary>
     /// Where normal frees (skb:consume_skb) are counted, when the source was opened with them; set before
@@ -40,7 +52,8 @@ public sealed unsafe class TracepointSource : IDropSource
 
     public string? LastError => _decoder?.LastError;
 
-    private TracepointSource(PerfEvent[] events, TracepointFormat format, PerfEvent[] consumeEvents, TracepointFormat? consumeFormat, int maxWaitMs)
+    private TracepointSource(PerfEvent[] events, TracepointFormat format, PerfEvent[] consumeEvents, TracepointFormat? consumeFormat, int maxWaitMs,
+                             int ringKb, string startNote)
     {
         _maxWaitMs = maxWaitMs;
         _events = events;
@@ -48,40 +61,62 @@ public sealed unsafe class TracepointSource : IDropSource
         _layout = KfreeSkbLayout.From(format);
         _consumeEvents = consumeEvents;
         _consumeLayout = consumeFormat is null ? null : KfreeSkbLayout.ForConsumeSkb(consumeFormat);
+        RingKb = ringKb;
+        StartNote = startNote;
     }
 
-    /// <param name="ringPages">Data pages per CPU ring, a power of two (256 pages = 1 MiB holds ~14k drops).</param>
+    /// <param name="ringKb">Each CPU's ring in KiB, a power of two of at least a page (<see cref="DefaultRingKb"/>).</param>
     /// <param name="consume">Also open skb:consume_skb (normal frees: far more frequent than drops, so off by default).</param>
     /// <param name="maxWaitMs">
     /// How long a drop may sit in a ring below its wakeup watermark before it is read (the batch interval): the only
     /// time the reader wakes without the kernel waking it.
     /// </param>
-    public static TracepointSource Open(int ringPages = 256, bool consume = false, int maxWaitMs = 250)
+    public static TracepointSource Open(int ringKb = DefaultRingKb, bool consume = false, int maxWaitMs = 250)
     {
-        if (ringPages <= 0 || (ringPages & (ringPages - 1)) != 0)
-            throw new ArgumentOutOfRangeException(nameof(ringPages), "must be a power of two");
+        var pageKb = Environment.SystemPageSize / 1024;
+        if (ringKb < pageKb || (ringKb & (ringKb - 1)) != 0)
+            throw new CaptureUnavailableException($"a perf ring of {ringKb} KiB is not a power of two of pages ({pageKb} KiB here)",
+                                                  $"use --ring-kb {Math.Max(pageKb, DefaultRingKb)}, or another power of two of at least {pageKb}");
         var tracefs = Tracefs.Locate();
         var format = Tracefs.ReadFormat(tracefs, "skb", "kfree_skb");
         var consumeFormat = consume ? Tracefs.ReadFormat(tracefs, "skb", "consume_skb") : null;
-        var events = new List<PerfEvent>();
-        var consumeEvents = new List<PerfEvent>();
-        try
+        // Smaller rings rather than none: a host whose locked-memory limit is low still gets drops, and is told why fewer.
+        for (var kb = ringKb; ; kb /= 2)
         {
-            foreach (var cpu in OnlineCpus())
+            var events = new List<PerfEvent>();
+            var consumeEvents = new List<PerfEvent>();
+            try
             {
-                events.Add(PerfEvent.Open(format.Id, cpu, ringPages, CLOCK_MONOTONIC));
-                if (consumeFormat is not null) consumeEvents.Add(PerfEvent.Open(consumeFormat.Id, cpu, ringPages, CLOCK_MONOTONIC));
+                foreach (var cpu in OnlineCpus())
+                {
+                    events.Add(PerfEvent.Open(format.Id, cpu, kb / pageKb, CLOCK_MONOTONIC));
+                    if (consumeFormat is not null) consumeEvents.Add(PerfEvent.Open(consumeFormat.Id, cpu, kb / pageKb, CLOCK_MONOTONIC));
+                }
             }
+            catch (PerfEvent.LockedMemoryLimitException e)
+            {
+                foreach (var opened in events.Concat(consumeEvents)) opened.Dispose();
+                if (kb / 2 >= Math.Min(ringKb, MinimumRingKb) && kb / 2 >= pageKb) continue;
+                throw new CaptureUnavailableException(e.Message, LockedMemoryFix);
+            }
+            catch
+            {
+                foreach (var opened in events.Concat(consumeEvents)) opened.Dispose();
+                throw;
+            }
+            // Enabled here, not in Run: once Open returns, every drop is in a ring, so "watching" is true when printed.
+            foreach (var e in events.Concat(consumeEvents)) e.Enable();
+            var note = kb == ringKb
+                ? $"perf rings of {kb} KiB per CPU (--ring-kb)"
+                : $"perf rings cut to {kb} KiB per CPU from the {ringKb} asked (--ring-kb) by the locked-memory limit; {LockedMemoryFix}";
+            return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat, maxWaitMs, kb, note);
         }
-        catch
-        {
-            foreach (var e in events.Concat(consumeEvents)) e.Dispose();
-            throw;
-        }
-        // Enabled here, not in Run: once Open returns, every drop is in a ring, so "watching" is true when printed.
-        foreach (var e in events.Concat(consumeEvents)) e.Enable();
-        return new TracepointSource([.. events], format, [.. consumeEvents], consumeFormat, maxWaitMs);
     }
+
+    private const int MinimumRingKb = 64;
+
+    private const string LockedMemoryFix =
+        "raise RLIMIT_MEMLOCK (LimitMEMLOCK=infinity in the systemd unit, ulimit -l unlimited) or kernel.perf_event_mlock_kb, or grant CAP_IPC_LOCK";
 
     // perf stamps samples with CLOCK_MONOTONIC (what Stopwatch reads on Linux); shifted to Unix time by the offset
     // of the two clocks at the start, once, so that the wall clock stepping later cannot tear drops apart.
@@ -96,61 +131,37 @@ public sealed unsafe class TracepointSource : IDropSource
         var decoder = _decoder = new PerfRecordDecoder(_layout, _format.ReasonNames, aggregator, _clockOffsetNs);
         var frees = _consumeLayout is null ? null : Frees ?? throw new InvalidOperationException("set Frees before Run when capturing consume_skb");
         var freeDecoder = _freeDecoder = frees is null ? null : new PerfRecordDecoder(_consumeLayout!, new Dictionary<int, string>(), frees, _clockOffsetNs);
-        var all = _events.Concat(_consumeEvents).ToArray();
 
-        _epoll = epoll_create1(EPOLL_CLOEXEC);
-        if (_epoll < 0) throw new CaptureUnavailableException($"epoll_create1 failed (errno {errno})", "check the process's file descriptor limit");
-        for (var i = 0; i < all.Length; i++)
-        {
-            var ev = new epoll_event { events = EPOLLIN };
-            ev.data.fd = i;
-            epoll_ctl(_epoll, EPOLL_CTL_ADD, all[i].Fd, &ev);
-        }
-
-        // The stop wakes the reader at once through an eventfd in the same epoll set, so the wait need not be short.
-        var wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (wake < 0) throw new CaptureUnavailableException($"eventfd failed (errno {errno})", "check the process's file descriptor limit");
+        using var reader = new RingReader(_events, _consumeEvents, _maxWaitMs);
+        // Stopped and joined before the rings can be unmapped, also when decoding throws.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var copyOut = new Thread(() => reader.Run(stop.Token)) { IsBackground = true, Name = "perf ring copy-out" };
+        copyOut.Start();
         try
         {
-            var stopEvent = new epoll_event { events = EPOLLIN };
-            stopEvent.data.fd = -1;
-            epoll_ctl(_epoll, EPOLL_CTL_ADD, wake, &stopEvent);
-            using var stop = cancellationToken.Register(() =>
+            var chunks = reader.Chunks;
+            // Blocks this thread between bursts; throws what stopped the copy-out thread, if anything did.
+            while (chunks.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
             {
-                ulong one = 1;
-                write(wake, &one, sizeof(ulong));
-            });
-
-            var ready = stackalloc epoll_event[all.Length + 1];
-            while (!cancellationToken.IsCancellationRequested)
-            {
-                // Asleep until a ring reaches its watermark, the stop, or maxWaitMs for drops below the watermark.
-                epoll_wait(_epoll, ready, all.Length + 1, _maxWaitMs);
-                Drain(aggregator, decoder, frees, freeDecoder);
+                // Published per chunk (one ring read), so that counts flow on even if reading outpaces decoding for a while.
+                while (chunks.TryRead(out var chunk))
+                {
+                    (chunk.Frees ? freeDecoder! : decoder).DecodeAll(chunk.Records);
+                    reader.Return(chunk);
+                    (chunk.Frees ? frees! : aggregator).Commit();
+                }
             }
         }
         finally
         {
-            close(wake);
+            stop.Cancel();
+            copyOut.Join();
         }
-        foreach (var e in all) e.Disable();
-        Drain(aggregator, decoder, frees, freeDecoder);
-    }
-
-    private void Drain(DropAggregator aggregator, PerfRecordDecoder decoder, DropAggregator? frees, PerfRecordDecoder? freeDecoder)
-    {
-        foreach (var e in _events) e.Ring.Drain(decoder);
-        aggregator.Commit();
-        if (frees is null) return;
-        foreach (var e in _consumeEvents) e.Ring.Drain(freeDecoder!);
-        frees.Commit();
     }
 
     public void Dispose()
     {
         foreach (var e in _events.Concat(_consumeEvents)) e.Dispose();
-        if (_epoll >= 0) close(_epoll);
-        _epoll = -1;
     }
 
     /// <summary>CPU numbers from /sys/devices/system/cpu/online ("0-3,6").</summary>

@@ -1,4 +1,4 @@
-using DropBoard.Web.Live;
+using DropBoard.Web.Views;
 using DropBoard.Web.Sessions;
 using Microsoft.AspNetCore.Components;
 
@@ -34,9 +34,9 @@ public sealed partial class Compare : ComponentBase
 
     private void Go() => Navigation.NavigateTo($"compare?a={A}&b={B}");
 
-    private static string Rate(double? perSecond) => perSecond is { } r ? LiveHistogram.Short(r) : "—";
+    private static string Rate(double? perSecond) => perSecond is { } r ? NumberText.Short(r) : "—";
 
-    private static string Signed(double value) => value >= 0 ? $"+{LiveHistogram.Short(value)}" : $"−{LiveHistogram.Short(-value)}";
+    private static string Signed(double value) => value >= 0 ? $"+{NumberText.Short(value)}" : $"−{NumberText.Short(-value)}";
 
     // A perf capture of a few packets can last milliseconds.
     private static string Length(double seconds) => seconds >= 10 ? $"{seconds:0} s" : seconds >= 1 ? $"{seconds:0.#} s" : $"{seconds * 1000:0.#} ms";

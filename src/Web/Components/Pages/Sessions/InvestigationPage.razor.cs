@@ -15,6 +15,8 @@ public sealed partial class InvestigationPage : ComponentBase
     [Inject] private CurrentUser User { get; set; } = null!;
 
     [Parameter] public string Slug { get; set; } = "";
+    /// <summary>Non-network frees are the viewer's switch, not part of what was saved.</summary>
+    [SupplyParameterFromQuery(Name = "nonnetwork")] public bool? NonNetworkQuery { get; set; }
 
     private Investigation? Investigation { get; set; }
     /// <summary>Each saved session in order; no view for one deleted since (ids are never given again, so it stays gone).</summary>
@@ -36,10 +38,15 @@ public sealed partial class InvestigationPage : ComponentBase
             return;
         }
         var b = Investigation.Body;
-        var request = new ViewRequest(b.Filters?.Host, new DropFilter(b.Filters?.Site, b.Filters?.Reason), b.Window?.FromMs, b.Window?.ToMs);
+        var request = new ViewRequest(b.Filters?.Host, new DropFilter(b.Filters?.Site, b.Filters?.Reason, NonNetwork: NonNetworkShown), b.Window?.FromMs, b.Window?.ToMs);
         Views = b.Sessions.Select(id => (id, SessionView.Build(Queries, id, request))).ToList();
         NotesHtml = InvestigationNotes.ToHtml(b.Notes);
     }
+
+    private bool NonNetworkShown => NonNetworkQuery ?? false;
+
+    private void ShowNonNetwork(bool shown) =>
+        Navigation.NavigateTo(Navigation.GetUriWithQueryParameter("nonnetwork", shown ? "true" : null), replace: true);
 
     private void Edit()
     {

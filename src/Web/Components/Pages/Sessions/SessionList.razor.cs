@@ -1,4 +1,4 @@
-using DropBoard.Web.Components.Live;
+using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
@@ -41,16 +41,21 @@ public sealed partial class SessionList : ComponentBase, IDisposable
         Load();
     }
 
-    private LiveRefresh? _refresh;
+    private StoreRefresh? _refresh;
 
     // Sessions started, stopped, imported or growing elsewhere (the API, an agent, a teammate) show up here.
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new LiveRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
+            _refresh = new StoreRefresh(Store, _ => true, () => InvokeAsync(() => { Load(); StateHasChanged(); }), TimeSpan.FromSeconds(2));
     }
 
-    private void Load() => List = Queries.List(Search, Sort);
+    private void Load()
+    {
+        List = Queries.List(Search, Sort);
+        // A ticked session deleted since (here or elsewhere) is no longer one to compare; one the search hides still is.
+        Ticked.RemoveAll(id => List.All(s => s.Id != id) && Queries.Get(id) is null);
+    }
 
     // In the order ticked: the first is A (before), the second B (after).
     private List<long> Ticked { get; } = [];

@@ -1,20 +1,20 @@
 using DropBoard.Web.Live;
 using DropBoard.Web.Sessions;
 
-namespace DropBoard.Web.Components.Live;
+namespace DropBoard.Web.Components.Refresh;
 
 /// <summary>
-/// Turns a store's change notices (the live store's batches, the session store's writes) into at most one
-/// refresh per <c>every</c>: the first change after a quiet spell refreshes at once (drops show as soon as
-/// they arrive), a storm of changes costs the browser one render per interval.
+/// Turns a store's change notices (the live store's batches, the session store's writes, the writer's trouble)
+/// into at most one refresh per <c>every</c>: the first change after a quiet spell refreshes at once (drops show
+/// as soon as they arrive), a storm of changes costs the browser one render per interval.
 /// </summary>
-public sealed class LiveRefresh : IDisposable
+public sealed class StoreRefresh : IDisposable
 {
     private readonly Action _unsubscribe;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
 
-    public LiveRefresh(LiveStore store, Func<Task> refresh, TimeSpan every)
+    public StoreRefresh(LiveStore store, Func<Task> refresh, TimeSpan every)
     {
         store.Changed += MarkChanged;
         _unsubscribe = () => store.Changed -= MarkChanged;
@@ -22,14 +22,20 @@ public sealed class LiveRefresh : IDisposable
     }
 
     /// <param name="relevant">Which of the store's changes this page shows.</param>
-    public LiveRefresh(SessionStore store, Func<SessionChange, bool> relevant, Func<Task> refresh, TimeSpan every)
+    /// <param name="writer">When given, its trouble beginning and ending refreshes too (a page that says it).</param>
+    public StoreRefresh(SessionStore store, Func<SessionChange, bool> relevant, Func<Task> refresh, TimeSpan every, SessionWriter? writer = null)
     {
         Action<SessionChange> changed = change =>
         {
             if (relevant(change)) MarkChanged();
         };
         store.Changed += changed;
-        _unsubscribe = () => store.Changed -= changed;
+        if (writer is not null) writer.TroubleChanged += MarkChanged;
+        _unsubscribe = () =>
+        {
+            store.Changed -= changed;
+            if (writer is not null) writer.TroubleChanged -= MarkChanged;
+        };
         _ = Loop(refresh, every, _stop.Token);
     }
 

@@ -1,4 +1,4 @@
-namespace DropBoard.Web.Components.Live;
+namespace DropBoard.Web.Views;
 
 /// <summary>
 /// Drop events from sockets that carry no network traffic: an AF_UNIX, vsock or netlink socket freeing a message

@@ -1,10 +1,13 @@
-namespace DropBoard.Web.Live;
+namespace DropBoard.Web.Views;
+
+/// <summary>Drops at one site for one reason and protocol over a window; in one network namespace where the source says (bpf).</summary>
+public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count, uint Netns = 0, string? NetnsName = null);
 
 /// <summary>Drops of one kernel function, with its sites and reasons for when the row is expanded.</summary>
 public sealed record FunctionRow(string Function, long Count, double PerSecond, IReadOnlyList<SiteTotal> Sites);
 
-/// <summary>Turns site totals into the histogram the live page shows: by function, biggest first.</summary>
-public static class LiveHistogram
+/// <summary>Turns site totals into the histogram live and recorded views show: by function, biggest first.</summary>
+public static class DropHistogram
 {
     public static List<FunctionRow> ByFunction(IEnumerable<SiteTotal> sites, TimeSpan window) =>
         sites
@@ -17,14 +20,4 @@ public static class LiveHistogram
             .OrderByDescending(r => r.Count)
             .ThenBy(r => r.Function, StringComparer.Ordinal)
             .ToList();
-
-    /// <summary>1234 → "1.2k", 2500000 → "2.5M": numbers a glance can read.</summary>
-    public static string Short(double value) => value switch
-    {
-        >= 1e9 => $"{value / 1e9:0.#}G",
-        >= 1e6 => $"{value / 1e6:0.#}M",
-        >= 1e3 => $"{value / 1e3:0.#}k",
-        >= 10 => $"{value:0}",
-        _ => $"{value:0.#}",
-    };
 }

@@ -1,0 +1,77 @@
+namespace DropBoard.Web.Sessions;
+
+/// <summary>The resolutions a session's drops are kept at: its hosts' 10 ms buckets, and their sums per second and per minute.</summary>
+public enum Resolution { Bucket, Second, Minute }
+
+public static class Rollup
+{
+    public const long SecondMs = 1000, MinuteMs = 60_000;
+
+    /// <summary>The second or minute (<paramref name="unitMs"/>) a time in ms falls in, rounded down also before 1970.</summary>
+    public static long Floor(long ms, long unitMs) => Math.DivRem(ms, unitMs, out var rest) - (rest < 0 ? 1 : 0);
+
+    public static long Ceiling(long ms, long unitMs) => -Floor(-ms, unitMs);
+
+    public static long Milliseconds(this Resolution resolution, int bucketMs) => resolution switch
+    {
+        Resolution.Second => SecondMs,
+        Resolution.Minute => MinuteMs,
+        _ => bucketMs,
+    };
+}
+
+/// <summary>A row of a drops table: a host's count at one site in one bucket, second or minute (<c>At</c>).</summary>
+public readonly record struct DropRow(long Host, long At, long Site, long Count);
+
+/// <summary>
+/// The drops of one transaction summed per 10 ms bucket, second and minute of each host and site, so each row is
+/// written once however many batches of the transaction add to it; and each host's drops and rows. The three sums
+/// hold the same drops: totals from any of them are equal.
+/// </summary>
+public sealed class DropSums
+{
+    private readonly Dictionary<(long Host, long At, long Site), long> _buckets = [], _seconds = [], _minutes = [];
+    private readonly Dictionary<long, (long Drops, long Rows)> _hosts = [];
+
+    public bool IsEmpty => _hosts.Count == 0;
+
+    public void Add(long host, long site, long startMs, long count)
+    {
+        Sum(_buckets, (host, startMs, site), count);
+        Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
+        Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
+        var (drops, rows) = _hosts.GetValueOrDefault(host);
+        _hosts[host] = (drops + count, rows + 1);
+    }
+
+    /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>
+    public List<DropRow> Rows(Resolution resolution) =>
+        (resolution switch { Resolution.Second => _seconds, Resolution.Minute => _minutes, _ => _buckets })
+        .Select(kv => new DropRow(kv.Key.Host, kv.Key.At, kv.Key.Site, kv.Value))
+        .Order(KeyOrder.Instance).ToList();
+
+    public IEnumerable<(long Host, long Drops, long Rows)> Hosts => _hosts.Select(kv => (kv.Key, kv.Value.Drops, kv.Value.Rows));
+
+    public void Clear()
+    {
+        _buckets.Clear();
+        _seconds.Clear();
+        _minutes.Clear();
+        _hosts.Clear();
+    }
+
+    private static void Sum(Dictionary<(long, long, long), long> sums, (long, long, long) key, long count) =>
+        sums[key] = sums.GetValueOrDefault(key) + count;
+
+    private sealed class KeyOrder : IComparer<DropRow>
+    {
+        public static readonly KeyOrder Instance = new();
+
+        public int Compare(DropRow a, DropRow b)
+        {
+            var c = a.Host.CompareTo(b.Host);
+            if (c == 0) c = a.At.CompareTo(b.At);
+            return c != 0 ? c : a.Site.CompareTo(b.Site);
+        }
+    }
+}

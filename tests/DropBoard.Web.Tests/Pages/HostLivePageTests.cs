@@ -1,0 +1,38 @@
+using Bunit;
+using DropBoard.Shared.Contracts;
+using DropBoard.Web.Components.Pages;
+using static DropBoard.Web.Tests.Hub.AgentHubClient;
+
+namespace DropBoard.Web.Tests.Pages;
+
+/// <summary>A live host's filters and window come from the URL and go back into it, so a link or reload shows the same view.</summary>
+public sealed class HostLivePageTests : PageTest
+{
+    [Fact]
+    public async Task Filters_and_window_are_read_from_the_url_applied_and_written_back()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 10 * 10;
+        await Live.OnBatchAsync(Hello("edge-1"), new AgentBatch("edge-1", 1, now,
+            [
+                new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", now, 40, 0x0800),
+                new DropBucket("tcp_v4_rcv+0x1a", "tcp_v4_rcv", "NO_SOCKET", now, 7, 0x0800),
+            ], [], [], 0, 0), Xunit.TestContext.Current.CancellationToken);
+        Navigation.NavigateTo($"hosts/edge-1?site=udp_queue&window=300&reason={new string('R', 500)}");
+        var page = Render<HostLive>(p => p.Add(x => x.HostId, "edge-1"));
+
+        Assert.Equal("udp_queue", page.Find("input[placeholder='function or offset']").GetAttribute("value"));
+        Assert.Equal("300", page.Find("section.controls select").GetAttribute("value"));
+        // Too long a filter is cut to the page's bound; nothing matches that reason.
+        Assert.Empty(page.FindAll("button.row"));
+
+        page.FindAll("section.controls select")[1].Change("");
+        Assert.Equal("hosts/edge-1?site=udp_queue&window=300", Address);
+        page.WaitForAssertion(() => Assert.Equal(["udp_queue_rcv_one_skb"], page.FindAll("button.row").Select(r => r.GetAttribute("data-function"))));
+        Assert.Equal("40", page.Find("button.row").GetAttribute("data-count"));
+
+        page.Find("input[placeholder='function or offset']").Input("");
+        page.Find("section.controls select").Change("60");
+        Assert.Equal("hosts/edge-1", Address);
+        page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("button.row").Count));
+    }
+}
