@@ -18,7 +18,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-builder.Services.AddLive();
+builder.Services.AddLive(builder.Configuration);
 builder.Services.AddScoped<DropBoard.Web.Clock.ViewerClock>();
 builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);

@@ -4,15 +4,17 @@ using DropBoard.Benchmarks.Capture;
 using DropBoard.Benchmarks.Live;
 using DropBoard.Benchmarks.Sessions;
 
-// `flood`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
+// `flood`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `livememory`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
 switch (args)
 {
     case ["flood", ..]: return FloodHarness.Run(args);
     case ["footprint", ..]: return await FootprintHarness.RunAsync(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);
+    case ["fanin-agents", _]: return await FanInHarness.AgentsAsync(args);
     case ["replicas", ..]: return await ReplicaFanInHarness.RunAsync(args);
     case ["soak", ..]: return await SoakHarness.RunAsync(args);
+    case ["livememory", ..]: return await LiveMemoryHarness.RunAsync(args);
     case ["sessions", ..]: return SessionsHarness.Run();
     case ["access", ..]: return await AccessCostHarness.RunAsync(args);
 }

@@ -3,10 +3,11 @@ namespace DropBoard.Web.Live;
 public static class LiveServices
 {
     /// <summary>The live store, the batch door and the embedded local agent.</summary>
-    public static IServiceCollection AddLive(this IServiceCollection services)
+    public static IServiceCollection AddLive(this IServiceCollection services, IConfiguration configuration)
     {
+        var fineBudget = Math.Max(LiveStore.MinFineBudget, configuration.GetValue("DropBoard:LiveFineBuckets", LiveStore.DefaultFineBudget));
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<LiveStore>();
+        services.AddSingleton(sp => new LiveStore(sp.GetRequiredService<TimeProvider>(), fineBudget));
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<BatchIngest>();

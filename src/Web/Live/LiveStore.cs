@@ -34,26 +34,44 @@ public sealed record NetnsLabel(uint Netns, string? Name)
     public override string ToString() => Name is null ? $"netns {Netns}" : $"{Name} ({Netns})";
 }
 
+/// <summary>A 10 ms bucket as the live store keeps it: its site by id.</summary>
+internal readonly record struct FineDrop(long StartMs, long Count, int SiteId);
+
+/// <summary>A counter rise as the live store keeps it: its name by id.</summary>
+internal readonly record struct FineCounter(long AtMs, long Delta, int CounterId);
+
 /// <summary>The drops and counter rises of one span between counter samples (none without a span), for the explanation.</summary>
 public sealed record LiveExplainInput(List<DropBucket> Drops, List<CounterDelta> Counters, int BucketMs, SampleSpan? Span);
 
 /// <summary>
 /// The last minutes of every host in memory. Drops and counters are summed per second in fixed rings
 /// (<see cref="Keep"/>), so memory and query cost do not grow with the drop rate; the last
-/// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag. Each host has its own
-/// lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
+/// <see cref="FineKeep"/> of 10 ms buckets is kept as well, for bursts and lead/lag, as site and counter ids in
+/// rings that share one bound across all hosts (<see cref="FineBudget"/>): a fleet gets each host a shorter stretch of
+/// them, never more memory. Explain reads per-second sums where a host's 10 ms buckets do not reach back far enough.
+/// Each host has its own lock, so agents do not wait for each other. <see cref="Changed"/> tells pages to refresh.
 /// </summary>
-public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresence
+public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.DefaultFineBudget) : IBatchListener, IAgentPresence
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
-    private const int MaxFineBuckets = 200_000;
     private const int MaxNamespaces = 1024;
+
+    /// <summary>10 ms buckets (and as many counter rises) kept across all hosts: 24 bytes each, ~100 MB each kind.</summary>
+    public const int DefaultFineBudget = 4_000_000;
+
+    /// <summary>However many hosts share the budget, each keeps at least this many.</summary>
+    private const int MinFinePerHost = 1000;
+
+    /// <summary>The smallest budget the setting may ask for.</summary>
+    public const int MinFineBudget = 100_000;
+
+    public int FineBudget { get; } = fineBudget;
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
-    /// <summary>Raised after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
-    public event Action? Changed;
+    /// <summary>Raised with the host's id after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
+    public event Action<string>? Changed;
 
     public ValueTask OnBatchAsync(AgentHello host, AgentBatch batch, CancellationToken cancellationToken)
     {
@@ -67,27 +85,24 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
             state.Discarded = new AgentLoss(state.Discarded.Batches + batch.BatchesDiscarded, state.Discarded.Drops + batch.DropsDiscarded, batch.SpoolProblem);
             foreach (var d in batch.Drops)
             {
-                var key = new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns);
+                var id = state.SiteId(d);
                 if (d.Netns != 0) state.NameNetns(d.Netns, d.NetnsName);
-                state.Drops.Add(d.StartMs / 1000, state.SiteId(key, d.Protocol), d.Count);
+                state.Drops.Add(d.StartMs / 1000, id, d.Count);
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
-                state.Fine.Enqueue(d);
+                state.Fine.Add(new FineDrop(d.StartMs, d.Count, id));
             }
             if (batch.CounterTexts is { } texts)
                 foreach (var (name, text) in texts) state.SetText(name, text);
             foreach (var c in batch.Counters)
             {
-                state.Counters.Add(c.AtMs / 1000, state.CounterId(c.Name, c.Netns), c.Delta);
+                var id = state.CounterId(c.Name, c.Netns);
                 if (c.Netns != 0) state.NameNetns(c.Netns, null);
-                state.FineCounters.Enqueue(c);
+                state.Counters.Add(c.AtMs / 1000, id, c.Delta);
+                state.FineCounters.Add(new FineCounter(c.AtMs, c.Delta, id));
                 state.Samples.Add(c.AtMs);
             }
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
-            var fineSince = state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds;
-            while (state.Fine.Count > 0 && (state.Fine.Count > MaxFineBuckets || state.Fine.Peek().StartMs < fineSince))
-                state.KeepHead(state.Fine.Dequeue());
-            while (state.FineCounters.Count > 0 && (state.FineCounters.Count > MaxFineBuckets || state.FineCounters.Peek().AtMs < fineSince))
-                state.FineCounters.Dequeue();
+            state.TrimFine(state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds, Math.Max(MinFinePerHost, FineBudget / _hosts.Count));
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
             while (state.Samples.Count > 0 && state.Samples.Min < keepSince)
             {
@@ -95,7 +110,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
                 state.Samples.Remove(state.Samples.Min);
             }
         }
-        Changed?.Invoke();
+        Changed?.Invoke(host.HostId);
         return ValueTask.CompletedTask;
     }
 
@@ -104,7 +119,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
     {
         if (_hosts.TryGetValue(hostId, out var state))
             lock (state) state.Connected = false;
-        Changed?.Invoke();
+        Changed?.Invoke(hostId);
     }
 
     public IReadOnlyList<HostStatus> Hosts()
@@ -161,9 +176,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
         {
             filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var points = state.Drops.Range(from, to).SelectMany(row => row.Sums
-                .Where(sum => Keeps(filter, state.Sites[sum.Key]))
-                .Select(sum => ((int)(row.Second - from), state.Sites[sum.Key].Function, sum.Value)));
+            var points = Points(state.Drops, from, to, id => Keeps(filter, state.Sites[id]) ? state.Sites[id].Function : null);
             return TimeSeries.Top(Seconds(from, to), points, top);
         });
 
@@ -173,9 +186,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
         {
             filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            var points = state.Counters.Range(from, to).SelectMany(row => row.Sums
-                .Where(sum => filter.MatchesNetns(state.CounterNames[sum.Key].Netns))
-                .Select(sum => ((int)(row.Second - from), state.CounterNames[sum.Key].Name, sum.Value)));
+            var points = Points(state.Counters, from, to, id => filter.MatchesNetns(state.CounterNames[id].Netns) ? state.CounterNames[id].Name : null);
             return TimeSeries.Named(Seconds(from, to), points, [.. names]);
         });
 
@@ -196,9 +207,12 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
             var fromMs = from * 1000 - 1500;
             var span = SampleSpan.Between(state.Samples, fromMs, Math.Min(to * 1000 + 999, state.LatestBatchMs - 1), windowMs);
             if (span is null) return new LiveExplainInput([], [], state.Hello.BucketMs, null);
-            if (window <= FineKeep)
+            if (window <= FineKeep && span.StartMs >= state.FineCompleteFromMs)
                 return new LiveExplainInput(
-                    state.Fine.Where(span.Holds).ToList(), state.FineCounters.Where(span.Holds).ToList(), state.Hello.BucketMs, span);
+                    // Narrowed by time before the records are made; the span's own rule has the last word on its edges.
+                    state.Fine.Where(d => d.StartMs >= span.StartMs && d.StartMs <= span.EndMs).Select(state.Bucket).Where(span.Holds).ToList(),
+                    state.FineCounters.Where(c => c.AtMs >= span.StartMs && c.AtMs <= span.EndMs).Select(state.Delta).Where(span.Holds).ToList(),
+                    state.Hello.BucketMs, span);
             var (firstSecond, lastSecond) = (span.StartMs / 1000, span.EndMs / 1000);
             var counters = new List<CounterDelta>();
             foreach (var (second, sums) in state.Counters.Range(firstSecond, lastSecond))
@@ -209,27 +223,36 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
                     counters.Add(new CounterDelta(state.CounterNames[id].Name, delta, at, state.CounterNames[id].Netns));
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
-            var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Peek().StartMs <= lastSecond * 1000;
+            var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Oldest.StartMs <= lastSecond * 1000 && state.FineCompleteFromMs <= lastSecond * 1000;
             var head = state.HeadOf(span.StartMs);
             var drops = new List<DropBucket>();
             foreach (var (second, sums) in state.Drops.Range(firstSecond, endSecondIsFine ? lastSecond - 1 : lastSecond))
                 foreach (var (id, sum) in sums)
                 {
-                    var k = state.Sites[id];
                     // The first second starts at the first sample: its drops before that sample are the span before.
                     var (startMs, count) = second == firstSecond ? (span.StartMs, sum - head.GetValueOrDefault(id)) : (second * 1000, sum);
-                    if (count > 0) drops.Add(new DropBucket(k.Site, k.Function, k.Reason, startMs, count, state.SiteProtocols[id], k.Netns, state.NetnsNames.GetValueOrDefault(k.Netns)));
+                    if (count > 0) drops.Add(state.Bucket(new FineDrop(startMs, count, id)));
                 }
             if (endSecondIsFine)
-                drops.AddRange(state.Fine.Where(d => d.StartMs >= Math.Max(lastSecond * 1000, span.StartMs) && d.StartMs < span.EndMs)
-                    .GroupBy(d => (d.Site, d.Function, d.Reason, d.Protocol, d.Netns))
-                    .Select(g => new DropBucket(g.Key.Site, g.Key.Function, g.Key.Reason, Math.Max(lastSecond * 1000, span.StartMs), g.Sum(d => d.Count), g.Key.Protocol,
-                        g.Key.Netns, state.NetnsNames.GetValueOrDefault(g.Key.Netns))));
+            {
+                var endStartMs = Math.Max(lastSecond * 1000, span.StartMs);
+                drops.AddRange(state.Fine.Where(d => d.StartMs >= endStartMs && d.StartMs < span.EndMs)
+                    .GroupBy(d => d.SiteId)
+                    .Select(g => state.Bucket(new FineDrop(endStartMs, g.Sum(d => d.Count), g.Key))));
+            }
             return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, span);
         });
 
     private static SiteTotal Total(HostState state, SiteKey key, long count) =>
         new(key.Function, key.Site, key.Reason, key.Protocol, count, key.Netns, key.Netns == 0 ? null : state.NetnsNames.GetValueOrDefault(key.Netns));
+
+    /// <summary>The ring's sums in [from, to] as chart points (slot = seconds after <paramref name="from"/>), named by id; null leaves one out.</summary>
+    private static IEnumerable<(int Slot, string Name, long Value)> Points(SecondRing ring, long from, long to, Func<int, string?> nameOf)
+    {
+        foreach (var (second, sums) in ring.Range(from, to))
+            foreach (var (id, value) in sums)
+                if (nameOf(id) is { } name) yield return ((int)(second - from), name, value);
+    }
 
     private static long[] Seconds(long from, long to)
     {
@@ -276,8 +299,11 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
         public long LatestSecond;
         public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
         public readonly SecondRing Counters = new((int)Keep.TotalSeconds);
-        public readonly Queue<DropBucket> Fine = new();
-        public readonly Queue<CounterDelta> FineCounters = new();
+        public readonly FineRing<FineDrop> Fine = new();
+        public readonly FineRing<FineCounter> FineCounters = new();
+
+        /// <summary>10 ms buckets from here on are all kept; older ones may have gone to the host's share of <see cref="FineBudget"/>.</summary>
+        public long FineCompleteFromMs = long.MinValue;
         /// <summary>Times of the counter samples that carried a rise: the edges a window of the explanation may have.</summary>
         public readonly SortedSet<long> Samples = [];
         public long LatestBatchMs;
@@ -285,7 +311,7 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
         /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
         public readonly List<ushort> SiteProtocols = [];
         public readonly List<(string Name, uint Netns)> CounterNames = [];
-        private readonly Dictionary<SiteKey, int> _siteIds = [];
+        private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), int> _siteIds = [];
         private readonly Dictionary<(string Name, uint Netns), int> _counterIds = [];
         /// <summary>Network namespaces seen (bpf source) and their names, the latest the agent sent; at most <see cref="MaxNamespaces"/>.</summary>
         public readonly Dictionary<uint, string?> NetnsNames = [];
@@ -317,44 +343,65 @@ public sealed class LiveStore(TimeProvider clock) : IBatchListener, IAgentPresen
         /// <summary>
         /// For each sample older than <see cref="FineKeep"/>, the drops of its second that came before it, by site: the
         /// per-second sums cannot be split at a sample, so a long window starting at one takes these off its first second.
-        /// Filled as the 10 ms buckets age out, when every sample of their second has arrived.
+        /// Filled as the 10 ms buckets leave the ring (aged out, or gone to the host's share of the budget).
         /// </summary>
         public readonly Dictionary<long, Dictionary<int, long>> Heads = [];
 
-        public void KeepHead(DropBucket drop)
+        private void KeepHead(in FineDrop drop)
         {
             var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
             if (drop.StartMs >= secondEndMs) return;
             var samples = Samples.GetViewBetween(drop.StartMs + 1, secondEndMs);
             if (samples.Count == 0) return;
-            var id = SiteId(new SiteKey(drop.Function, drop.Site, drop.Reason, EtherType.Name(drop.Protocol), drop.Netns), drop.Protocol);
             foreach (var sample in samples)
             {
                 if (!Heads.TryGetValue(sample, out var head)) Heads[sample] = head = [];
-                head[id] = head.GetValueOrDefault(id) + drop.Count;
+                head[drop.SiteId] = head.GetValueOrDefault(drop.SiteId) + drop.Count;
             }
         }
 
-        /// <summary>The drops of the sample's second before it, by site: those aged out (<see cref="Heads"/>) and those still in 10 ms buckets.</summary>
+        /// <summary>The drops of the sample's second before it, by site: those that left the ring (<see cref="Heads"/>) and those still in it.</summary>
         public Dictionary<int, long> HeadOf(long sampleMs)
         {
             var secondMs = sampleMs / 1000 * 1000;
             var head = new Dictionary<int, long>(Heads.GetValueOrDefault(sampleMs) ?? []);
-            foreach (var d in Fine)
-                if (d.StartMs >= secondMs && d.StartMs < sampleMs)
-                {
-                    var id = SiteId(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns), d.Protocol);
-                    head[id] = head.GetValueOrDefault(id) + d.Count;
-                }
+            foreach (var d in Fine.Where(d => d.StartMs >= secondMs && d.StartMs < sampleMs))
+                head[d.SiteId] = head.GetValueOrDefault(d.SiteId) + d.Count;
             return head;
         }
 
-        public int SiteId(SiteKey key, ushort protocol)
+        public int SiteId(DropBucket d)
         {
-            if (_siteIds.TryGetValue(key, out var id)) return id;
-            Sites.Add(key);
-            SiteProtocols.Add(protocol);
-            return _siteIds[key] = Sites.Count - 1;
+            // A site names its function (the hub checks it does), so site, reason, protocol and namespace are the whole key.
+            if (_siteIds.TryGetValue((d.Site, d.Reason, d.Protocol, d.Netns), out var id)) return id;
+            Sites.Add(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns));
+            SiteProtocols.Add(d.Protocol);
+            return _siteIds[(d.Site, d.Reason, d.Protocol, d.Netns)] = Sites.Count - 1;
+        }
+
+        public DropBucket Bucket(FineDrop d)
+        {
+            var key = Sites[d.SiteId];
+            return new DropBucket(key.Site, key.Function, key.Reason, d.StartMs, d.Count, SiteProtocols[d.SiteId], key.Netns, NetnsNames.GetValueOrDefault(key.Netns));
+        }
+
+        public CounterDelta Delta(FineCounter c) => new(CounterNames[c.CounterId].Name, c.Delta, c.AtMs, CounterNames[c.CounterId].Netns);
+
+        /// <summary>Drops 10 ms values older than <paramref name="since"/>, then the oldest past <paramref name="most"/> each.</summary>
+        public void TrimFine(long since, int most)
+        {
+            while (Fine.Count > 0 && Fine.Oldest.StartMs < since) KeepHead(Fine.RemoveOldest());
+            while (FineCounters.Count > 0 && FineCounters.Oldest.AtMs < since) FineCounters.RemoveOldest();
+            // Batches arrive roughly in time order, not exactly: whatever goes for want of room, no time after it is missing anything.
+            while (Fine.Count > most)
+            {
+                var gone = Fine.RemoveOldest();
+                KeepHead(gone);
+                FineCompleteFromMs = Math.Max(FineCompleteFromMs, gone.StartMs + 1);
+            }
+            while (FineCounters.Count > most) FineCompleteFromMs = Math.Max(FineCompleteFromMs, FineCounters.RemoveOldest().AtMs + 1);
+            Fine.Shrink();
+            FineCounters.Shrink();
         }
 
         public int CounterId(string name, uint netns)

@@ -54,6 +54,10 @@ public sealed class LiveHistogramInBrowserTests
         await Assertions.Expect(page.Locator("section.counters tr[data-counter='Udp.RcvbufErrors'] td.num")).ToHaveTextAsync($"+{drops:N0}", new LocatorAssertionsToHaveTextOptions { Timeout = 30_000 });
         await Assertions.Expect(page.Locator(".explain tr[data-counter='Udp.RcvbufErrors']")).ToHaveAttributeAsync("data-match", "Exact");
         await Assertions.Expect(page.Locator(".chart .plot").First).ToHaveAttributeAsync("data-series", new System.Text.RegularExpressions.Regex("[1-9]"));
+        // The drops chart, updated by the points that changed at each refresh, draws each of these drops once.
+        await Assertions.Expect(page.Locator(".chart .plot").First).ToHaveAttributeAsync("data-drawn-sums",
+            new System.Text.RegularExpressions.Regex($"\"udp_queue_rcv[a-z_]*\":{drops}[,}}]"), new LocatorAssertionsToHaveAttributeOptions { Timeout = 10_000 });
+        Assert.True(int.Parse((await page.Locator(".chart .plot").First.GetAttributeAsync("data-updates"))!) > 1, "the chart was not updated by refreshes");
         await Task.Delay(500);
         var screenshot = await Chromium.ScreenshotAsync(page, "live-host-receive-buffer-drops");
         TestContext.Current.SendDiagnosticMessage($"histogram showed {drops} drops {shownAfter} ms after they were made; screenshot {screenshot}");

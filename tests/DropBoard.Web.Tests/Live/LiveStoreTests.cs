@@ -172,6 +172,50 @@ public sealed class LiveStoreTests
     }
 
     [Fact]
+    public async Task Seconds_packed_once_newer_ones_arrive_read_the_same_and_take_late_drops()
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        var sites = Enumerable.Range(0, 300).Select(i => Drop($"fn{i % 7}", i, i % 2 == 0 ? "NO_SOCKET" : null, Now - 20_000, 1L << (i % 40))).ToArray();
+        await store.OnBatchAsync(Hello, Batch(1, sites), default);
+        var unpacked = store.Sites("h1", TimeSpan.FromMinutes(1)).Select(s => (s.Site, s.Reason, s.Count)).ToList();
+        // Ten seconds later its second is packed; then a late batch adds to it again.
+        await store.OnBatchAsync(Hello, Batch(2, Drop("fn0", 0, "NO_SOCKET", Now - 10_000, 1)), default);
+        Assert.Equal(unpacked.Append((Site: "fn0+0x0", Reason: (string?)"NO_SOCKET", Count: 1L)).GroupBy(s => (s.Site, s.Reason)).Select(g => (g.Key.Site, g.Key.Reason, g.Sum(s => s.Count))).ToHashSet(),
+            store.Sites("h1", TimeSpan.FromMinutes(1)).Select(s => (s.Site, s.Reason, s.Count)).ToHashSet());
+        await store.OnBatchAsync(Hello, Batch(3, Drop("fn0", 0, "NO_SOCKET", Now - 20_000, 5)), default);
+        Assert.Equal(1L + 5 + 1, store.Sites("h1", TimeSpan.FromMinutes(1)).Single(s => s.Site == "fn0+0x0").Count);
+        Assert.Equal(sites.Sum(d => d.Count) + 6, store.DropsOverTime("h1", TimeSpan.FromMinutes(1)).Series.Sum(s => s.Values.Sum()));
+    }
+
+    [Fact]
+    public async Task Past_its_share_of_the_budget_a_host_keeps_its_newest_buckets_and_explain_reads_seconds_where_they_do_not_reach()
+    {
+        var store = new LiveStore(new FixedClock(Now), fineBudget: LiveStore.MinFineBudget);
+        // 100 hosts share the budget (1000 each); this one sends 1500 buckets over a minute, a counter sample every 5 s.
+        foreach (var other in Enumerable.Range(0, 99))
+            await store.OnBatchAsync(Hello with { HostId = $"other{other}" }, Batch(1) with { HostId = $"other{other}" }, default);
+        long sequence = 0, total = 0;
+        for (var t = Now - 60_000; t < Now; t += 1000)
+        {
+            var drops = Enumerable.Range(0, 25).Select(i => Drop("f", i % 5, null, t + 10 * i, 2)).ToArray();
+            total += drops.Sum(d => d.Count);
+            var sample = (t - Now) % 5000 == 0 ? [new CounterDelta("Udp.InErrors", 1, t)] : Array.Empty<CounterDelta>();
+            await store.OnBatchAsync(Hello, Batch(++sequence, drops) with { SentAtMs = t + 999, Counters = sample }, default);
+        }
+
+        Assert.Equal(total, store.Sites("h1", TimeSpan.FromMinutes(2)).Sum(s => s.Count));
+        // A 10 s window: its span (two samples 5 s apart) lies in the buckets kept, at 10 ms.
+        var recent = store.ExplainInput("h1", TimeSpan.FromSeconds(10));
+        Assert.Equal(new SampleSpan(Now - 10_000, Now - 5000), recent.Span);
+        Assert.Equal((10, 5L * 50), (recent.BucketMs, recent.Drops.Sum(d => d.Count)));
+        // A minute: the first buckets went for want of room, so the span reads seconds, with every drop.
+        var minute = store.ExplainInput("h1", TimeSpan.FromMinutes(1));
+        Assert.Equal(1000, minute.BucketMs);
+        Assert.Equal(new SampleSpan(Now - 60_000, Now - 5000), minute.Span);
+        Assert.Equal(55L * 50, minute.Drops.Sum(d => d.Count));
+    }
+
+    [Fact]
     public async Task Hosts_show_rate_top_functions_lost_records_and_connection_state()
     {
         var store = new LiveStore(new FixedClock(Now));

@@ -29,7 +29,7 @@ public abstract class PageTest : BunitContext
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["DropBoard:Database"] = _database }).Build();
-        Services.AddLive();
+        Services.AddLive(configuration);
         Services.AddPrometheusMetrics();
         Services.AddSessions(configuration);
         Services.AddScoped<ViewerClock>();

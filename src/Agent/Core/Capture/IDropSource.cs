@@ -37,11 +37,11 @@ public interface IDropSource : IDisposable
     /// Takes a counter sample among the drops: runs <paramref name="readCounters"/>, cuts the aggregator's buckets at
     /// the moment it stands for (<see cref="DropAggregator.CutAt"/>) and returns that moment (in
     /// <see cref="NowUnixNs"/>'s clock), so that the drops before it and the counter rises up to it cover the same span.
-    /// This default cuts just before the read: a drop during the read itself (microseconds) in a namespace whose
-    /// counters are read (<paramref name="countersOf"/> its inode) may land on the other side. A source that can tell
-    /// whether drops came during the read reads again until none did, and may call <paramref name="readCounters"/> more than once: the last read counts.
+    /// This default cuts just before the read: a drop in the namespace <paramref name="netnsInode"/> during the read
+    /// itself (microseconds) may land on the other side. A source that can tell whether drops came during the read
+    /// reads again until none did, and may call <paramref name="readCounters"/> more than once: the last read counts.
     /// </summary>
-    long SampleCounters(DropAggregator aggregator, Action readCounters, Func<uint, bool> countersOf)
+    long SampleCounters(DropAggregator aggregator, Action readCounters, ulong netnsInode)
     {
         var cut = NowUnixNs();
         aggregator.CutAt(cut);

@@ -50,21 +50,22 @@ public sealed class NamespaceCounters : IDisposable
             if (d.Netns != 0 && d.Netns != MainInode && !_others.ContainsKey(d.Netns)) Open(d.Netns);
     }
 
-    /// <summary>Whether the counters of the namespace with this inode are read: drops there can move them.</summary>
-    public bool Reads(uint inode) => inode == MainInode || _others.GetValueOrDefault(inode) is not null;
-
-    /// <summary>Reads every namespace's counters now; read again before <see cref="Commit"/>, the earlier read is forgotten (<see cref="CounterSampler.Read"/>).</summary>
-    public void Read()
+    /// <summary>
+    /// Reads the other namespaces' counters now, just before the agent's own sampler's read, which the source brackets
+    /// by map reads (<see cref="Capture.IDropSource.SampleCounters"/>): that bracket stays one namespace's read long, so
+    /// the agent's namespace stays exact under a flood; another namespace may carry a drop that came during its own
+    /// read (microseconds) to the other side of the sample.
+    /// </summary>
+    public void ReadOthers()
     {
-        _main.Read();
-        MainInode = (uint)_main.NamespaceInode;
         foreach (var sampler in _others.Values) sampler?.Read();
     }
 
-    /// <summary>Every namespace's deltas from the previous sample to the last <see cref="Read"/>, each stamped with its inode.</summary>
+    /// <summary>Every namespace's deltas from the previous sample to its last read, each stamped with its inode.</summary>
     public IReadOnlyList<CounterDelta> Commit(long atUnixMs)
     {
         _lastSampleMs = atUnixMs;
+        MainInode = (uint)_main.NamespaceInode;
         var deltas = new List<CounterDelta>();
         foreach (var d in _main.Commit(atUnixMs)) deltas.Add(d with { Netns = MainInode });
         foreach (var (netns, sampler) in _others)

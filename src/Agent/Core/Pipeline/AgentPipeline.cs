@@ -198,9 +198,11 @@ public sealed class AgentPipeline : IAsyncDisposable
         else _namespaces.Dispose();
     }
 
-    private long SampleCounters() => _namespaces is { } namespaces
-        ? _source.SampleCounters(_aggregator, namespaces.Read, namespaces.Reads)
-        : _source.SampleCounters(_aggregator, _counters.Read, inode => inode == _counters.NamespaceInode);
+    private long SampleCounters()
+    {
+        _namespaces?.ReadOthers();
+        return _source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode);
+    }
 
     private IReadOnlyList<CounterDelta> CommitCounters(long atMs) => _namespaces?.Commit(atMs) ?? _counters.Commit(atMs);
 

@@ -7,7 +7,8 @@ namespace DropBoard.Web.Components.Charts;
 
 /// <summary>
 /// A time-series chart (ApexCharts through JS interop). The chart is created once; later renders with new
-/// <see cref="Data"/> update its series in place. Times are the viewer's (or UTC, by the page's switch), the axis
+/// <see cref="Data"/> update its series in place, sending only the points that changed when the window only slid on
+/// (a live page's refresh: a few seconds gone at the start, the last ones new or grown). Times are the viewer's (or UTC, by the page's switch), the axis
 /// spans the window shown (a one-bucket session is not drawn over days) and its title names the date and zone.
 /// </summary>
 public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
@@ -57,16 +58,20 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
             if (firstRender)
             {
                 _module = await JS.InvokeAsync<IJSObjectReference>("import", "./Components/Charts/TimeSeriesChart.razor.js");
+                // What the chart shows is noted before each call: a render that starts while one is under way diffs
+                // against it, and the browser takes the calls in the order they were made.
+                _shown = Data;
                 await _module.InvokeVoidAsync("render", _element,
                     new { kind = Kind, stacked = Stacked, yTitle = YTitle, height = Height, zoom = Zoom, empty = Empty }, ToApex(Data), _axis = Axis());
-                _shown = Data;
             }
-            else if (_module is not null && !ReferenceEquals(_shown, Data))
+            else if (_module is not null && _shown is not null && !ReferenceEquals(_shown, Data))
             {
-                _shown = Data;
                 var axis = Axis();
-                await _module.InvokeVoidAsync("update", _element, ToApex(Data), Equals(axis, _axis) ? null : axis);
-                _axis = axis;
+                var change = Change(_shown, Data);
+                var newAxis = Equals(axis, _axis) ? null : axis;
+                (_shown, _axis) = (Data, axis);
+                if (change is not null) await _module.InvokeVoidAsync("append", _element, change, newAxis);
+                else await _module.InvokeVoidAsync("update", _element, ToApex(Data), newAxis);
             }
         }
         catch (JSDisconnectedException)
@@ -90,6 +95,31 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
     private string Day(long ms) => Clock.Format(ms, TimeStyle.Minute)[..10];
 
     private sealed record AxisOptions(long? Min, long? Max, bool Utc, string Title);
+
+    /// <summary>
+    /// The same series over consecutive seconds, slid by <c>drop</c> seconds: the points from index <c>from</c> on (of
+    /// the new data), which replace the chart's from there. Null when the series or their seconds are not comparable.
+    /// </summary>
+    private static object? Change(TimeSeries shown, TimeSeries data)
+    {
+        if (!Consecutive(shown) || !Consecutive(data) || shown.Series.Count != data.Series.Count) return null;
+        for (var s = 0; s < data.Series.Count; s++)
+            if (shown.Series[s].Name != data.Series[s].Name) return null;
+        var drop = data.Seconds[0] - shown.Seconds[0];
+        if (drop < 0 || drop > shown.Seconds.Length) return null;
+        var overlap = (int)Math.Min(shown.Seconds.Length - drop, data.Seconds.Length);
+        var from = 0;
+        while (from < overlap && data.Series.Select((s, i) => s.Values[from] == shown.Series[i].Values[from + drop]).All(same => same)) from++;
+        return new
+        {
+            drop,
+            from,
+            points = data.Series.Select(s => s.Values.Skip(from).Select((v, i) => new[] { data.Seconds[from + i] * 1000, v }).ToArray()).ToArray(),
+        };
+    }
+
+    private static bool Consecutive(TimeSeries data) =>
+        data.Seconds.Length > 0 && data.Seconds[^1] - data.Seconds[0] == data.Seconds.Length - 1;
 
     // ApexCharts wants [{name, data: [[ms, y], ...]}]; x in the browser's zone or UTC is done by the chart.
     private static object[] ToApex(TimeSeries data) =>

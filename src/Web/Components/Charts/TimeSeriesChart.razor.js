@@ -1,6 +1,17 @@
 // One ApexCharts instance per component: created once, then fed new series in place, so a live page
 // does not rebuild its chart (and lose zoom and hover) on every refresh.
 const charts = new WeakMap();
+// The series each chart shows, kept here so that a change can be applied to them (the chart gets copies).
+const shown = new WeakMap();
+
+function copy(series) {
+    return series.map(s => ({ ...s, data: s.data.slice() }));
+}
+
+// The sum drawn of each series, on the element (JSON text): what a test compares with the kernel's count.
+function mark(element, series) {
+    element.dataset.drawnSums = JSON.stringify(Object.fromEntries(series.map(s => [s.name, s.data.reduce((t, p) => t + p[1], 0)])));
+}
 
 function theme() {
     return window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
@@ -72,15 +83,36 @@ function shortNumber(v) {
 }
 
 export function render(element, config, series, axis) {
-    const chart = new window.ApexCharts(element, options(config, series, axis));
+    const chart = new window.ApexCharts(element, options(config, copy(series), axis));
     charts.set(element, chart);
+    shown.set(element, series);
+    mark(element, series);
     element.dataset.updates = '0';
     return chart.render();
 }
 
 export function update(element, series, axis) {
+    if (!charts.get(element)) return;
+    shown.set(element, series);
+    return draw(element, axis);
+}
+
+// Only what changed: `drop` points gone at the start, the chart's points from `from` on replaced by `points`.
+export function append(element, change, axis) {
+    const series = shown.get(element);
+    if (!charts.get(element) || !series) return;
+    series.forEach((s, i) => {
+        s.data.splice(0, change.drop);
+        s.data.length = change.from;
+        s.data.push(...change.points[i]);
+    });
+    return draw(element, axis);
+}
+
+function draw(element, axis) {
     const chart = charts.get(element);
-    if (!chart) return;
+    const series = copy(shown.get(element));
+    mark(element, series);
     element.dataset.updates = String(Number(element.dataset.updates) + 1);
     return axis ? chart.updateOptions({ series, xaxis: xaxis(axis) }, false, false) : chart.updateSeries(series, false);
 }
@@ -93,4 +125,5 @@ export function axis(element, axis) {
 export function destroy(element) {
     charts.get(element)?.destroy();
     charts.delete(element);
+    shown.delete(element);
 }

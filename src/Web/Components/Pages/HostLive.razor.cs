@@ -63,7 +63,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new StoreRefresh(Store, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(500));
+            _refresh = new StoreRefresh(Store, host => host == HostId, () => InvokeAsync(() => { Refresh(); StateHasChanged(); }), TimeSpan.FromMilliseconds(250));
     }
 
     private void Refresh()

@@ -20,7 +20,7 @@ public sealed partial class Hosts : ComponentBase, IDisposable
     protected override void OnAfterRender(bool firstRender)
     {
         if (firstRender)
-            _refresh = new StoreRefresh(Store, () => InvokeAsync(() => { List = Store.Hosts(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
+            _refresh = new StoreRefresh(Store, _ => true, () => InvokeAsync(() => { List = Store.Hosts(); StateHasChanged(); }), TimeSpan.FromSeconds(1));
     }
 
     private static string Seen(HostStatus host) => host.LastBatch is { } last

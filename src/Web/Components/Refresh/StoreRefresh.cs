@@ -14,10 +14,15 @@ public sealed class StoreRefresh : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
 
-    public StoreRefresh(LiveStore store, Func<Task> refresh, TimeSpan every)
+    /// <param name="relevant">Which hosts' batches this page shows (by host id).</param>
+    public StoreRefresh(LiveStore store, Func<string, bool> relevant, Func<Task> refresh, TimeSpan every)
     {
-        store.Changed += MarkChanged;
-        _unsubscribe = () => store.Changed -= MarkChanged;
+        Action<string> changed = hostId =>
+        {
+            if (relevant(hostId)) MarkChanged();
+        };
+        store.Changed += changed;
+        _unsubscribe = () => store.Changed -= changed;
         _ = Loop(refresh, every, _stop.Token);
     }
 

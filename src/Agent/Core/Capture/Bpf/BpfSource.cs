@@ -119,13 +119,13 @@ public sealed unsafe class BpfSource : IDropSource
     }
 
     /// <summary>
-    /// The map is read before the counters and again after them; drops between the two reads in a namespace whose
-    /// counters are read may or may not be in the counters, so then the counters are read again (a few times at most:
-    /// under a flood in such a namespace some drop always comes, and the sample is off by the drops of one read). Drops are
+    /// The map is read before the counters and again after them; drops in the counters' namespace between the two
+    /// reads may or may not be in the counters, so then the counters are read again (a few times at most: under a
+    /// flood in that namespace some drop always comes, and the sample is off by the drops of one read). Drops are
     /// stamped when they are read, so the cut goes between the first map read and the counter read. The gate keeps
     /// the capture thread's reads out meanwhile, and the aggregator's capture-side state to one thread at a time.
     /// </summary>
-    public long SampleCounters(DropAggregator aggregator, Action readCounters, Func<uint, bool> countersOf)
+    public long SampleCounters(DropAggregator aggregator, Action readCounters, ulong netnsInode)
     {
         lock (_readGate)
         {
@@ -136,7 +136,7 @@ public sealed unsafe class BpfSource : IDropSource
                 var cut = Now();
                 readCounters();
                 var readAt = ReadMap();
-                var settled = !_fresh.Exists(d => countersOf(d.Key.Netns));
+                var settled = !_fresh.Exists(d => d.Key.Netns == netnsInode);
                 if (settled || attempt == MaxSampleAttempts)
                     aggregator.CutAt(cut); // what came during the read (elsewhere, or past the last attempt) goes after the sample
                 Feed(aggregator, reasonIds, readAt);
