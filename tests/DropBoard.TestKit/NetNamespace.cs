@@ -24,6 +24,9 @@ public sealed class NetNamespace : IDisposable
         return ns;
     }
 
+    /// <summary>The namespace's inode: what the bpf source and the agent's summary name it by.</summary>
+    public uint Inode => uint.Parse(Commands.Run("stat", "-L", "-c", "%i", $"/run/netns/{Name}").Trim());
+
     /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>) and returns its stdout.</summary>
     public string Exec(string file, params string[] args) =>
         Commands.Run("ip", ["netns", "exec", Name, file, .. args]);

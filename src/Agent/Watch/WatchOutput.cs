@@ -19,12 +19,12 @@ public static class WatchOutput
     {
         foreach (var d in interval.Drops)
             yield return json
-                ? JsonSerializer.Serialize(new DropLine("drop", d.Function, d.Site, d.Reason, d.Count), Json.DropLine)
-                : $"{d.Count} drops at {d.Site}{(d.Reason is null ? "" : $" [{d.Reason}]")}";
+                ? JsonSerializer.Serialize(new DropLine("drop", d.Function, d.Site, d.Reason, d.Count, d.Netns, d.NetnsName), Json.DropLine)
+                : $"{d.Count} drops at {d.Site}{(d.Reason is null ? "" : $" [{d.Reason}]")}{In(d.Netns, d.NetnsName)}";
         foreach (var c in interval.Counters)
             yield return json
-                ? JsonSerializer.Serialize(new CounterLine("counter", c.Name, c.Delta), Json.CounterLine)
-                : $"{c.Name} +{c.Delta}";
+                ? JsonSerializer.Serialize(new CounterLine("counter", c.Name, c.Delta, c.Netns, c.NetnsName), Json.CounterLine)
+                : $"{c.Name} +{c.Delta}{In(c.Netns, c.NetnsName)}";
         foreach (var f in interval.Frees)
             yield return json
                 ? JsonSerializer.Serialize(new FreeLine("free", f.Function, f.Site, f.Count), Json.FreeLine)
@@ -53,7 +53,7 @@ public static class WatchOutput
             var siteWidth = Math.Max(4, drops.Max(d => d.Site.Length));
             text.AppendLine($"  {"drops",10}  {"site".PadRight(siteWidth)}  reason");
             foreach (var d in drops)
-                text.AppendLine($"  {d.Count,10}  {d.Site.PadRight(siteWidth)}  {d.Reason ?? "-"}");
+                text.AppendLine($"  {d.Count,10}  {d.Site.PadRight(siteWidth)}  {d.Reason ?? "-"}{In(d.Netns, d.NetnsName)}");
         }
         var frees = total.Frees.ToList();
         if (frees.Count > 0)
@@ -68,7 +68,7 @@ public static class WatchOutput
             var nameWidth = counters.Max(c => c.Name.Length);
             text.AppendLine($"  {"delta",10}  counter");
             foreach (var c in counters)
-                text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}{(c.Text is null ? "" : $"  {c.Text}")}");
+                text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}{(c.Text is null ? "" : $"  {c.Text}")}{In(c.Netns, c.NetnsName)}");
         }
         if (explain.Sentences.Count > 0)
         {
@@ -77,10 +77,17 @@ public static class WatchOutput
         }
         return text.ToString().TrimEnd();
     }
+
+    /// <summary>Which network namespace, when the source says (bpf).</summary>
+    private static string In(uint netns, string? name) => netns == 0 ? "" : $" in netns {name ?? netns.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }
 
-public sealed record DropLine(string Type, string Function, string Site, string? Reason, long Count);
-public sealed record CounterLine(string Type, string Name, long Delta);
+public sealed record DropLine(string Type, string Function, string Site, string? Reason, long Count,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
+public sealed record CounterLine(string Type, string Name, long Delta,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 public sealed record LostLine(string Type, long Lost, string? Fix);
 public sealed record FreeLine(string Type, string Function, string Site, long Count);
 public sealed record SummaryLine(

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Agent.Watch;
@@ -5,8 +6,9 @@ namespace DropBoard.Agent.Watch;
 /// <summary>Drops per (site, reason) and counter deltas added up over an interval or a whole run.</summary>
 public sealed class WatchTotals
 {
-    private readonly Dictionary<(string Site, string Function, string? Reason), long> _drops = [];
-    private readonly Dictionary<string, long> _counters = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Site, string Function, string? Reason, uint Netns), long> _drops = [];
+    private readonly Dictionary<uint, string> _netnsNames = [];
+    private readonly Dictionary<(string Name, uint Netns), long> _counters = [];
     private readonly Dictionary<(string Site, string Function), long> _frees = [];
     private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
 
@@ -26,9 +28,12 @@ public sealed class WatchTotals
         if (_buckets.Count < MaxKept) _buckets.AddRange(batch.Drops);
         if (_deltas.Count < MaxKept) _deltas.AddRange(batch.Counters);
         foreach (var d in batch.Drops)
-            _drops[(d.Site, d.Function, d.Reason)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason)) + d.Count;
+        {
+            _drops[(d.Site, d.Function, d.Reason, d.Netns)] = _drops.GetValueOrDefault((d.Site, d.Function, d.Reason, d.Netns)) + d.Count;
+            if (d.NetnsName is not null) _netnsNames[d.Netns] = d.NetnsName;
+        }
         foreach (var c in batch.Counters)
-            _counters[c.Name] = _counters.GetValueOrDefault(c.Name) + c.Delta;
+            _counters[(c.Name, c.Netns)] = _counters.GetValueOrDefault((c.Name, c.Netns)) + c.Delta;
         foreach (var (name, text) in batch.CounterTexts ?? new Dictionary<string, string>()) _texts[name] = text;
         foreach (var f in batch.Frees ?? [])
             _frees[(f.Site, f.Function)] = _frees.GetValueOrDefault((f.Site, f.Function)) + f.Count;
@@ -41,6 +46,7 @@ public sealed class WatchTotals
         if (_deltas.Count < MaxKept) _deltas.AddRange(other._deltas);
         foreach (var (key, count) in other._drops) _drops[key] = _drops.GetValueOrDefault(key) + count;
         foreach (var (name, delta) in other._counters) _counters[name] = _counters.GetValueOrDefault(name) + delta;
+        foreach (var (netns, name) in other._netnsNames) _netnsNames[netns] = name;
         foreach (var (key, count) in other._frees) _frees[key] = _frees.GetValueOrDefault(key) + count;
         foreach (var (name, text) in other._texts) _texts[name] = text;
         LostRecords += other.LostRecords;
@@ -50,8 +56,11 @@ public sealed class WatchTotals
 
     /// <summary>Most drops first, then by site, so the interesting line is on top and the order is stable.</summary>
     public IEnumerable<DropTotal> Drops =>
-        _drops.Select(kv => new DropTotal(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value))
-              .OrderByDescending(d => d.Count).ThenBy(d => d.Site, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal);
+        _drops.Select(kv => new DropTotal(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value, kv.Key.Netns, NameOf(kv.Key.Netns)))
+              .OrderByDescending(d => d.Count).ThenBy(d => d.Site, StringComparer.Ordinal).ThenBy(d => d.Reason, StringComparer.Ordinal).ThenBy(d => d.Netns);
+
+    /// <summary>A namespace's name as its drops last carried it (the ip netns name or container id), null when none.</summary>
+    public string? NameOf(uint netns) => _netnsNames.GetValueOrDefault(netns);
 
     /// <summary>Normal frees (skb:consume_skb) per site, most first; empty unless the agent counts them.</summary>
     public IEnumerable<FreeTotal> Frees =>
@@ -59,12 +68,20 @@ public sealed class WatchTotals
               .OrderByDescending(f => f.Count).ThenBy(f => f.Site, StringComparer.Ordinal);
 
     public IEnumerable<CounterTotal> Counters =>
-        _counters.Select(kv => new CounterTotal(kv.Key, kv.Value, _texts.GetValueOrDefault(kv.Key))).OrderBy(c => c.Name, StringComparer.Ordinal);
+        _counters.Select(kv => new CounterTotal(kv.Key.Name, kv.Value, _texts.GetValueOrDefault(kv.Key.Name), kv.Key.Netns, NameOf(kv.Key.Netns)))
+            .OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Netns);
 }
 
-public sealed record DropTotal(string Function, string Site, string? Reason, long Count);
+/// <param name="Netns">Inode of the network namespace of these drops (bpf source), 0 when the source does not say.</param>
+/// <param name="NetnsName">Its <c>ip netns</c> name or container id, when known.</param>
+public sealed record DropTotal(string Function, string Site, string? Reason, long Count,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 
 /// <param name="Text">What the counter counts, when the agent knows (a netfilter rule's text).</param>
-public sealed record CounterTotal(string Name, long Delta, [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)] string? Text = null);
+/// <param name="Netns">The network namespace it was read in, when the agent reads counters per namespace (bpf source).</param>
+public sealed record CounterTotal(string Name, long Delta, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Text = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 
 public sealed record FreeTotal(string Function, string Site, long Count);

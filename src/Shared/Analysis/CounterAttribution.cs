@@ -1,10 +1,14 @@
+using System.Text.Json.Serialization;
 using System.Text.RegularExpressions;
 using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Shared.Analysis;
 
 /// <summary>Drops at one site for one reason and protocol (EtherType, 0 when unknown) over the window.</summary>
-public sealed record SiteCount(string Function, string Site, string? Reason, long Count, ushort Protocol = 0);
+/// <param name="Netns">The network namespace they were dropped in (bpf source), 0 when the source does not say.</param>
+public sealed record SiteCount(string Function, string Site, string? Reason, long Count, ushort Protocol = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 
 /// <summary>How well drop sites account for a counter's rise.</summary>
 public enum AttributionMatch
@@ -25,7 +29,15 @@ public enum AttributionMatch
 }
 
 /// <summary>One counter's rise and the drop sites that account for it.</summary>
-public sealed record CounterAttribution(string Counter, long Delta, long Explained, AttributionMatch Match, IReadOnlyList<SiteCount> Sites);
+/// <param name="Netns">The network namespace the counter was read in and the drops were held to (bpf source), 0 when not told.</param>
+public sealed record CounterAttribution(string Counter, long Delta, long Explained, AttributionMatch Match, IReadOnlyList<SiteCount> Sites,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null)
+{
+    /// <summary>The counter as sentences and verdicts name it: with its namespace when it has one.</summary>
+    [JsonIgnore]
+    public string Named => Netns == 0 ? Counter : $"{Counter} in netns {NetnsName ?? Netns.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+}
 
 /// <summary>Drops that no counter sees, and why.</summary>
 public sealed record UncountedDrops(SiteCount Site, string Why);
@@ -42,14 +54,18 @@ public static partial class CounterAttributor
         bool countersSampled = false) =>
         Attribute(Totals(drops), counters, kernelRelease, countersSampled);
 
-    /// <summary>Drops per site, reason and protocol over all buckets, most first.</summary>
+    /// <summary>Drops per site, reason, protocol and network namespace over all buckets, most first.</summary>
     public static List<SiteCount> Totals(IEnumerable<DropBucket> drops)
     {
-        var totals = new Dictionary<(string Function, string Site, string? Reason, ushort Protocol), long>();
+        var totals = new Dictionary<(string Function, string Site, string? Reason, ushort Protocol, uint Netns), long>();
+        var names = new Dictionary<uint, string>();
         foreach (var d in drops)
-            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, (d.Function, d.Site, d.Reason, d.Protocol), out _) += d.Count;
-        return totals.Select(kv => new SiteCount(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value, kv.Key.Protocol))
-            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Protocol)
+        {
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(totals, (d.Function, d.Site, d.Reason, d.Protocol, d.Netns), out _) += d.Count;
+            if (d.NetnsName is not null) names[d.Netns] = d.NetnsName;
+        }
+        return totals.Select(kv => new SiteCount(kv.Key.Function, kv.Key.Site, kv.Key.Reason, kv.Value, kv.Key.Protocol, kv.Key.Netns, names.GetValueOrDefault(kv.Key.Netns)))
+            .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Protocol).ThenBy(s => s.Netns)
             .ToList();
     }
 
@@ -57,8 +73,31 @@ public static partial class CounterAttributor
     /// The counters were sampled over the drops' span: a counter the drops should have moved and that did not
     /// rise at all is reported too (Over, delta 0), since that says the drops happened where it does not look.
     /// </param>
+    /// <remarks>
+    /// Drops and counters that name their network namespace (bpf source) are compared one namespace at a time: a
+    /// namespace's counters only with that namespace's drops. Without namespaces (every other source) all is one.
+    /// </remarks>
     public static AttributionReport Attribute(IReadOnlyList<SiteCount> sites, IEnumerable<CounterDelta> counters, string? kernelRelease,
         bool countersSampled = false)
+    {
+        var deltas = counters as IReadOnlyCollection<CounterDelta> ?? counters.ToList();
+        var namespaces = sites.Select(s => s.Netns).Concat(deltas.Select(c => c.Netns)).Distinct().Order().ToList();
+        if (namespaces is [0] or []) return AttributeOne(sites, deltas, kernelRelease, countersSampled);
+        var names = sites.Where(s => s.NetnsName is not null).GroupBy(s => s.Netns).ToDictionary(g => g.Key, g => g.First().NetnsName);
+        var counted = new List<CounterAttribution>();
+        var uncounted = new List<UncountedDrops>();
+        foreach (var netns in namespaces)
+        {
+            var one = AttributeOne(sites.Where(s => s.Netns == netns).ToList(), deltas.Where(c => c.Netns == netns), kernelRelease, countersSampled);
+            counted.AddRange(one.Counters.Select(a => a with { Netns = netns, NetnsName = names.GetValueOrDefault(netns) }));
+            uncounted.AddRange(one.Uncounted);
+        }
+        counted.Sort((a, b) => string.CompareOrdinal(a.Counter, b.Counter) is var byName and not 0 ? byName : a.Netns.CompareTo(b.Netns));
+        return new AttributionReport(counted, [.. uncounted.OrderByDescending(u => u.Site.Count)]);
+    }
+
+    private static AttributionReport AttributeOne(IReadOnlyList<SiteCount> sites, IEnumerable<CounterDelta> counters, string? kernelRelease,
+        bool countersSampled)
     {
         var rises = counters.GroupBy(c => c.Name).ToDictionary(g => g.Key, g => g.Sum(c => c.Delta), StringComparer.Ordinal);
         var feeds = sites.ToDictionary(s => s, s => KernelKnowledge.Feed(s.Function, s.Reason, s.Protocol, kernelRelease));

@@ -112,15 +112,16 @@ public static class Explainer
         var sentences = new List<string>();
         foreach (var a in attribution.Counters)
         {
+            var counter = a.Named;
             var sites = string.Join(", ", a.Sites.Take(3).Select(s => $"{N(s.Count)} at {s.Site}{(s.Reason is null ? "" : $" [{s.Reason}]")}"));
             sentences.Add(a.Match switch
             {
-                AttributionMatch.Exact => $"{a.Counter} +{N(a.Delta)} is explained exactly by {sites}.",
-                AttributionMatch.Close => $"{a.Counter} +{N(a.Delta)} is explained within {N(Math.Abs(a.Delta - a.Explained))} by {sites}.",
-                AttributionMatch.Partial => $"{a.Counter} +{N(a.Delta)}: {N(a.Explained)} explained by {sites}; {N(a.Delta - a.Explained)} have no drop site (NIC, checksum or a path without a drop event).",
-                AttributionMatch.Over when a.Delta == 0 => $"{a.Counter} did not move while {N(a.Explained)} drops at {sites} should have raised it: they happened where this counter does not look (another network namespace?).",
-                AttributionMatch.Over => $"{a.Counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops at {sites}: {N(a.Explained - a.Delta)} of these drops were not counted by it (a path at the same site that does not count, or one counted elsewhere).",
-                _ => $"{a.Counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
+                AttributionMatch.Exact => $"{counter} +{N(a.Delta)} is explained exactly by {sites}.",
+                AttributionMatch.Close => $"{counter} +{N(a.Delta)} is explained within {N(Math.Abs(a.Delta - a.Explained))} by {sites}.",
+                AttributionMatch.Partial => $"{counter} +{N(a.Delta)}: {N(a.Explained)} explained by {sites}; {N(a.Delta - a.Explained)} have no drop site (NIC, checksum or a path without a drop event).",
+                AttributionMatch.Over when a.Delta == 0 => $"{counter} did not move while {N(a.Explained)} drops at {sites} should have raised it: they happened where this counter does not look (another network namespace?).",
+                AttributionMatch.Over => $"{counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops at {sites}: {N(a.Explained - a.Delta)} of these drops were not counted by it (a path at the same site that does not count, or one counted elsewhere).",
+                _ => $"{counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
             });
         }
         // A known pattern says what its drops are (below): no "raise no counter" for them.

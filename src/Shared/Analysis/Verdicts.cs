@@ -60,7 +60,7 @@ public static class Verdicts
             var counting = feeds.SelectMany(d => d.Counters).Distinct().Take(2).ToList();
             var counted = $"which {string.Join(" and ", counting)} count{(counting.Count == 1 ? "s" : "")}";
             var line = counters.Count > 0
-                ? $"{what}, counted by {string.Join(", ", counters.Select(a => $"{a.Counter} +{N(a.Delta)} ({Match(a)})"))}"
+                ? $"{what}, counted by {string.Join(", ", counters.Select(a => $"{a.Named} +{N(a.Delta)} ({Match(a)})"))}"
                 : $"{what}, {counted} (no rise of it in this view)";
             var verdict = new SiteVerdict(VerdictKind.Loss, f.Function, f.Drops, "loss", line, First(f.Function), Join(feeds.Select(d => d.WhatToDo)));
             lines.Add(verdict);
@@ -72,15 +72,15 @@ public static class Verdicts
             if (filtered)
             {
                 // The drops left out by the filter may explain it: said, but not as a finding.
-                lines.Add(new SiteVerdict(VerdictKind.Unexplained, a.Counter, 0, "not in this filter",
+                lines.Add(new SiteVerdict(VerdictKind.Unexplained, a.Named, 0, "not in this filter",
                     $"+{N(a.Delta)}, which no drop this filter shows explains (clear the filters to see every site)", null, null));
                 continue;
             }
-            var verdict = new SiteVerdict(VerdictKind.Unexplained, a.Counter, 0, "no drop site",
+            var verdict = new SiteVerdict(VerdictKind.Unexplained, a.Named, 0, "no drop site",
                 $"+{N(a.Delta)} with no drop site to explain it: NIC ring overflow, checksum errors and some driver drops raise counters without a drop event", null,
                 "look at the device's own statistics (ethtool -S DEV, ip -s -s link show DEV)");
             lines.Add(verdict);
-            phrases[verdict] = $"{a.Counter} +{N(a.Delta)} has no drop site to explain it";
+            phrases[verdict] = $"{a.Named} +{N(a.Delta)} has no drop site to explain it";
         }
 
         foreach (var f in functions.Where(f => !loss.Contains(f.Function) && patterns[f.Function] is { NotLoss: true }))
@@ -153,7 +153,7 @@ public static class Verdicts
                      .OrderByDescending(g => g.Max(a => a.Delta)).Take(2))
         {
             var counters = group.ToList();
-            var subject = string.Join(" and ", counters.Select(a => $"{a.Counter} +{N(a.Delta)}"));
+            var subject = string.Join(" and ", counters.Select(a => $"{a.Named} +{N(a.Delta)}"));
             var verb = counters.Count == 1 ? "is" : "are";
             var first = counters[0];
             var at = $"the {N(first.Explained)} drops at {Functions(first)}";

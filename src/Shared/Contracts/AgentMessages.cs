@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace DropBoard.Shared.Contracts;
 
 // Everything an agent sends to the hub. Times are Unix epoch milliseconds (buckets, deltas)
@@ -18,7 +20,11 @@ public sealed record AgentHello(
 /// <param name="Site">Canonical site text, <c>function+0xoffset</c> (see <see cref="Sites.DropSite"/>).</param>
 /// <param name="Reason">Kernel drop-reason name (<c>SOCKET_RCVBUFF</c>), or null when the source has none (old kernels, NET_DM summary mode).</param>
 /// <param name="Protocol">EtherType of the dropped packets (<c>0x0800</c> IPv4, <c>0x86DD</c> IPv6), 0 when the source does not say.</param>
-public sealed record DropBucket(string Site, string Function, string? Reason, long StartMs, long Count, ushort Protocol = 0);
+/// <param name="Netns">Inode of the network namespace the packets were dropped in, 0 when the source does not say (only bpf does).</param>
+/// <param name="NetnsName">That namespace's <c>ip netns</c> name or container id, when the agent knows one.</param>
+public sealed record DropBucket(string Site, string Function, string? Reason, long StartMs, long Count, ushort Protocol = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 
 /// <summary>One dropped packet as seen in detail (NET_DM packet mode, or a sampled tracepoint record).</summary>
 public sealed record DropSample(
@@ -36,7 +42,12 @@ public sealed record DropSample(
 /// Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>,
 /// <c>Qdisc.eth0.8001:.dropped</c>, <c>Netfilter.ip.filter.INPUT.5</c> (a rule's packets), <c>Conntrack.insert_failed</c>.
 /// </param>
-public sealed record CounterDelta(string Name, long Delta, long AtMs);
+/// <param name="Netns">
+/// Inode of the network namespace the counter was read in, when the agent reads counters per namespace (its drops carry
+/// namespaces: the bpf source); 0 otherwise. A counter is held only to the drops of its own namespace.
+/// </param>
+public sealed record CounterDelta(string Name, long Delta, long AtMs,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0);
 
 /// <summary>One uplink message. Sequence rises by one per batch per agent; the hub drops repeats, so resends are safe.</summary>
 /// <param name="LostRecords">Records the kernel could not hand to the agent during this batch (perf ring overflow, NET_DM queue drops).</param>

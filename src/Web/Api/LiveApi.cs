@@ -9,9 +9,10 @@ namespace DropBoard.Web.Api;
 public static class LiveApi
 {
     /// <summary>One live view as query parameters: a host, a window, and the drops every panel shows.</summary>
-    public sealed record LiveQuery(string Host, int? Seconds, string? Site, string? Reason, string? Protocol, bool? NonNetwork)
+    /// <param name="Netns">A network namespace's inode: taken as a number, so the filter holds digits only.</param>
+    public sealed record LiveQuery(string Host, int? Seconds, string? Site, string? Reason, string? Protocol, bool? NonNetwork, uint? Netns)
     {
-        public DropFilter Filter => new(Site, Reason, Protocol, NonNetwork ?? true);
+        public DropFilter Filter => new(Site, Reason, Protocol, NonNetwork ?? true, Netns?.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         public TimeSpan Window => TimeSpan.FromSeconds(Math.Clamp(Seconds ?? 60, 1, (int)LiveStore.Keep.TotalSeconds));
     }
@@ -22,7 +23,7 @@ public static class LiveApi
         app.MapGet("/api/live/sites", (LiveStore store, [AsParameters] LiveQuery view) =>
             Known(store, view.Host) ? Results.Ok(store.Sites(view.Host, view.Window, view.Filter)) : UnknownHost(view.Host));
         app.MapGet("/api/live/counters", (LiveStore store, [AsParameters] LiveQuery view) =>
-            Known(store, view.Host) ? Results.Ok(CounterRise.Of(store.Counters(view.Host, view.Window), store.CounterTexts(view.Host))) : UnknownHost(view.Host));
+            Known(store, view.Host) ? Results.Ok(CounterRise.Of(store.Counters(view.Host, view.Window).Where(c => view.Filter.MatchesNetns(c.Netns)), store.CounterTexts(view.Host))) : UnknownHost(view.Host));
         app.MapGet("/api/live/explain", (LiveStore store, [AsParameters] LiveQuery view) =>
         {
             if (store.Hello(view.Host) is not { } hello) return UnknownHost(view.Host);

@@ -14,10 +14,10 @@ public static class SessionApi
 
     public sealed record RenameSession(string? Name);
 
-    /// <summary>A view request as query parameters (<c>nonNetwork=false</c> leaves AF_UNIX, vsock and netlink frees out).</summary>
-    public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To, bool? NonNetwork)
+    /// <summary>A view request as query parameters (<c>nonNetwork=false</c> leaves AF_UNIX, vsock and netlink frees out; <c>netns</c> is a namespace's inode).</summary>
+    public sealed record ViewQuery(string? Host, string? Site, string? Reason, string? Protocol, long? From, long? To, bool? NonNetwork, uint? Netns)
     {
-        public ViewRequest Request => new(Host, new DropFilter(Site, Reason, Protocol, NonNetwork ?? true), From, To);
+        public ViewRequest Request => new(Host, new DropFilter(Site, Reason, Protocol, NonNetwork ?? true, Netns?.ToString(System.Globalization.CultureInfo.InvariantCulture)), From, To);
     }
 
     public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder app)
@@ -61,7 +61,7 @@ public static class SessionApi
         app.MapGet("/api/sessions", (SessionQueries queries, string? search, string? sort) => queries.List(search, sort ?? "newest"));
         app.MapGet("/api/sessions/{id:long}", (long id, SessionQueries queries) =>
             queries.Get(id) is { } session ? Results.Ok(session) : NoSession(id));
-        // One view request for every panel: ?host=&site=&reason=&protocol=&nonNetwork=&from=&to= narrow sites, counters and Explain alike.
+        // One view request for every panel: ?host=&site=&reason=&protocol=&nonNetwork=&netns=&from=&to= narrow sites, counters and Explain alike.
         app.MapGet("/api/sessions/{id:long}/sites", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>
             queries.Get(id) is null ? NoSession(id) : Results.Ok(queries.Sites(id, view.Request)));
         app.MapGet("/api/sessions/{id:long}/counters", (long id, SessionQueries queries, [AsParameters] ViewQuery view) =>

@@ -80,6 +80,7 @@ public static class BatchCheck
             if (d is null || d.Count <= 0)
                 return $"{list}[{i}]: a drop bucket has no site or a count that is not positive ({Quote(d?.Site)}: {d?.Count})";
             if (Where($"{list}[{i}]", d.Site, d.Function, d.Reason) is { } problem) return problem;
+            if (d.NetnsName is not null && Printable($"{list}[{i}].netnsName", d.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
         }
         return null;
     }

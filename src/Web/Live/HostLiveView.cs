@@ -21,6 +21,8 @@ public sealed class HostLiveView(LiveStore store)
     public IReadOnlyList<FunctionRow> Rows { get; private set; } = [];
     public IReadOnlyList<string> Reasons { get; private set; } = [];
     public IReadOnlyList<string> Protocols { get; private set; } = [];
+    /// <summary>The network namespaces the host's drops and counters came from (bpf source); empty otherwise.</summary>
+    public IReadOnlyList<NetnsLabel> Namespaces { get; private set; } = [];
     public IReadOnlyList<CounterDelta> LossCounters { get; private set; } = [];
     public IReadOnlyList<CounterDelta> TrafficCounters { get; private set; } = [];
     public IReadOnlyDictionary<string, string> CounterTexts { get; private set; } = new Dictionary<string, string>();
@@ -35,6 +37,10 @@ public sealed class HostLiveView(LiveStore store)
 
     public TimeSpan Window => TimeSpan.FromSeconds(WindowSeconds);
 
+    /// <summary>How a namespace is named on the page: its name and inode, or the inode alone; nothing without one.</summary>
+    public string? NetnsText(uint netns) =>
+        netns == 0 ? null : (Namespaces.FirstOrDefault(n => n.Netns == netns) ?? new NetnsLabel(netns, null)).ToString();
+
     public void Refresh()
     {
         Host = store.Hosts().FirstOrDefault(h => h.HostId == HostId);
@@ -44,17 +50,18 @@ public sealed class HostLiveView(LiveStore store)
         Reasons = unfiltered.Select(s => s.Reason ?? "-").Distinct().Order(StringComparer.Ordinal).ToList();
         Protocols = unfiltered.Select(s => s.Protocol).Distinct().Order(StringComparer.Ordinal).ToList();
         var all = store.Sites(HostId, Window, Filter with { NonNetwork = true });
-        var sites = all.Where(s => Filter.Matches(s.Site, s.Reason, s.Protocol)).ToList();
+        var sites = all.Where(s => Filter.Matches(s.Site, s.Reason, s.Protocol, s.Netns)).ToList();
         HiddenNonNetwork = all.Where(s => !Filter.NonNetwork && NonNetworkFrees.Is(s.Function)).Select(s => s.Function).Distinct().Count();
         TotalDrops = sites.Sum(s => s.Count);
         Rows = DropHistogram.ByFunction(sites, Window);
 
-        var counters = store.Counters(HostId, Window);
+        Namespaces = store.Namespaces(HostId);
+        var counters = store.Counters(HostId, Window).Where(c => Filter.MatchesNetns(c.Netns)).ToList();
         LossCounters = counters.Where(c => CounterAttributor.IsLossCounter(c.Name)).ToList();
         TrafficCounters = counters.Where(c => !CounterAttributor.IsLossCounter(c.Name)).ToList();
         CounterTexts = store.CounterTexts(HostId);
         DropsOverTime = store.DropsOverTime(HostId, Window, Filter);
-        CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).ToList());
+        CountersOverTime = store.CountersOverTime(HostId, Window, LossCounters.OrderByDescending(c => c.Delta).Take(6).Select(c => c.Name).Distinct().ToList(), Filter);
         WindowStartMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[0] * 1000 : 0;
         WindowEndMs = DropsOverTime.Seconds.Length > 0 ? DropsOverTime.Seconds[^1] * 1000 + 999 : 0;
 

@@ -26,7 +26,13 @@ public sealed record AgentLoss(long Batches, long Drops, string? SpoolProblem)
 public sealed record FunctionRate(string Function, double PerSecond);
 
 /// <summary>The identity the live store counts by.</summary>
-public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol);
+public sealed record SiteKey(string Function, string Site, string? Reason, string Protocol, uint Netns = 0);
+
+/// <summary>A network namespace a host's drops or counters came from: its inode, and its name when the agent knows one.</summary>
+public sealed record NetnsLabel(uint Netns, string? Name)
+{
+    public override string ToString() => Name is null ? $"netns {Netns}" : $"{Name} ({Netns})";
+}
 
 /// <summary>A 10 ms bucket as the live store keeps it: its site by id.</summary>
 internal readonly record struct FineDrop(long StartMs, long Count, int SiteId);
@@ -49,6 +55,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
+    private const int MaxNamespaces = 1024;
 
     /// <summary>10 ms buckets (and as many counter rises) kept across all hosts: 24 bytes each, ~100 MB each kind.</summary>
     public const int DefaultFineBudget = 4_000_000;
@@ -79,6 +86,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             foreach (var d in batch.Drops)
             {
                 var id = state.SiteId(d);
+                if (d.Netns != 0) state.NameNetns(d.Netns, d.NetnsName);
                 state.Drops.Add(d.StartMs / 1000, id, d.Count);
                 state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
                 state.Fine.Add(new FineDrop(d.StartMs, d.Count, id));
@@ -87,7 +95,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
                 foreach (var (name, text) in texts) state.SetText(name, text);
             foreach (var c in batch.Counters)
             {
-                var id = state.CounterId(c.Name);
+                var id = state.CounterId(c.Name, c.Netns);
+                if (c.Netns != 0) state.NameNetns(c.Netns, null);
                 state.Counters.Add(c.AtMs / 1000, id, c.Delta);
                 state.FineCounters.Add(new FineCounter(c.AtMs, c.Delta, id));
                 state.Samples.Add(c.AtMs);
@@ -135,7 +144,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     /// <summary>Drops per site, reason and protocol over the last <paramref name="window"/>, most first.</summary>
     public List<SiteTotal> Sites(string hostId, TimeSpan window, DropFilter? filter = null) =>
         Read(hostId, [], state => SumBySite(state, window, filter ?? DropFilter.None)
-            .Select(kv => Total(state.Sites[kv.Key], kv.Value))
+            .Select(kv => Total(state, state.Sites[kv.Key], kv.Value))
             .OrderByDescending(s => s.Count).ThenBy(s => s.Site, StringComparer.Ordinal).ThenBy(s => s.Reason, StringComparer.Ordinal)
             .ToList());
 
@@ -153,9 +162,13 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             foreach (var (second, values) in state.Counters.Range(from, to))
                 foreach (var (id, delta) in values)
                     sums[id] = (sums.GetValueOrDefault(id).Delta + delta, second * 1000);
-            return sums.Select(kv => new CounterDelta(state.CounterNames[kv.Key], kv.Value.Delta, kv.Value.Last))
-                .OrderBy(c => c.Name, StringComparer.Ordinal).ToList();
+            return sums.Select(kv => new CounterDelta(state.CounterNames[kv.Key].Name, kv.Value.Delta, kv.Value.Last, state.CounterNames[kv.Key].Netns))
+                .OrderBy(c => c.Name, StringComparer.Ordinal).ThenBy(c => c.Netns).ToList();
         });
+
+    /// <summary>The network namespaces the host's drops and counters named (bpf source), by inode; empty for other sources.</summary>
+    public List<NetnsLabel> Namespaces(string hostId) =>
+        Read(hostId, [], state => state.NetnsNames.Select(kv => new NetnsLabel(kv.Key, kv.Value)).OrderBy(n => n.Name is null).ThenBy(n => n.Name, StringComparer.Ordinal).ThenBy(n => n.Netns).ToList());
 
     /// <summary>Drops per second of the <paramref name="top"/> functions of the window (the rest summed as "other").</summary>
     public TimeSeries DropsOverTime(string hostId, TimeSpan window, DropFilter? filter = null, int top = 8) =>
@@ -167,12 +180,14 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             return TimeSeries.Top(Seconds(from, to), points, top);
         });
 
-    /// <summary>Rises per second of the named counters (the loss counters a page shows).</summary>
-    public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names) =>
+    /// <summary>Rises per second of the named counters (the loss counters a page shows), of the filter's namespace when it has one.</summary>
+    public TimeSeries CountersOverTime(string hostId, TimeSpan window, IReadOnlyCollection<string> names, DropFilter? filter = null) =>
         Read(hostId, TimeSeries.Empty, state =>
         {
+            filter ??= DropFilter.None;
             var (from, to) = Range(state, window);
-            return TimeSeries.Named(Seconds(from, to), Points(state.Counters, from, to, id => state.CounterNames[id]), [.. names]);
+            var points = Points(state.Counters, from, to, id => filter.MatchesNetns(state.CounterNames[id].Netns) ? state.CounterNames[id].Name : null);
+            return TimeSeries.Named(Seconds(from, to), points, [.. names]);
         });
 
     /// <summary>
@@ -205,7 +220,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
                 // A second holds one sample (they are a second apart): its rises are stamped with its time.
                 var at = state.Samples.GetViewBetween(second * 1000, second * 1000 + 999) is { Count: > 0 } inSecond ? inSecond.Max : second * 1000 + 999;
                 foreach (var (id, delta) in sums)
-                    counters.Add(new CounterDelta(state.CounterNames[id], delta, at));
+                    counters.Add(new CounterDelta(state.CounterNames[id].Name, delta, at, state.CounterNames[id].Netns));
             }
             // The end edge is recent: the 10 ms buckets split its second at the sample, as for short windows.
             var endSecondIsFine = state.Fine.Count > 0 && state.Fine.Oldest.StartMs <= lastSecond * 1000 && state.FineCompleteFromMs <= lastSecond * 1000;
@@ -228,7 +243,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             return new LiveExplainInput(drops, counters.Where(span.Holds).ToList(), 1000, span);
         });
 
-    private static SiteTotal Total(SiteKey key, long count) => new(key.Function, key.Site, key.Reason, key.Protocol, count);
+    private static SiteTotal Total(HostState state, SiteKey key, long count) =>
+        new(key.Function, key.Site, key.Reason, key.Protocol, count, key.Netns, key.Netns == 0 ? null : state.NetnsNames.GetValueOrDefault(key.Netns));
 
     /// <summary>The ring's sums in [from, to] as chart points (slot = seconds after <paramref name="from"/>), named by id; null leaves one out.</summary>
     private static IEnumerable<(int Slot, string Name, long Value)> Points(SecondRing ring, long from, long to, Func<int, string?> nameOf)
@@ -245,7 +261,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         return seconds;
     }
 
-    private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol);
+    private static bool Keeps(DropFilter filter, SiteKey key) => filter.Matches(key.Site, key.Reason, key.Protocol, key.Netns);
 
     private Dictionary<int, long> SumBySite(HostState state, TimeSpan window, DropFilter filter)
     {
@@ -294,9 +310,17 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         public readonly List<SiteKey> Sites = [];
         /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
         public readonly List<ushort> SiteProtocols = [];
-        public readonly List<string> CounterNames = [];
-        private readonly Dictionary<(string Site, string? Reason, ushort Protocol), int> _siteIds = [];
-        private readonly Dictionary<string, int> _counterIds = new(StringComparer.Ordinal);
+        public readonly List<(string Name, uint Netns)> CounterNames = [];
+        private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), int> _siteIds = [];
+        private readonly Dictionary<(string Name, uint Netns), int> _counterIds = [];
+        /// <summary>Network namespaces seen (bpf source) and their names, the latest the agent sent; at most <see cref="MaxNamespaces"/>.</summary>
+        public readonly Dictionary<uint, string?> NetnsNames = [];
+
+        public void NameNetns(uint netns, string? name)
+        {
+            if (NetnsNames.TryGetValue(netns, out var known) ? name is null || name == known : NetnsNames.Count >= MaxNamespaces) return;
+            NetnsNames[netns] = name ?? known;
+        }
         public readonly Dictionary<string, string> Texts = new(StringComparer.Ordinal);
         /// <summary>Names in the order their text was last set: past <see cref="ImportLimits.MaxCounterTextsPerHost"/> the stalest goes.</summary>
         private readonly LinkedList<string> _textOrder = new();
@@ -348,20 +372,20 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 
         public int SiteId(DropBucket d)
         {
-            // A site names its function (the hub checks it does), so site, reason and protocol are the whole key.
-            if (_siteIds.TryGetValue((d.Site, d.Reason, d.Protocol), out var id)) return id;
-            Sites.Add(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol)));
+            // A site names its function (the hub checks it does), so site, reason, protocol and namespace are the whole key.
+            if (_siteIds.TryGetValue((d.Site, d.Reason, d.Protocol, d.Netns), out var id)) return id;
+            Sites.Add(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns));
             SiteProtocols.Add(d.Protocol);
-            return _siteIds[(d.Site, d.Reason, d.Protocol)] = Sites.Count - 1;
+            return _siteIds[(d.Site, d.Reason, d.Protocol, d.Netns)] = Sites.Count - 1;
         }
 
         public DropBucket Bucket(FineDrop d)
         {
             var key = Sites[d.SiteId];
-            return new DropBucket(key.Site, key.Function, key.Reason, d.StartMs, d.Count, SiteProtocols[d.SiteId]);
+            return new DropBucket(key.Site, key.Function, key.Reason, d.StartMs, d.Count, SiteProtocols[d.SiteId], key.Netns, NetnsNames.GetValueOrDefault(key.Netns));
         }
 
-        public CounterDelta Delta(FineCounter c) => new(CounterNames[c.CounterId], c.Delta, c.AtMs);
+        public CounterDelta Delta(FineCounter c) => new(CounterNames[c.CounterId].Name, c.Delta, c.AtMs, CounterNames[c.CounterId].Netns);
 
         /// <summary>Drops 10 ms values older than <paramref name="since"/>, then the oldest past <paramref name="most"/> each.</summary>
         public void TrimFine(long since, int most)
@@ -380,11 +404,11 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             FineCounters.Shrink();
         }
 
-        public int CounterId(string name)
+        public int CounterId(string name, uint netns)
         {
-            if (_counterIds.TryGetValue(name, out var id)) return id;
-            CounterNames.Add(name);
-            return _counterIds[name] = CounterNames.Count - 1;
+            if (_counterIds.TryGetValue((name, netns), out var id)) return id;
+            CounterNames.Add((name, netns));
+            return _counterIds[(name, netns)] = CounterNames.Count - 1;
         }
     }
 }

@@ -157,6 +157,20 @@ public sealed class SessionDatabase
         ALTER TABLE sessions ADD COLUMN buckets_from_ms INTEGER NULL;
         ALTER TABLE sessions ADD COLUMN seconds_from_ms INTEGER NULL;
         """,
+        // Network namespaces (the bpf source names each drop's): a site is also the namespace it dropped in, with the
+        // name the agent gave it, and a counter the namespace it was read in; 0 where the source does not say. Site ids
+        // are kept, so buckets and seconds still point at their sites.
+        """
+        CREATE TABLE sites_netns (
+            id INTEGER PRIMARY KEY,
+            site TEXT NOT NULL, function TEXT NOT NULL, reason TEXT NULL, protocol INTEGER NOT NULL,
+            netns INTEGER NOT NULL DEFAULT 0, netns_name TEXT NULL,
+            UNIQUE (site, reason, protocol, netns));
+        INSERT INTO sites_netns (id, site, function, reason, protocol) SELECT id, site, function, reason, protocol FROM sites;
+        DROP TABLE sites;
+        ALTER TABLE sites_netns RENAME TO sites;
+        ALTER TABLE counters ADD COLUMN netns INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>

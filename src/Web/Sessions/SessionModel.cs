@@ -46,7 +46,7 @@ public sealed record SessionHost(string HostId, string HostName, string Kernel, 
 public sealed record SessionGap(long FromMs, long ToMs, string Why);
 
 /// <summary>Drops at one site for one reason and protocol over a session (or a window of it).</summary>
-public sealed record SessionSite(string Function, string Site, string? Reason, ushort Protocol, long Count);
+public sealed record SessionSite(string Function, string Site, string? Reason, ushort Protocol, long Count, uint Netns = 0, string? NetnsName = null);
 
 /// <summary>
 /// DropBoard's own session file: what export writes and import reads, losslessly. Times are Unix ms.

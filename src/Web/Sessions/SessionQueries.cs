@@ -76,13 +76,14 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         var plan = DropPlan.ForTotals(view.FromMs, view.ToMs, SecondsFromMs(connection, id));
         return connection.Query<SiteRow>(
             $"""
-            SELECT s.function AS Function, s.site AS Site, s.reason AS Reason, s.protocol AS Protocol, t.count AS Count
+            SELECT s.function AS Function, s.site AS Site, s.reason AS Reason, s.protocol AS Protocol, t.count AS Count,
+                   s.netns AS Netns, s.netns_name AS NetnsName
             FROM (SELECT site, sum(count) AS count FROM ({plan.Rows}) r GROUP BY site) t
             JOIN sites s ON s.id = t.site
             ORDER BY t.count DESC, s.site
             """, plan.Parameters(id, view.Host))
-            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count))
-            .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol)))
+            .Select(r => new SessionSite(r.Function, r.Site, r.Reason, (ushort)r.Protocol, r.Count, (uint)r.Netns, r.NetnsName))
+            .Where(r => view.Drops.Matches(r.Site, r.Reason, EtherType.Name(r.Protocol), r.Netns))
             .ToList();
     }
 
@@ -107,18 +108,18 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             new { id, host = view.Host }).ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
     }
 
-    /// <summary>Counter rises summed by name, of the view's host and window (drop filters do not apply to counters).</summary>
+    /// <summary>Counter rises summed by name and namespace, of the view's host and window (of the drop filters only the namespace applies to counters).</summary>
     public IReadOnlyList<CounterDelta> Counters(long id, ViewRequest? view = null)
     {
         view ??= new ViewRequest();
         using var connection = database.Connect();
         return connection.Query<CounterRow>(
             $"""
-            SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs FROM counters
+            SELECT name AS Name, sum(delta) AS Delta, max(at_ms) AS AtMs, netns AS Netns FROM counters
             WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to)
-            GROUP BY name ORDER BY name
+            GROUP BY name, netns ORDER BY name, netns
             """,
-            new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).ToList();
+            new { id, host = view.Host, from = view.FromMs, to = view.ToMs }).Select(r => r.ToDelta()).Where(c => view.Drops.MatchesNetns(c.Netns)).ToList();
     }
 
     /// <summary>
@@ -132,7 +133,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         if (stepSeconds < 60 && 60 * MinuteRows(connection, id, view) > ChartRows) stepSeconds = 60;
         var sites = SiteKeys(connection);
         var plan = DropPlan.ForSteps(stepSeconds, view.FromMs, view.ToMs, SecondsFromMs(connection, id));
-        var shown = sites.Where(s => view.Drops.Matches(s.Value.Site, s.Value.Reason, EtherType.Name((ushort)s.Value.Protocol)))
+        var shown = sites.Where(s => view.Drops.Matches(s.Value.Site, s.Value.Reason, EtherType.Name((ushort)s.Value.Protocol), s.Value.Netns))
             .ToDictionary(s => s.Key, s => s.Value.Function);
         var rows = connection.Query<(long Step, long Site, long Count)>(
             $"SELECT second / @step, site, sum(count) FROM ({plan.Rows}) r GROUP BY 1, 2",
@@ -161,7 +162,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         var bucketMs = connection.ExecuteScalar<int?>($"SELECT max(bucket_ms) FROM session_hosts WHERE id IN ({HostFilter})", window) ?? 10;
         var counters = connection.Query<CounterRow>(
             $"""
-            SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters
+            SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters
             WHERE session_host IN ({HostFilter}) AND (@from IS NULL OR at_ms >= @from) AND (@to IS NULL OR at_ms < @to) ORDER BY at_ms
             """, window).Select(r => r.ToDelta()).ToList();
         var resolution = ExplainResolution(connection, id, view);
@@ -169,7 +170,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         {
             var drops = connection.Query<BucketRow>(
                 $"""
-                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol
+                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol,
+                       s.netns AS Netns, s.netns_name AS NetnsName
                 FROM buckets b JOIN sites s ON s.id = b.site
                 WHERE b.session_host IN ({HostFilter}) AND (@from IS NULL OR b.start_ms >= @from) AND (@to IS NULL OR b.start_ms < @to)
                 ORDER BY b.start_ms
@@ -191,7 +193,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             .Select(r =>
             {
                 var s = sites[r.Site];
-                return new DropBucket(s.Site, s.Function, s.Reason, r.At * unit, r.Count, (ushort)s.Protocol);
+                return new DropBucket(s.Site, s.Function, s.Reason, r.At * unit, r.Count, (ushort)s.Protocol, s.Netns, s.NetnsName);
             })
             .ToList();
         return (coarse, counters, (int)Math.Max(unit, bucketMs), kernel);
@@ -235,7 +237,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             // Where retention thinned the session out, its drops are the sums it kept: per second, and before that per minute.
             var drops = connection.Query<BucketRow>(
                 """
-                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol
+                SELECT s.site AS Site, s.function AS Function, s.reason AS Reason, b.start_ms AS StartMs, b.count AS Count, s.protocol AS Protocol,
+                       s.netns AS Netns, s.netns_name AS NetnsName
                 FROM (SELECT minute * 60000 AS start_ms, site, count FROM minutes WHERE session_host = @key AND minute < @secondsFrom / 60000
                       UNION ALL
                       SELECT second * 1000, site, count FROM seconds WHERE session_host = @key AND second >= @secondsFrom / 1000 AND second < @bucketsFrom / 1000
@@ -244,7 +247,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
                 JOIN sites s ON s.id = b.site ORDER BY b.start_ms, b.site
                 """,
                 new { key, secondsFrom = kept.SecondsFromMs ?? long.MinValue, bucketsFrom = kept.BucketsFromMs ?? long.MinValue }).Select(r => r.ToBucket()).ToList();
-            var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
+            var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
             var samples = connection.Query<SampleRow>(
                 "SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY rowid",
                 new { key }).Select(r => r.ToSample()).ToList();
@@ -256,9 +259,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
 
-    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol)> SiteKeys(SqliteConnection connection) =>
-        connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol)>("SELECT id, site, function, reason, protocol FROM sites")
-            .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol));
+    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(SqliteConnection connection) =>
+        connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol, long Netns, string? NetnsName)>("SELECT id, site, function, reason, protocol, netns, netns_name FROM sites")
+            .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol, (uint)s.Netns, s.NetnsName));
 
     // SQLite hands back 64-bit integers; these rows take them as they come and narrow them once.
     private sealed class BucketRow
@@ -269,7 +272,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public long StartMs { get; set; }
         public long Count { get; set; }
         public long Protocol { get; set; }
-        public DropBucket ToBucket() => new(Site, Function, Reason, StartMs, Count, (ushort)Protocol);
+        public long Netns { get; set; }
+        public string? NetnsName { get; set; }
+        public DropBucket ToBucket() => new(Site, Function, Reason, StartMs, Count, (ushort)Protocol, (uint)Netns, NetnsName);
     }
 
     private sealed class CounterRow
@@ -277,7 +282,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string Name { get; set; } = "";
         public long Delta { get; set; }
         public long AtMs { get; set; }
-        public CounterDelta ToDelta() => new(Name, Delta, AtMs);
+        public long Netns { get; set; }
+        public CounterDelta ToDelta() => new(Name, Delta, AtMs, (uint)Netns);
     }
 
     private sealed class SiteRow
@@ -287,6 +293,8 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         public string? Reason { get; set; }
         public long Protocol { get; set; }
         public long Count { get; set; }
+        public long Netns { get; set; }
+        public string? NetnsName { get; set; }
     }
 
     private sealed class SessionRow

@@ -18,7 +18,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     private readonly Lock _write = new();
     private SqliteConnection? _writer;
     private PreparedWrites? _prepared;
-    private readonly Dictionary<(string Site, string? Reason, ushort Protocol), long> _siteIds = [];
+    private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
 
     public SessionDatabase Database => database;
@@ -349,12 +349,13 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         private readonly MultiRowInsert<DropRow> _seconds = DropRows(connection, "seconds", "second");
         private readonly MultiRowInsert<DropRow> _minutes = DropRows(connection, "minutes", "minute");
         private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
-            "INSERT INTO counters (session_host, name, at_ms, delta)", 4, "", (row, p, at) =>
+            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, p, at) =>
             {
                 p[at].Value = row.Host;
                 p[at + 1].Value = row.Counter.Name;
                 p[at + 2].Value = row.Counter.AtMs;
                 p[at + 3].Value = row.Counter.Delta;
+                p[at + 4].Value = (long)row.Counter.Netns;
             });
         private readonly SqliteCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES ($host, $instance, $sequence) ON CONFLICT DO NOTHING");
         private readonly SqliteCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
@@ -415,12 +416,12 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private long SiteId(SqliteConnection connection, SqliteTransaction transaction, DropBucket d)
     {
-        var key = (d.Site, d.Reason, d.Protocol);
+        var key = (d.Site, d.Reason, d.Protocol, d.Netns);
         if (_siteIds.TryGetValue(key, out var id)) return id;
-        var site = new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol };
+        var site = new { d.Site, d.Function, d.Reason, Protocol = (int)d.Protocol, Netns = (long)d.Netns, d.NetnsName };
         // Looked up first: UNIQUE does not hold a NULL reason to one row, so inserting "unless there" would add one each start.
-        id = connection.ExecuteScalar<long?>("SELECT min(id) FROM sites WHERE site = @Site AND reason IS NOT DISTINCT FROM @Reason AND protocol = @Protocol", site, transaction)
-             ?? connection.ExecuteScalar<long>("INSERT INTO sites (site, function, reason, protocol) VALUES (@Site, @Function, @Reason, @Protocol) RETURNING id", site, transaction);
+        id = connection.ExecuteScalar<long?>("SELECT min(id) FROM sites WHERE site = @Site AND reason IS NOT DISTINCT FROM @Reason AND protocol = @Protocol AND netns = @Netns", site, transaction)
+             ?? connection.ExecuteScalar<long>("INSERT INTO sites (site, function, reason, protocol, netns, netns_name) VALUES (@Site, @Function, @Reason, @Protocol, @Netns, @NetnsName) RETURNING id", site, transaction);
         return _siteIds[key] = id;
     }
 

@@ -26,7 +26,7 @@ public sealed record SessionView(
         if (queries.Get(id) is not { } session) return null;
         var all = queries.Sites(id, view with { Filter = view.Drops with { NonNetwork = true } });
         var sites = all.Where(s => view.Drops.NonNetwork || !NonNetworkFrees.Is(s.Function))
-            .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count))
+            .Select(s => new SiteTotal(s.Function, s.Site, s.Reason, EtherType.Name(s.Protocol), s.Count, s.Netns, s.NetnsName))
             .ToList();
         var hidden = all.Where(s => !view.Drops.NonNetwork && NonNetworkFrees.Is(s.Function)).Select(s => s.Function).Distinct().Count();
         var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();

@@ -1,7 +1,7 @@
 namespace DropBoard.Web.Views;
 
-/// <summary>Drops at one site for one reason and protocol over a window.</summary>
-public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count);
+/// <summary>Drops at one site for one reason and protocol over a window; in one network namespace where the source says (bpf).</summary>
+public sealed record SiteTotal(string Function, string Site, string? Reason, string Protocol, long Count, uint Netns = 0, string? NetnsName = null);
 
 /// <summary>Drops of one kernel function, with its sites and reasons for when the row is expanded.</summary>
 public sealed record FunctionRow(string Function, long Count, double PerSecond, IReadOnlyList<SiteTotal> Sites);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
@@ -6,23 +7,31 @@ namespace DropBoard.Web.Views;
 
 /// <summary>
 /// Which drops a view shows: by site (a part of <c>function+0xoffset</c>), drop reason (<c>-</c> for none), protocol name,
-/// and whether frees of sockets that carry no network traffic (<see cref="NonNetworkFrees"/>) are in: pages leave them
-/// out unless asked (their switch), the API keeps every drop.
+/// network namespace (its inode in digits, as the bpf source names it), and whether frees of sockets that carry no
+/// network traffic (<see cref="NonNetworkFrees"/>) are in: pages leave them out unless asked (their switch), the API
+/// keeps every drop.
 /// </summary>
-public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null, bool NonNetwork = true)
+public sealed record DropFilter(string? Site = null, string? Reason = null, string? Protocol = null, bool NonNetwork = true, string? Netns = null)
 {
     public static readonly DropFilter None = new();
 
-    public bool Matches(string site, string? reason, string protocol) =>
+    public bool Matches(string site, string? reason, string protocol, uint netns) =>
         (string.IsNullOrEmpty(Site) || site.Contains(Site, StringComparison.OrdinalIgnoreCase))
         && (string.IsNullOrEmpty(Reason) || (reason ?? "-") == Reason)
         && (string.IsNullOrEmpty(Protocol) || protocol == Protocol)
+        && MatchesNetns(netns)
         // A site starts with its function's name, which is what tells a non-network free.
         && (NonNetwork || !NonNetworkFrees.Is(site));
 
-    public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol));
+    /// <summary>A counter read in <paramref name="netns"/> belongs to the view (every counter without a namespace filter).</summary>
+    public bool MatchesNetns(uint netns) => string.IsNullOrEmpty(Netns) || netns.ToString(CultureInfo.InvariantCulture) == Netns;
 
-    /// <summary>Some drops that could explain a counter are left out (non-network frees explain none).</summary>
+    public bool Matches(DropBucket drop) => Matches(drop.Site, drop.Reason, EtherType.Name(drop.Protocol), drop.Netns);
+
+    /// <summary>
+    /// Some drops that could explain a counter are left out (non-network frees explain none; a namespace filter
+    /// leaves out the other namespaces' counters with their drops).
+    /// </summary>
     public bool Narrows => !string.IsNullOrEmpty(Site) || !string.IsNullOrEmpty(Reason) || !string.IsNullOrEmpty(Protocol);
 }
 
@@ -63,7 +72,7 @@ public static class ViewExplanation
         var shown = drops.Where(d => filter.Matches(d) && (span is null || span.Holds(d)))
             .Select(d => d.StartMs % bucketMs == 0 ? d : d with { StartMs = d.StartMs / bucketMs * bucketMs })
             .ToList();
-        return Explainer.Explain(shown, span is null ? [] : counters.Where(span.Holds).ToList(), new ExplainOptions
+        return Explainer.Explain(shown, span is null ? [] : counters.Where(c => span.Holds(c) && filter.MatchesNetns(c.Netns)).ToList(), new ExplainOptions
         {
             KernelRelease = kernel,
             BucketMs = bucketMs,

@@ -37,6 +37,41 @@ public sealed class BpfSourceTests
     }
 
     [Fact]
+    public async Task The_agent_holds_each_of_two_namespaces_flooded_at_once_to_its_own_counters_and_names_them()
+    {
+        Privileged.Require(File.Exists("/sys/kernel/btf/vmlinux"), "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
+        using var first = NetNamespace.Create();
+        using var second = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        // No --netns: the agent reads its own namespace's counters, and every other namespace's as it drops
+        // (these two from the start, as ip netns names them).
+        using var agent = AgentProcess.Start("watch", "--source", "bpf", "--json", "--interval", "0.5");
+        await agent.WaitUntilCapturingAsync();
+        await Task.WhenAll(
+            Task.Run(() => UdpTraffic.OverflowReceiveBuffer(first, 3000, port: 7103)),
+            Task.Run(() => UdpTraffic.OverflowReceiveBuffer(second, 2000, port: 7103)));
+        agent.Terminate();
+        Assert.True(await agent.WaitForExitAsync() == 0, agent.Stderr);
+        var summary = agent.Summary();
+
+        foreach (var ns in new[] { first, second })
+        {
+            var (inode, rcvbufErrors) = (ns.Inode, ns.Snmp("Udp", "RcvbufErrors"));
+            Assert.True(rcvbufErrors > 1000, $"the flood should overflow {ns.Name}'s queue; RcvbufErrors is {rcvbufErrors}");
+            var drops = Entries(summary, "drops", inode).Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").ToList();
+            Assert.Equal(rcvbufErrors, drops.Sum(d => d.GetProperty("count").GetInt64()));
+            Assert.All(drops, d => Assert.Equal(ns.Name, d.GetProperty("netnsName").GetString()));
+            var counter = Entries(summary, "counters", inode).Single(c => c.GetProperty("name").GetString() == "Udp.RcvbufErrors");
+            Assert.Equal((rcvbufErrors, ns.Name), (counter.GetProperty("delta").GetInt64(), counter.GetProperty("netnsName").GetString()));
+            var attribution = Entries(summary, "attribution", inode).Single(a => a.GetProperty("counter").GetString() == "Udp.RcvbufErrors");
+            Assert.Equal(("Exact", rcvbufErrors, rcvbufErrors, ns.Name),
+                (attribution.GetProperty("match").GetString(), attribution.GetProperty("delta").GetInt64(), attribution.GetProperty("explained").GetInt64(),
+                    attribution.GetProperty("netnsName").GetString()));
+        }
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+    }
+
+    [Fact]
     public async Task Two_million_drops_are_counted_with_none_lost()
     {
         using var ns = NetNamespace.Create();
@@ -97,9 +132,12 @@ public sealed class BpfSourceTests
         return (source.Counts.Totals, source.LostRecords);
     }
 
+    private static IEnumerable<System.Text.Json.JsonElement> Entries(System.Text.Json.JsonElement summary, string list, uint netns) =>
+        summary.GetProperty(list).EnumerateArray().Where(e => e.TryGetProperty("netns", out var n) && n.GetUInt32() == netns);
+
     private static long RcvbufDrops(IReadOnlyDictionary<DropKey, ulong> counts, NetNamespace ns)
     {
-        var netns = uint.Parse(Commands.Run("stat", "-L", "-c", "%i", $"/run/netns/{ns.Name}").Trim());
+        var netns = ns.Inode;
         var rcvbuf = (uint)Tracefs.ReadFormat(Tracefs.Locate(), "skb", "kfree_skb").ReasonNames.Single(r => r.Value == "SOCKET_RCVBUFF").Key;
         return counts.Where(c => c.Key.Netns == netns && c.Key.Reason == rcvbuf).Sum(c => (long)c.Value);
     }

@@ -24,6 +24,32 @@ public class AttributionTests
     }
 
     [Fact]
+    public void Drops_and_counters_of_network_namespaces_are_held_only_to_each_other()
+    {
+        // Two namespaces each dropped 100 and 40, each counted its own: summed they would be Exact too, but a
+        // namespace's 100 must not explain another's 40. A third dropped where no counter of it rose.
+        var report = CounterAttributor.Attribute(
+            [
+                Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 100) with { Netns = 1, NetnsName = "blue" },
+                Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 40) with { Netns = 2, NetnsName = "docker 0123456789ab" },
+                Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 7) with { Netns = 3 },
+            ],
+            [new("Udp.RcvbufErrors", 100, 0, Netns: 1), new("Udp.RcvbufErrors", 45, 0, Netns: 2)],
+            "6.18.0");
+
+        var rows = report.Counters.Where(c => c.Counter == "Udp.RcvbufErrors").ToDictionary(c => c.Netns);
+        Assert.Equal((AttributionMatch.Exact, 100L, 100L, "blue"), (rows[1].Match, rows[1].Delta, rows[1].Explained, rows[1].NetnsName));
+        Assert.Equal((AttributionMatch.Partial, 45L, 40L, "docker 0123456789ab"), (rows[2].Match, rows[2].Delta, rows[2].Explained, rows[2].NetnsName));
+        Assert.All(rows[2].Sites, s => Assert.Equal(2u, s.Netns));
+        Assert.False(rows.ContainsKey(3), "a namespace whose counters did not rise has no row unless the counters were sampled");
+
+        var sampled = CounterAttributor.Attribute(CounterAttributor.Totals([Drop("udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", 7) with { Netns = 3 }]),
+            [new("Udp.RcvbufErrors", 100, 0, Netns: 1)], "6.18.0", countersSampled: true);
+        var silent = sampled.Counters.Single(c => c.Counter == "Udp.RcvbufErrors" && c.Netns == 3);
+        Assert.Equal((AttributionMatch.Over, 0L, 7L), (silent.Match, silent.Delta, silent.Explained));
+    }
+
+    [Fact]
     public void A_rise_larger_than_the_drops_is_partial_and_one_without_drops_is_unexplained()
     {
         var report = CounterAttributor.Attribute(

@@ -89,6 +89,14 @@ public sealed class BatchCheckTests
         Assert.StartsWith("drops[0].reason", BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f", reason)])));
 
     [Fact]
+    public void A_namespace_name_may_be_printable_text_up_to_a_label_and_is_refused_past_it_or_with_a_line_break()
+    {
+        Assert.Null(BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f") with { Netns = 4026532300, NetnsName = "docker 3f1e2d4c5b6a" }])));
+        Assert.StartsWith("drops[0].netnsName", BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f") with { Netns = 1, NetnsName = "blue\nfake log line" }])));
+        Assert.StartsWith("drops[0].netnsName", BatchCheck.Problem(Hello, Batch([Bucket("f+0x1", "f") with { Netns = 1, NetnsName = new string('n', ImportLimits.MaxLabel + 1) }])));
+    }
+
+    [Fact]
     public void Frees_are_checked_like_drops()
     {
         var batch = Batch() with { Frees = [Bucket("f+0x1", "f"), Bucket("<i>+0x1", "<i>")] };

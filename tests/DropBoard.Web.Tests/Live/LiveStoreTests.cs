@@ -107,6 +107,34 @@ public sealed class LiveStoreTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(10)]
+    public async Task Drops_and_counters_of_two_namespaces_stay_apart_are_filtered_by_namespace_and_explained_each_by_its_own(int minutes)
+    {
+        // The bpf source: two namespaces dropped at the same site, each read its own Udp.RcvbufErrors.
+        var store = new LiveStore(new FixedClock(Now));
+        var site = Drop("udp_queue_rcv_one_skb", 0x437, "SOCKET_RCVBUFF", Now - 2500, 1, 0x0800);
+        await store.OnBatchAsync(Hello, Batch(1) with { SentAtMs = Now - 3000, Counters = [new CounterDelta("Udp.InDatagrams", 1, Now - 3000, 11)] }, default);
+        await store.OnBatchAsync(Hello, Batch(2, site with { Count = 70, Netns = 11, NetnsName = "blue" }, site with { Count = 30, Netns = 22 })
+            with { SentAtMs = Now - 2000, Counters = [new CounterDelta("Udp.RcvbufErrors", 70, Now - 2000, 11), new CounterDelta("Udp.RcvbufErrors", 30, Now - 2000, 22)] }, default);
+        await store.OnBatchAsync(Hello, Batch(3), default);
+
+        var sites = store.Sites("h1", TimeSpan.FromMinutes(1));
+        Assert.Equal([(70L, 11u, "blue"), (30L, 22u, null)], sites.Select(s => (s.Count, s.Netns, s.NetnsName)));
+        Assert.Equal(30, store.Sites("h1", TimeSpan.FromMinutes(1), new DropFilter(Netns: "22")).Single().Count);
+        Assert.Equal([new NetnsLabel(11, "blue"), new NetnsLabel(22, null)], store.Namespaces("h1"));
+        Assert.Equal([(70L, 11u), (30L, 22u)], store.Counters("h1", TimeSpan.FromMinutes(1)).Where(c => c.Name == "Udp.RcvbufErrors").Select(c => (c.Delta, c.Netns)));
+
+        var input = store.ExplainInput("h1", TimeSpan.FromMinutes(minutes));
+        var all = ViewExplanation.Explain(input.Drops, input.Counters, DropFilter.None, "6.18", input.BucketMs, input.Span);
+        var rows = all.Attribution.Where(a => a.Counter == "Udp.RcvbufErrors").ToDictionary(a => a.Netns);
+        Assert.Equal((AttributionMatch.Exact, 70L, "blue"), (rows[11].Match, rows[11].Explained, rows[11].NetnsName));
+        Assert.Equal((AttributionMatch.Exact, 30L), (rows[22].Match, rows[22].Explained));
+        var one = ViewExplanation.Explain(input.Drops, input.Counters, new DropFilter(Netns: "22"), "6.18", input.BucketMs, input.Span);
+        Assert.Equal([(22u, 30L, 30L)], one.Attribution.Where(a => a.Counter == "Udp.RcvbufErrors").Select(a => (a.Netns, a.Delta, a.Explained)));
+    }
+
+    [Theory]
     [InlineData(290, 5)] // the first sample's 10 ms buckets have aged out: its head was kept when they did
     [InlineData(60, 15)] // a young host: the first sample's second is still in 10 ms buckets
     public async Task A_long_window_starts_at_its_first_sample_and_not_at_that_samples_whole_second(int seconds, int minutes)

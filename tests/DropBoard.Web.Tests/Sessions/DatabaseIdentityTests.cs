@@ -68,7 +68,7 @@ public sealed class DatabaseIdentityTests
     {
         var path = await DropBoardFileAsync();
         // As that version left it: without the tables later migrations add.
-        using (var old = Connect(path)) Execute(old, $"DROP TABLE counter_texts; DROP TABLE minutes; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
+        using (var old = Connect(path)) Execute(old, $"DROP TABLE counter_texts; DROP TABLE minutes; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
         {
@@ -79,6 +79,58 @@ public sealed class DatabaseIdentityTests
         using var stamped = Connect(path);
         Assert.Equal(DropBoardId, Scalar(stamped, "PRAGMA application_id"));
         Assert.Equal(SessionDatabase.SchemaVersion, Scalar(stamped, "PRAGMA user_version"));
+    }
+
+    [Fact]
+    public async Task A_file_from_before_network_namespaces_keeps_its_sites_rollups_and_counters()
+    {
+        const long start = 1_750_000_000_000;
+        var file = OneHostSessionFile("before netns", "tracepoint", start, start + 120_000,
+            $$"""
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":70,"protocol":2048},
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 61_500}},"count":5,"protocol":2048},
+            {"site":"sk_skb_reason_drop+0x10","function":"sk_skb_reason_drop","startMs":{{start + 700}},"count":3,"protocol":0}
+            """,
+            $$"""
+            {"name":"Udp.RcvbufErrors","delta":0,"atMs":{{start + 100}}},
+            {"name":"Udp.RcvbufErrors","delta":75,"atMs":{{start + 62_000}}}
+            """);
+        var path = WebAppProcess.NewDatabasePath();
+        long id;
+        string sitesBefore, countersBefore;
+        await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
+        {
+            var (status, body) = await ImportAsync(app, "dropboard", file);
+            Assert.True(status == System.Net.HttpStatusCode.Created, body.ToString());
+            id = body.GetProperty("sessionId").GetInt64();
+            sitesBefore = await app.Http.GetStringAsync($"api/sessions/{id}/sites");
+            countersBefore = await app.Http.GetStringAsync($"api/sessions/{id}/counters");
+        }
+        // As the schema before namespaces left it: sites without netns (ids as they were), counters without it.
+        using (var old = Connect(path))
+            Execute(old, $"""
+                CREATE TABLE sites_old (
+                    id INTEGER PRIMARY KEY,
+                    site TEXT NOT NULL, function TEXT NOT NULL, reason TEXT NULL, protocol INTEGER NOT NULL,
+                    UNIQUE (site, reason, protocol));
+                INSERT INTO sites_old SELECT id, site, function, reason, protocol FROM sites;
+                DROP TABLE sites;
+                ALTER TABLE sites_old RENAME TO sites;
+                ALTER TABLE counters DROP COLUMN netns;
+                PRAGMA user_version = {SessionDatabase.SchemaVersion - 1};
+                """);
+
+        await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
+        {
+            Assert.Equal(sitesBefore, await app.Http.GetStringAsync($"api/sessions/{id}/sites"));
+            Assert.Equal(countersBefore, await app.Http.GetStringAsync($"api/sessions/{id}/counters"));
+            // The per-minute rollup still points at its sites: the second minute holds only its 5 drops.
+            var secondMinute = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/sites?from={start + 60_000}&to={start + 120_000}");
+            Assert.Equal([("udp_queue_rcv_one_skb+0x437", 5L)], secondMinute.EnumerateArray().Select(s => (s.GetProperty("site").GetString()!, s.GetProperty("count").GetInt64())));
+        }
+        using var upgraded = Connect(path);
+        Assert.Equal(SessionDatabase.SchemaVersion, Scalar(upgraded, "PRAGMA user_version"));
+        Assert.Equal(0, Scalar(upgraded, "SELECT count(*) FROM sites WHERE netns <> 0"));
     }
 
     /// <summary>A file the current dashboard made, with one session in it; the app is killed, so its -wal and -shm stay.</summary>

@@ -300,7 +300,7 @@ public sealed class ImportValidationTests
 
         var e = Assert.Throws<ImportException>(() => SessionFileJson.Read(SessionFileJson.Write(Export(Host(drops: drops))), Now));
 
-        Assert.StartsWith($"hosts[0].drops[{ImportLimits.MaxSites}]: a site (site, reason, protocol) more than the {ImportLimits.MaxSites} distinct ones", e.Message);
+        Assert.StartsWith($"hosts[0].drops[{ImportLimits.MaxSites}]: a site (site, reason, protocol, namespace) more than the {ImportLimits.MaxSites} distinct ones", e.Message);
     }
 
     private static void Parse(string format, string text)

@@ -23,6 +23,16 @@ internal static class SessionApiReads
         return (response.StatusCode, await response.Content.ReadFromJsonAsync<JsonElement>());
     }
 
+    /// <summary>DropBoard's own session file of one host (h1, edge-1, kernel 6.18.0), its drops and counters as JSON array items.</summary>
+    public static StringContent OneHostSessionFile(string name, string source, long startMs, long stopMs, string drops, string counters) => new($$"""
+        {"format":"dropboard-session","version":1,"name":"{{name}}","origin":"live","startedMs":{{startMs}},"stoppedMs":{{stopMs}},"notes":"",
+         "hosts":[{"hostId":"h1","hostName":"edge-1","kernel":"6.18.0","source":"{{source}}","bucketMs":10,"lostRecords":0,
+           "drops":[{{drops}}],
+           "counters":[{{counters}}],
+           "samples":[]}],
+         "gaps":[]}
+        """);
+
     public static MultipartFormDataContent Dropwatch(string dropwatch, string? before = null, string? after = null)
     {
         var form = new MultipartFormDataContent { { File(dropwatch), "file", "dropwatch-session.txt" } };
@@ -38,12 +48,18 @@ internal static class SessionApiReads
         return content;
     }
 
-    public static async Task<Dictionary<string, long>> SitesAsync(WebAppProcess app, long id) =>
-        (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/sites")).EnumerateArray()
+    /// <param name="ns">Only what the bpf source recorded in this namespace (and what other sources recorded, which names none).</param>
+    public static async Task<Dictionary<string, long>> SitesAsync(WebAppProcess app, long id, NetNamespace? ns = null) =>
+        (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/sites")).EnumerateArray().Where(s => In(s, ns))
             .GroupBy(s => $"{s.GetProperty("site").GetString()} {s.GetProperty("reason").GetString() ?? "-"}")
             .ToDictionary(g => g.Key, g => g.Sum(s => s.GetProperty("count").GetInt64()));
 
-    public static async Task<Dictionary<string, long>> CountersAsync(WebAppProcess app, long id) =>
-        (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/counters")).EnumerateArray()
-            .ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("delta").GetInt64());
+    /// <param name="ns">Only the counters read in this namespace (the bpf source reads them per namespace), and those that name none.</param>
+    public static async Task<Dictionary<string, long>> CountersAsync(WebAppProcess app, long id, NetNamespace? ns = null) =>
+        (await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/counters")).EnumerateArray().Where(c => In(c, ns))
+            .GroupBy(c => c.GetProperty("name").GetString()!)
+            .ToDictionary(g => g.Key, g => g.Sum(c => c.GetProperty("delta").GetInt64()));
+
+    private static bool In(JsonElement entry, NetNamespace? ns) =>
+        ns is null || !entry.TryGetProperty("netns", out var netns) || netns.GetUInt32() == ns.Inode;
 }

@@ -31,21 +31,21 @@ public sealed class SessionRecordingTests
             drops = ns.Snmp("Udp", "RcvbufErrors") - before;
             // The counter delta comes with the next one-second sample, the drops with the batches that carry them (each
             // stored before it is acknowledged); then nothing more is to come. A loaded machine may take a while.
-            for (var i = 0; i < 150 && ((await CountersAsync(app, id)).GetValueOrDefault("Udp.RcvbufErrors") < drops
-                                        || (await SitesAsync(app, id)).Where(kv => kv.Key.EndsWith(" SOCKET_RCVBUFF")).Sum(kv => kv.Value) < drops); i++)
+            for (var i = 0; i < 150 && ((await CountersAsync(app, id, ns)).GetValueOrDefault("Udp.RcvbufErrors") < drops
+                                        || (await SitesAsync(app, id, ns)).Where(kv => kv.Key.EndsWith(" SOCKET_RCVBUFF")).Sum(kv => kv.Value) < drops); i++)
                 await Task.Delay(200);
             using var stop = await app.Http.PostAsync($"api/sessions/{id}/stop", null);
             Assert.Equal(HttpStatusCode.OK, stop.StatusCode);
-            recordedSites = await SitesAsync(app, id);
-            recordedCounters = await CountersAsync(app, id);
+            recordedSites = await SitesAsync(app, id, ns);
+            recordedCounters = await CountersAsync(app, id, ns);
         }
 
         Assert.Equal(drops, recordedSites.Where(kv => kv.Key.EndsWith(" SOCKET_RCVBUFF")).Sum(kv => kv.Value));
         Assert.Equal(drops, recordedCounters["Udp.RcvbufErrors"]);
 
         await using var reopened = await WebAppProcess.StartAsync($"DropBoard:Database={database}", "DropBoard:EmbeddedAgent=false");
-        Assert.Equal(recordedSites, await SitesAsync(reopened, id));
-        Assert.Equal(recordedCounters, await CountersAsync(reopened, id));
+        Assert.Equal(recordedSites, await SitesAsync(reopened, id, ns));
+        Assert.Equal(recordedCounters, await CountersAsync(reopened, id, ns));
         var session = await reopened.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}");
         Assert.Equal("stopped", session.GetProperty("state").GetString());
         Assert.Equal("before the fix", session.GetProperty("name").GetString());

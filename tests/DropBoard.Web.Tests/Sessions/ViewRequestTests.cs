@@ -43,6 +43,45 @@ public sealed class ViewRequestTests
     }
 
     [Fact]
+    public async Task A_session_keeps_each_drop_and_counter_in_its_network_namespace_filters_by_it_and_exports_it_back()
+    {
+        // What the bpf source records: one site dropping in two namespaces, each namespace's own counter.
+        const long start = 1_750_000_000_000;
+        var file = OneHostSessionFile("two namespaces", "bpf", start, start + 2000,
+            $$"""
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":70,"protocol":2048,"netns":4026532300,"netnsName":"blue"},
+            {"site":"udp_queue_rcv_one_skb+0x437","function":"udp_queue_rcv_one_skb","reason":"SOCKET_RCVBUFF","startMs":{{start + 500}},"count":30,"protocol":2048,"netns":4026532400,"netnsName":"docker 3f1e2d4c5b6a"}
+            """,
+            $$"""
+            {"name":"Udp.RcvbufErrors","delta":0,"atMs":{{start + 100}},"netns":4026532300},
+            {"name":"Udp.RcvbufErrors","delta":70,"atMs":{{start + 1000}},"netns":4026532300},
+            {"name":"Udp.RcvbufErrors","delta":30,"atMs":{{start + 1000}},"netns":4026532400}
+            """);
+        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        var (status, body) = await ImportAsync(app, "dropboard", file);
+        Assert.True(status == HttpStatusCode.Created, body.ToString());
+        var id = body.GetProperty("sessionId").GetInt64();
+
+        var sites = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/sites");
+        Assert.Equal([(70L, 4026532300u, "blue"), (30L, 4026532400u, "docker 3f1e2d4c5b6a")],
+            sites.EnumerateArray().Select(s => (s.GetProperty("count").GetInt64(), s.GetProperty("netns").GetUInt32(), s.GetProperty("netnsName").GetString())));
+        var docker = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/sites?netns=4026532400");
+        Assert.Equal(30, docker.EnumerateArray().Single().GetProperty("count").GetInt64());
+        var counters = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/counters?netns=4026532400");
+        Assert.Equal((30L, 4026532400u), (counters.EnumerateArray().Single().GetProperty("delta").GetInt64(), counters.EnumerateArray().Single().GetProperty("netns").GetUInt32()));
+
+        var explain = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/explain");
+        var rows = explain.GetProperty("attribution").EnumerateArray().Where(a => a.GetProperty("counter").GetString() == "Udp.RcvbufErrors")
+            .Select(a => (a.GetProperty("netns").GetUInt32(), a.GetProperty("delta").GetInt64(), a.GetProperty("explained").GetInt64(), a.GetProperty("match").GetString()));
+        Assert.Equal([(4026532300u, 70L, 70L, "Exact"), (4026532400u, 30L, 30L, "Exact")], rows);
+
+        var exported = await app.Http.GetFromJsonAsync<JsonElement>($"api/sessions/{id}/export?format=json");
+        var drops = exported.GetProperty("hosts")[0].GetProperty("drops").EnumerateArray();
+        Assert.Equal(["blue", "docker 3f1e2d4c5b6a"], drops.Select(d => d.GetProperty("netnsName").GetString()).Order());
+        Assert.Equal(3, exported.GetProperty("hosts")[0].GetProperty("counters").EnumerateArray().Count(c => c.TryGetProperty("netns", out _)));
+    }
+
+    [Fact]
     public async Task Explain_follows_every_filter_its_verdict_names_only_the_filtered_sites()
     {
         var perf = Fixture("perf-script-kfree_skb-6.18.txt");

@@ -40,14 +40,18 @@ public sealed class DropAggregator
 
     public DropReasonTable Reasons { get; } = new();
 
+    /// <summary>Names a network namespace by its inode (<c>ip netns</c> name, container id), null when it has none; called by <see cref="Flush"/>.</summary>
+    public Func<uint, string?>? NamespaceName { get; set; }
+
     /// <summary>Called on the capture thread when a commit published drops: the batching side need not poll.</summary>
     public Action? Committed { get; set; }
 
     /// <summary>One or more drops at <paramref name="pc"/>. Single producer: the source's capture thread.</summary>
     /// <param name="protocol">EtherType of the dropped packet (<c>0x0800</c> IPv4), 0 when the source does not say.</param>
-    public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1, ushort protocol = 0)
+    /// <param name="netns">Inode of the network namespace it was dropped in, 0 when the source does not say.</param>
+    public void Add(ulong pc, int reasonId, long timestampUnixNs, long count = 1, ushort protocol = 0, uint netns = 0)
     {
-        var key = new BucketKey(pc, reasonId, protocol, StartMs(timestampUnixNs));
+        var key = new BucketKey(pc, reasonId, protocol, netns, StartMs(timestampUnixNs));
         if (key.Equals(_runKey))
         {
             _runCount += count;
@@ -118,7 +122,8 @@ public sealed class DropAggregator
             foreach (var (key, count) in _published)
             {
                 var (site, function) = SiteOf(key.Pc);
-                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.StartMs, count, key.Protocol));
+                var name = key.Netns == 0 ? null : NamespaceName?.Invoke(key.Netns);
+                buckets.Add(new DropBucket(site, function, Reasons.NameOf(key.Reason), key.StartMs, count, key.Protocol, key.Netns, name));
             }
             foreach (var (key, count) in _named)
                 buckets.Add(new DropBucket(key.Site, key.Function, Reasons.NameOf(key.Reason), key.StartMs, count));
@@ -150,5 +155,5 @@ public sealed class DropAggregator
         return site;
     }
 
-    private readonly record struct BucketKey(ulong Pc, int Reason, ushort Protocol, long StartMs);
+    private readonly record struct BucketKey(ulong Pc, int Reason, ushort Protocol, uint Netns, long StartMs);
 }

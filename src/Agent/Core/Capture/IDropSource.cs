@@ -18,6 +18,9 @@ public interface IDropSource : IDisposable
     /// <summary>Records or messages that could not be decoded and were skipped, cumulative.</summary>
     long CorruptRecords { get; }
 
+    /// <summary>Whether its drops carry the network namespace they happened in (<see cref="DropBucket.Netns"/>): then counters are read per namespace.</summary>
+    bool KnowsNamespaces => false;
+
     /// <summary>What was wrong with the last of them (or with stopping the source).</summary>
     string? LastError { get; }
 

@@ -38,12 +38,15 @@ public sealed class CounterSampler : IDisposable
     private CounterSnapshot? _previous;
     private NamespaceState _namespaceState = NamespaceState.Same;
     private bool _namespaceReplaced;
+    private readonly bool _machineWide;
 
     /// <param name="netNamespace">A name from <c>ip netns add</c> (or a path such as <c>/proc/PID/ns/net</c>); null = the agent's own namespace.</param>
+    /// <param name="machineWide">Also read softnet_stat, which is the same in every namespace: false for a second namespace's sampler.</param>
     /// <exception cref="ArgumentException">The namespace does not exist.</exception>
     /// <exception cref="InvalidOperationException">The process may not join it (not root).</exception>
-    public CounterSampler(string? netNamespace = null)
+    public CounterSampler(string? netNamespace = null, bool machineWide = true)
     {
+        _machineWide = machineWide;
         _spare = new CounterSnapshot(_names);
         if (netNamespace is null)
         {
@@ -165,6 +168,7 @@ public sealed class CounterSampler : IDisposable
         var files = new ProcNetFile?[Files.Length];
         for (var i = 0; i < Files.Length; i++)
         {
+            if (!_machineWide && Files[i].Name == "softnet_stat") continue;
             var path = $"{directory}/{Files[i].Name}";
             try
             {

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Capture;
 using DropBoard.Agent.Counters;
+using DropBoard.Agent.Namespaces;
 using DropBoard.Agent.Privileges;
 using DropBoard.Agent.Symbols;
 using DropBoard.Shared.Contracts;
@@ -22,6 +23,7 @@ public sealed class AgentPipeline : IAsyncDisposable
     private readonly DropAggregator _aggregator;
     private readonly DropAggregator? _frees;
     private readonly CounterSampler _counters;
+    private readonly NamespaceCounters? _namespaces;
     private readonly SampleCap _samples;
     private readonly Channel<AgentBatch> _batches = Channel.CreateUnbounded<AgentBatch>(new() { SingleReader = true, SingleWriter = true });
     private readonly CancellationTokenSource _stop = new();
@@ -39,7 +41,7 @@ public sealed class AgentPipeline : IAsyncDisposable
     public ChannelReader<AgentBatch> Batches => _batches.Reader;
     public IDropSource Source => _source;
     /// <summary>Counter files that could not be read or parsed, each once.</summary>
-    public IReadOnlyList<string> CounterProblems => _counters.Problems;
+    public IReadOnlyList<string> CounterProblems => _namespaces?.Problems ?? _counters.Problems;
 
     private AgentPipeline(AgentOptions options, Symbolizer symbolizer, IDropSource source, string note, CounterSampler counters)
     {
@@ -49,12 +51,17 @@ public sealed class AgentPipeline : IAsyncDisposable
         _counters = counters;
         SourceNote = note;
         _aggregator = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
+        if (source.KnowsNamespaces)
+        {
+            _namespaces = new NamespaceCounters(counters, new NetNamespaceDirectory());
+            _aggregator.NamespaceName = _namespaces.NameOf;
+        }
         if (source is Capture.Tracepoint.TracepointSource { CapturesFrees: true } tracepoint)
             tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         // The baseline, cut like every sample: drops the source counted before it are not the first span's.
-        _counters.Commit(DropAggregator.SampleMs(source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode)));
+        CommitCounters(DropAggregator.SampleMs(SampleCounters()));
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };
         _captureThread.Start();
         _batchLoop = Task.Run(BatchLoop);
@@ -154,11 +161,12 @@ public sealed class AgentPipeline : IAsyncDisposable
     {
         // Counter samples are stamped in the drops' clock and cut their bucket there (the source says where, see
         // IDropSource.SampleCounters), so that the drops before a sample and the counter rises up to it cover the same span.
-        var nowNs = takeCounters ? _source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode) : _source.NowUnixNs();
+        var nowNs = takeCounters ? SampleCounters() : _source.NowUnixNs();
         var now = DropAggregator.SampleMs(nowNs);
-        var counters = takeCounters ? _counters.Commit(now) : [];
+        var counters = takeCounters ? CommitCounters(now) : [];
         var texts = takeCounters ? _counters.TakeTextChanges() : null;
         var drops = _aggregator.Flush();
+        _namespaces?.Watch(drops);
         var frees = _frees?.Flush();
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
@@ -186,8 +194,17 @@ public sealed class AgentPipeline : IAsyncDisposable
         _stop.Cancel();
         await _batchLoop.ConfigureAwait(false);
         _source.Dispose();
-        _counters.Dispose();
+        if (_namespaces is null) _counters.Dispose();
+        else _namespaces.Dispose();
     }
+
+    private long SampleCounters()
+    {
+        _namespaces?.ReadOthers();
+        return _source.SampleCounters(_aggregator, _counters.Read, _counters.NamespaceInode);
+    }
+
+    private IReadOnlyList<CounterDelta> CommitCounters(long atMs) => _namespaces?.Commit(atMs) ?? _counters.Commit(atMs);
 
     private static string HostId()
     {

@@ -26,6 +26,9 @@ public sealed partial class DropSiteHistogram : ComponentBase
 
     private readonly HashSet<string> _expanded = [];
 
+    /// <summary>The source names each drop's network namespace (bpf): the offsets table gets a namespace column.</summary>
+    private bool Namespaced => Rows.Any(r => r.Sites.Any(s => s.Netns != 0));
+
     private int NonNetwork => NonNetworkShown ? Rows.Count(r => NonNetworkFrees.Is(r.Function)) : HiddenNonNetwork;
 
     private (string Text, string Css, string Title)? Badge(string function) =>

@@ -8,8 +8,8 @@ namespace DropBoard.Web.Components.Pages;
 
 /// <summary>
 /// One host live: histogram, drops and counters over time, explanation; filters and pause. Filters and window live
-/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;nonnetwork=&amp;window=</c>), so a reload or a copied link shows
-/// the same view; every panel reads the one filter.
+/// in the URL (<c>?site=&amp;reason=&amp;protocol=&amp;netns=&amp;nonnetwork=&amp;window=</c>), so a reload or a copied link
+/// shows the same view; every panel reads the one filter.
 /// </summary>
 public sealed partial class HostLive : ComponentBase, IDisposable
 {
@@ -20,6 +20,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     [SupplyParameterFromQuery(Name = "site")] public string? Site { get; set; }
     [SupplyParameterFromQuery(Name = "reason")] public string? Reason { get; set; }
     [SupplyParameterFromQuery(Name = "protocol")] public string? Protocol { get; set; }
+    [SupplyParameterFromQuery(Name = "netns")] public string? Netns { get; set; }
     [SupplyParameterFromQuery(Name = "window")] public int? WindowQuery { get; set; }
     [SupplyParameterFromQuery(Name = "nonnetwork")] public bool? NonNetworkQuery { get; set; }
 
@@ -28,6 +29,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
     private string ProtocolFilter { get; set; } = "";
+    private string NetnsFilter { get; set; } = "";
     private bool NonNetworkShown { get; set; }
     private bool Paused => _refresh?.Paused ?? false;
 
@@ -36,7 +38,8 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     protected override void OnParametersSet()
     {
         View.HostId = HostId;
-        (SiteFilter, ReasonFilter, ProtocolFilter) = (ViewFilters.Bounded(Site), ViewFilters.Bounded(Reason), ViewFilters.Bounded(Protocol));
+        (SiteFilter, ReasonFilter, ProtocolFilter, NetnsFilter) =
+            (ViewFilters.Bounded(Site), ViewFilters.Bounded(Reason), ViewFilters.Bounded(Protocol), ViewFilters.Bounded(Netns));
         NonNetworkShown = NonNetworkQuery ?? false;
         View.WindowSeconds = WindowQuery is { } w && HostLiveView.Windows.Contains(w) ? w : HostLiveView.Windows[0];
         Refresh();
@@ -46,6 +49,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     private void Apply() => Navigation.NavigateTo(Navigation.GetUriWithQueryParameters(new Dictionary<string, object?>
     {
         ["site"] = ViewFilters.Blank(SiteFilter), ["reason"] = ViewFilters.Blank(ReasonFilter), ["protocol"] = ViewFilters.Blank(ProtocolFilter),
+        ["netns"] = ViewFilters.Blank(NetnsFilter),
         ["window"] = View.WindowSeconds == HostLiveView.Windows[0] ? null : View.WindowSeconds,
         ["nonnetwork"] = NonNetworkShown ? "true" : null,
     }), replace: true);
@@ -64,7 +68,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
 
     private void Refresh()
     {
-        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown);
+        View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown, NetnsFilter);
         View.Refresh();
     }
 

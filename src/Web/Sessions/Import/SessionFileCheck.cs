@@ -32,7 +32,7 @@ internal static class SessionFileCheck
 
         if (file.Hosts.Count > MaxHosts) throw At("hosts", $"{file.Hosts.Count} hosts, more than the {MaxHosts} an import takes");
         var hostIds = new HashSet<string>(StringComparer.Ordinal);
-        var sites = new HashSet<(string Site, string? Reason, ushort Protocol)>();
+        var sites = new HashSet<(string Site, string? Reason, ushort Protocol, uint Netns)>();
         long buckets = 0, counters = 0;
         for (var h = 0; h < file.Hosts.Count; h++)
         {
@@ -54,9 +54,10 @@ internal static class SessionFileCheck
                 if (d is null) throw At($"{path}.drops[{i}]", "null");
                 if (Where(d.Site, d.Function, d.Reason) is { } where) throw At($"{path}.drops[{i}].{where.Field}", where.Problem);
                 if (d.Count is < 1 or > MaxCount) throw At($"{path}.drops[{i}].count", $"{d.Count} is not a count from 1 to {MaxCount}");
+                if (d.NetnsName is not null) Text($"{path}.drops[{i}].netnsName", d.NetnsName, MaxLabel);
                 if (!span.Holds(d.StartMs)) throw At($"{path}.drops[{i}].startMs", span.Outside(d.StartMs));
-                if (sites.Add((d.Site, d.Reason, d.Protocol)) && sites.Count > MaxSites)
-                    throw At($"{path}.drops[{i}]", $"a site (site, reason, protocol) more than the {MaxSites} distinct ones an import takes");
+                if (sites.Add((d.Site, d.Reason, d.Protocol, d.Netns)) && sites.Count > MaxSites)
+                    throw At($"{path}.drops[{i}]", $"a site (site, reason, protocol, namespace) more than the {MaxSites} distinct ones an import takes");
             }
 
             if ((counters += host.Counters.Count) > MaxCounters) throw At($"{path}.counters", $"brings the counter deltas to {counters}, more than the {MaxCounters} an import takes");

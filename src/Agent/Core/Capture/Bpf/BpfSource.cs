@@ -33,6 +33,8 @@ public sealed unsafe class BpfSource : IDropSource
 
     public long CorruptRecords => 0;
 
+    public bool KnowsNamespaces => true;
+
     public string? LastError { get; private set; }
 
     /// <summary>The map's cumulative counts per key, namespace included, as of the last read.</summary>
@@ -196,7 +198,7 @@ public sealed unsafe class BpfSource : IDropSource
     private void Feed(DropAggregator aggregator, Dictionary<uint, int> reasonIds, long unixNs)
     {
         foreach (var (key, delta) in _fresh)
-            aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), unixNs, delta, key.Protocol);
+            aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), unixNs, delta, key.Protocol, key.Netns);
         _fresh.Clear();
         aggregator.Commit();
     }
