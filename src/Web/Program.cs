@@ -22,6 +22,11 @@ builder.Services.AddLive(builder.Configuration);
 builder.Services.AddScoped<DropBoard.Web.Clock.ViewerClock>();
 builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);
+if (builder.Services.AddTrustedProxies(builder.Configuration) is { } proxiesProblem)
+{
+    Console.Error.WriteLine($"dropboard: {proxiesProblem}");
+    return 2;
+}
 try
 {
     builder.Services.AddSessions(builder.Configuration);
@@ -42,6 +47,7 @@ if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 }
 
 var app = builder.Build();
+app.UseTrustedProxies();
 if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);
