@@ -20,6 +20,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
+    // Host keys known to have counter texts stored: asked once per host rather than once per batch.
+    private readonly HashSet<long> _hostsWithTexts = [];
 
     public SessionDatabase Database => database;
 
@@ -96,6 +98,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 connection.Execute("DELETE FROM sessions WHERE id = @id", new { id }, transaction);
                 transaction.Commit();
                 foreach (var key in _hostKeys.Keys.Where(k => k.Session == id).ToList()) _hostKeys.Remove(key);
+                // A deleted host's key may be given again (the newest row's id is reused).
+                _hostsWithTexts.Clear();
                 return SessionDeletion.Deleted;
             });
         if (deletion == SessionDeletion.Deleted) Tell(id, SessionChangeKind.Deleted);
@@ -159,8 +163,12 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                         continue;
                     AddDrops(connection, transaction, host, batch.Drops);
                     AddCounters(host, batch.Counters);
-                    if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
-                        WriteCounterTexts(connection, transaction, host, knownTexts);
+                    if (knownTexts is { Count: > 0 } && !_hostsWithTexts.Contains(host))
+                    {
+                        if (!connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
+                            WriteCounterTexts(connection, transaction, host, knownTexts);
+                        _hostsWithTexts.Add(host);
+                    }
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
                     if (batch.LostRecords > 0)
@@ -293,6 +301,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             _siteIds.Clear();
             _hostKeys.Clear();
+            _hostsWithTexts.Clear();
             _prepared?.Dispose();
             _prepared = null;
             _writer?.Dispose();
