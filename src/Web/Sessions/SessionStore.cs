@@ -20,6 +20,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
+    // Host keys known to have counter texts stored: asked once per host rather than once per batch.
+    private readonly HashSet<long> _hostsWithTexts = [];
 
     public SessionDatabase Database => database;
 
@@ -96,6 +98,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 connection.Execute("DELETE FROM sessions WHERE id = @id", new { id }, transaction);
                 transaction.Commit();
                 foreach (var key in _hostKeys.Keys.Where(k => k.Session == id).ToList()) _hostKeys.Remove(key);
+                // A deleted host's key may be given again (the newest row's id is reused).
+                _hostsWithTexts.Clear();
                 return SessionDeletion.Deleted;
             });
         if (deletion == SessionDeletion.Deleted) Tell(id, SessionChangeKind.Deleted);
@@ -155,12 +159,16 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 foreach (var sessionId in sessions)
                 {
                     var host = HostKey(connection, transaction, sessionId, hello);
-                    if (!prepared.FirstTime(transaction, host, hello.InstanceId, batch.Sequence))
+                    if (!prepared.FirstTime(host, hello.InstanceId, batch.Sequence))
                         continue;
                     AddDrops(connection, transaction, host, batch.Drops);
                     AddCounters(host, batch.Counters);
-                    if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
-                        WriteCounterTexts(connection, transaction, host, knownTexts);
+                    if (knownTexts is { Count: > 0 } && !_hostsWithTexts.Contains(host))
+                    {
+                        if (!connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
+                            WriteCounterTexts(connection, transaction, host, knownTexts);
+                        _hostsWithTexts.Add(host);
+                    }
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
                     if (batch.LostRecords > 0)
@@ -293,9 +301,11 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             _siteIds.Clear();
             _hostKeys.Clear();
+            _hostsWithTexts.Clear();
+            _prepared?.Dispose();
+            _prepared = null;
             _writer?.Dispose();
             _writer = null;
-            _prepared = null;
             throw;
         }
     }
@@ -338,7 +348,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
     /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
-    private sealed class PreparedWrites(SqliteConnection connection)
+    private sealed class PreparedWrites(SqliteConnection connection) : IDisposable
     {
         public DropSums Drops { get; } = new();
         public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
@@ -349,25 +359,31 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         private readonly MultiRowInsert<DropRow> _seconds = DropRows(connection, "seconds", "second");
         private readonly MultiRowInsert<DropRow> _minutes = DropRows(connection, "minutes", "minute");
         private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
-            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, p, at) =>
+            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, values) =>
             {
-                p[at].Value = row.Host;
-                p[at + 1].Value = row.Counter.Name;
-                p[at + 2].Value = row.Counter.AtMs;
-                p[at + 3].Value = row.Counter.Delta;
-                p[at + 4].Value = (long)row.Counter.Netns;
+                values.Add(row.Host);
+                values.Add(row.Counter.Name);
+                values.Add(row.Counter.AtMs);
+                values.Add(row.Counter.Delta);
+                values.Add(row.Counter.Netns);
             });
-        private readonly SqliteCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES ($host, $instance, $sequence) ON CONFLICT DO NOTHING");
+        private readonly MultiRowInsert<(long Host, string Instance, long Sequence)> _seen = new(connection,
+            "INSERT INTO batches_seen (session_host, instance_id, sequence)", 3, "ON CONFLICT DO NOTHING", (row, values) =>
+            {
+                values.Add(row.Host);
+                values.Add(row.Instance);
+                values.Add(row.Sequence);
+            });
         private readonly SqliteCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
 
         private static MultiRowInsert<DropRow> DropRows(SqliteConnection connection, string table, string time) => new(connection,
             $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
-            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, p, at) =>
+            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
             {
-                p[at].Value = row.Host;
-                p[at + 1].Value = row.At;
-                p[at + 2].Value = row.Site;
-                p[at + 3].Value = row.Count;
+                values.Add(row.Host);
+                values.Add(row.At);
+                values.Add(row.Site);
+                values.Add(row.Count);
             });
 
         private static SqliteCommand Command(SqliteConnection connection, string sql)
@@ -380,22 +396,15 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         }
 
         /// <summary>Marks the batch as recorded for the host; false when it was already.</summary>
-        public bool FirstTime(SqliteTransaction transaction, long host, string instance, long sequence)
-        {
-            _seen.Transaction = transaction;
-            _seen.Parameters[0].Value = host;
-            _seen.Parameters[1].Value = instance;
-            _seen.Parameters[2].Value = sequence;
-            return _seen.ExecuteNonQuery() == 1;
-        }
+        public bool FirstTime(long host, string instance, long sequence) => _seen.Write([(host, instance, sequence)]) == 1;
 
         public void Flush(SqliteTransaction transaction)
         {
             if (!Drops.IsEmpty)
             {
-                _buckets.Write(transaction, Drops.Rows(Resolution.Bucket));
-                _seconds.Write(transaction, Drops.Rows(Resolution.Second));
-                _minutes.Write(transaction, Drops.Rows(Resolution.Minute));
+                _buckets.Write(Drops.Rows(Resolution.Bucket));
+                _seconds.Write(Drops.Rows(Resolution.Second));
+                _minutes.Write(Drops.Rows(Resolution.Minute));
                 _totals.Transaction = transaction;
                 foreach (var (host, drops, rows) in Drops.Hosts)
                 {
@@ -408,9 +417,14 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             }
             if (Counters.Count > 0)
             {
-                _counters.Write(transaction, Counters);
+                _counters.Write(Counters);
                 Counters.Clear();
             }
+        }
+
+        public void Dispose()
+        {
+            foreach (var insert in new IDisposable[] { _buckets, _seconds, _minutes, _counters, _seen, _totals }) insert.Dispose();
         }
     }
 

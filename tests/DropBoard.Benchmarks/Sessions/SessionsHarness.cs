@@ -22,8 +22,9 @@ internal static class SessionsHarness
     private const int FleetHosts = 200, FleetSeconds = 5, FleetPerTransaction = 200;
     private const long HourMs = 3_600_000;
 
-    public static int Run()
+    public static int Run(string[] args)
     {
+        var fleetOnly = args is [_, "fleet", ..];
         var directory = Directory.CreateTempSubdirectory("dropboard-sessions-bench-");
         try
         {
@@ -31,6 +32,11 @@ internal static class SessionsHarness
             var store = new SessionStore(database, TimeProvider.System);
             var queries = new SessionQueries(database, TimeProvider.System);
 
+            if (fleetOnly)
+            {
+                RecordFleet(database, store);
+                return 0;
+            }
             var (a, rowsA, secondsA) = Record(store, "hour A", Batches("bench-host", seed: 1).Chunk(HourPerTransaction).ToList());
             var (b, _, _) = Record(store, "hour B", Batches("bench-host", seed: 2).Chunk(HourPerTransaction).ToList());
             var plainSeconds = PlainInserts(database, Batches("bench-host", seed: 1).Chunk(HourPerTransaction));
@@ -39,13 +45,7 @@ internal static class SessionsHarness
 
             PrintSize(database);
 
-            var fleet = Fleet().Chunk(FleetPerTransaction).ToList();
-            var (_, fleetRows, fleetSeconds) = Record(store, "fleet", fleet);
-            var fleetPlain = PlainInserts(database, fleet);
-            var fleetBatches = fleet.Sum(t => t.Length);
-            Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
-                              $"{fleetBatches / fleetSeconds:N0} batches/s, {fleetBatches / fleetSeconds / (FleetHosts * 4):F2}x what the fleet makes; " +
-                              $"plain INSERTs of the same rows {fleetBatches / fleetPlain:N0} batches/s; store / plain = {fleetPlain / fleetSeconds:F2}");
+            RecordFleet(database, store);
 
             var scan = Time(() => { using var c = database.Connect(); return c.ExecuteScalar<long>("SELECT sum(count) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @a)", new { a }); });
             var histogram = Time(() => queries.Sites(a).Count);
@@ -68,6 +68,17 @@ internal static class SessionsHarness
             SqliteConnection.ClearAllPools();
             directory.Delete(recursive: true);
         }
+    }
+
+    private static void RecordFleet(SessionDatabase database, SessionStore store)
+    {
+        var fleet = Fleet().Chunk(FleetPerTransaction).ToList();
+        var (_, fleetRows, fleetSeconds) = Record(store, "fleet", fleet);
+        var fleetPlain = PlainInserts(database, fleet);
+        var fleetBatches = fleet.Sum(t => t.Length);
+        Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
+                          $"{fleetBatches / fleetSeconds:N0} batches/s, {fleetBatches / fleetSeconds / (FleetHosts * 4):F2}x what the fleet makes; " +
+                          $"plain INSERTs of the same rows {fleetBatches / fleetPlain:N0} batches/s; store / plain = {fleetPlain / fleetSeconds:F2}");
     }
 
     private static IEnumerable<(AgentHello Hello, AgentBatch Batch)> Batches(string host, int seed)
