@@ -20,7 +20,7 @@ public static class DropSourceFactory
                 if (options.ConsumeSkb)
                     throw new CaptureUnavailableException("the bpf source does not count consume_skb", "use --source tracepoint with --consume");
                 note = "using the eBPF program on kfree_skb (asked for)";
-                return BpfSource.Open();
+                return BpfSource.Open(flowsPerSecond: options.FlowsPerSecond);
             default:
                 if (options.ConsumeSkb)
                 {
@@ -32,7 +32,7 @@ public static class DropSourceFactory
                 string bpfMissing;
                 try
                 {
-                    var bpf = BpfSource.Open();
+                    var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond);
                     note = "using the eBPF program on kfree_skb (the kernel has BTF)";
                     return bpf;
                 }
