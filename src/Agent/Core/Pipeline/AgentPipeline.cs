@@ -56,8 +56,8 @@ public sealed class AgentPipeline : IAsyncDisposable
             _namespaces = new NamespaceCounters(counters, new NetNamespaceDirectory());
             _aggregator.NamespaceName = _namespaces.NameOf;
         }
-        if (source is Capture.Tracepoint.TracepointSource { CapturesFrees: true } tracepoint)
-            tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
+        if (source is IFreeCounting { CapturesFrees: true } counting)
+            counting.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         // The baseline, cut like every sample: drops the source counted before it are not the first span's.

@@ -13,13 +13,15 @@ namespace DropBoard.Agent.Capture.Bpf;
 /// program also sends up to that many dropped packets' headers a second through a ring buffer, read with the map
 /// (<see cref="Flows"/>), and counts per key how many drops it sampled, so the rest are known exactly.
 /// </summary>
-public sealed unsafe class BpfSource : IDropSource
+public sealed unsafe class BpfSource : IDropSource, IFreeCounting
 {
     internal const string ObjectResource = "DropBoard.Agent.Capture.Bpf.kfree_skb.bpf.o";
     private const int BatchKeys = 1024;
 
     private nint _object;
-    private nint _link;
+    private nint _link, _freeLink;
+    private int _freesFd = -1;
+    private readonly List<(ulong Location, long Delta)> _freshFrees = [];
     private readonly int _dropsFd, _overflowFd;
     private readonly IReadOnlyDictionary<int, string> _reasonNames;
     private long _overflow, _corrupt;
@@ -41,6 +43,11 @@ public sealed unsafe class BpfSource : IDropSource
 
     /// <summary>The highest flow rate cap <see cref="Open"/> takes (samples a second): the ring holds a third of a second of it.</summary>
     public const int MaxFlowsPerSecond = 10_000;
+
+    /// <summary>Whether normal frees (consume_skb) are counted too (<c>--consume</c>), into <see cref="Frees"/>.</summary>
+    public bool CapturesFrees => _freeLink != 0;
+
+    public DropAggregator? Frees { get; set; }
 
     /// <summary>Sampled dropped flows since the last flush; null when the source samples none.</summary>
     public FlowTable? Flows { get; }
@@ -67,7 +74,8 @@ public sealed unsafe class BpfSource : IDropSource
     /// <summary>Loads and attaches the program; says why not (and what to do) when the kernel or process cannot.</summary>
     /// <param name="objectBytes">The compiled program; the one embedded in this library when null.</param>
     /// <param name="flowsPerSecond">Dropped packets' headers sampled a second at most, 0 for none (up to <see cref="MaxFlowsPerSecond"/>).</param>
-    public static BpfSource Open(byte[]? objectBytes = null, int flowsPerSecond = 0)
+    /// <param name="consume">Also count normal frees (consume_skb) per location, apart from drops.</param>
+    public static BpfSource Open(byte[]? objectBytes = null, int flowsPerSecond = 0, bool consume = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(flowsPerSecond);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(flowsPerSecond, MaxFlowsPerSecond);
@@ -92,6 +100,8 @@ public sealed unsafe class BpfSource : IDropSource
             throw Unavailable("the eBPF object could not be opened", Marshal.GetLastPInvokeError(), "the embedded kfree_skb.bpf.o is damaged: rebuild it with src/Agent/Core/Capture/Bpf/build.sh");
         try
         {
+            var freeProgram = LibBpf.FindProgram(obj, "count_free");
+            if (freeProgram != 0) LibBpf.SetAutoload(freeProgram, consume ? (byte)1 : (byte)0);
             var loaded = LibBpf.ObjectLoad(obj);
             if (loaded < 0)
                 throw Unavailable("the kernel refused the eBPF program", -loaded, -loaded is 1 or 13
@@ -104,6 +114,13 @@ public sealed unsafe class BpfSource : IDropSource
             source._link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
             if (source._link == 0)
                 throw Unavailable("the eBPF program could not be attached to kfree_skb", Marshal.GetLastPInvokeError(), "use --source netdm/tracepoint");
+            if (consume)
+            {
+                source._freesFd = LibBpf.FindMapFd(obj, "frees");
+                source._freeLink = freeProgram == 0 ? 0 : LibBpf.ProgramAttach(freeProgram);
+                if (source._freeLink == 0)
+                    throw Unavailable("the eBPF program could not be attached to consume_skb", Marshal.GetLastPInvokeError(), "use --source tracepoint with --consume");
+            }
             return source;
         }
         catch
@@ -163,6 +180,8 @@ public sealed unsafe class BpfSource : IDropSource
         {
             LibBpf.LinkDestroy(_link);
             _link = 0;
+            if (_freeLink != 0) LibBpf.LinkDestroy(_freeLink);
+            _freeLink = 0;
             Read(aggregator, reasonIds);
         }
     }
@@ -240,10 +259,40 @@ public sealed unsafe class BpfSource : IDropSource
             if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
                 Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, Counts.Cpus * 8)));
         }
+        if (_freesFd >= 0) ReadFrees();
         // After the map: every record the map counts as sampled so far is in the ring by now.
         if (_ring != 0 && LibBpf.RingBufferConsume(_ring) is < 0 and var failed)
             LastError = $"reading the flow ring failed: {LibBpf.Describe(-failed)}";
         return now;
+    }
+
+    /// <summary>Reads the frees map into <see cref="_freshFrees"/> (the frees since the last read).</summary>
+    private void ReadFrees()
+    {
+        _freshFrees.Clear();
+        var valueSize = Counts.Cpus * 8;
+        ulong batch = 0;
+        var first = true;
+        fixed (byte* k = _keys, v = _values)
+            while (true)
+            {
+                var count = (uint)BatchKeys;
+                var token = batch;
+                var result = LibBpf.MapLookupBatch(_freesFd, first ? null : &token, &batch, k, v, &count, 0);
+                first = false;
+                for (var i = 0; i < count; i++)
+                {
+                    var location = BitConverter.ToUInt64(_keys, i * 8);
+                    var delta = Counts.UpdateFrees(location, _values.AsSpan(i * valueSize, valueSize));
+                    if (delta != 0) _freshFrees.Add((location, delta));
+                }
+                if (result == -2) break; // ENOENT: the last batch
+                if (result < 0)
+                {
+                    LastError = $"reading the frees map failed: {LibBpf.Describe(-result)}";
+                    break;
+                }
+            }
     }
 
     /// <summary>Hands the drops of the last map read to the aggregator, stamped <paramref name="unixNs"/>.</summary>
@@ -256,6 +305,12 @@ public sealed unsafe class BpfSource : IDropSource
         }
         _fresh.Clear();
         aggregator.Commit();
+        if (Frees is { } frees && _freshFrees.Count > 0)
+        {
+            foreach (var (location, delta) in _freshFrees) frees.Add(location, DropReasonTable.None, unixNs, delta);
+            _freshFrees.Clear();
+            frees.Commit();
+        }
     }
 
     // A value the print fmt does not name (a distro backport): kept visible rather than folded into another reason.
@@ -298,6 +353,8 @@ public sealed unsafe class BpfSource : IDropSource
     {
         if (_link != 0) LibBpf.LinkDestroy(_link);
         _link = 0;
+        if (_freeLink != 0) LibBpf.LinkDestroy(_freeLink);
+        _freeLink = 0;
         if (_ring != 0) LibBpf.RingBufferFree(_ring);
         _ring = 0;
         if (_self.IsAllocated) _self.Free();

@@ -60,7 +60,22 @@ public sealed class DropMapDeltas(int cpus)
         return ((long)delta.Item1, (long)delta.Item2);
     }
 
-    /// <summary>Sum of a per-CPU u64 (the overflow count: 8 bytes a CPU).</summary>
+    private readonly Dictionary<ulong, ulong> _frees = [];
+
+    /// <summary>Each location's normal frees (consume_skb) at the last read, with --consume.</summary>
+    public IReadOnlyDictionary<ulong, ulong> FreeTotals => _frees;
+
+    /// <summary>Takes one entry of the frees map (a u64 a CPU) and returns the frees at that location since the previous read.</summary>
+    public long UpdateFrees(ulong location, ReadOnlySpan<byte> perCpuValues)
+    {
+        var total = Sum(perCpuValues);
+        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_frees, location, out _);
+        var delta = total >= last ? total - last : total;
+        last = total;
+        return (long)delta;
+    }
+
+    /// <summary>Sum of a per-CPU u64 (the overflow count, a free count: 8 bytes a CPU).</summary>
     public ulong Sum(ReadOnlySpan<byte> perCpuValues)
     {
         ulong total = 0;

@@ -26,6 +26,10 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_object__find_map_fd_by_name", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int FindMapFd(nint obj, string name);
 
+    /// <summary>Whether <see cref="ObjectLoad"/> loads the program (1) or leaves it out (0); before the load.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
+    public static partial int SetAutoload(nint program, byte autoload);
+
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     public static partial nint ProgramAttach(nint program);
 

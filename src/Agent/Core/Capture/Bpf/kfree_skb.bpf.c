@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 // Counts packet drops in the kernel: one per-CPU hash entry per (drop location, reason, protocol, network
 // namespace). The agent reads the map every bucket period, so no per-drop record crosses to user space and
-// none can be lost; a key that finds the map full is counted in `overflow`, never silently left out.
+// none can be lost; a key that finds the map full is counted in `overflow`, never silently left out. With
+// --consume, normal frees (consume_skb) are counted the same way per location, in a map of their own.
 // Flows: when the agent sets a rate cap, up to that many drops a second also send their packet's headers
 // (5-tuple, ifindex, namespace, reason, site) through a ring buffer; each entry counts its sampled drops beside
 // its drops, so the drops not sampled (over the cap, or the ring full) are known exactly, per key.
@@ -76,6 +77,14 @@ struct {
 	__type(key, struct drop_key);
 	__type(value, struct drop_count);
 } drops SEC(".maps");
+
+// Normal frees (consume_skb) per location, with --consume: counted apart from drops, never mixed with them.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_KEYS);
+	__type(key, __u64);
+	__type(value, __u64);
+} frees SEC(".maps");
 
 // Samples per second, written by the agent before it attaches the program; 0 (the default) samples none.
 struct {
@@ -230,6 +239,29 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reaso
 	count->drops += 1;
 	if (sample_flow(skb, &key))
 		count->sampled += 1;
+	return 0;
+}
+
+// Loaded only with --consume (the agent turns its autoload off otherwise): kernels before 6.3 have no location
+// argument on consume_skb, and should not lose the drop program for a feature not asked for.
+SEC("tp_btf/consume_skb")
+int BPF_PROG(count_free, struct sk_buff *skb, void *location)
+{
+	__u64 key = (__u64)location, none = 0, *count;
+
+	count = bpf_map_lookup_elem(&frees, &key);
+	if (!count) {
+		bpf_map_update_elem(&frees, &key, &none, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&frees, &key);
+	}
+	if (count) {
+		*count += 1;
+		return 0;
+	}
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&overflow, &zero);
+	if (lost)
+		*lost += 1;
 	return 0;
 }
 
