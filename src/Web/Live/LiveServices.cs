@@ -10,6 +10,8 @@ public static class LiveServices
         services.AddSingleton(sp => new LiveStore(sp.GetRequiredService<TimeProvider>(), fineBudget));
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<LiveStore>());
+        services.AddSingleton<LiveFlows>();
+        services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveFlows>());
         services.AddSingleton<BatchIngest>();
         services.AddSingleton<EmbeddedAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedAgent>());

@@ -171,6 +171,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                     }
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
+                    WriteFlows(connection, transaction, host, batch.Flows);
                     if (batch.LostRecords > 0)
                         connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
                     // Batches the agent itself had to throw away (its spool and memory full) are named where they are missing.
@@ -278,6 +279,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 AddCounters(host, h.Counters);
                 WriteCounterTexts(connection, transaction, host, h.CounterTexts);
                 WriteSamples(connection, transaction, host, h.Samples);
+                WriteFlows(connection, transaction, host, h.Flows);
                 connection.Execute("UPDATE session_hosts SET lost_records = @lost WHERE id = @host", new { host, lost = h.LostRecords }, transaction);
             }
             foreach (var g in file.Gaps)
@@ -454,6 +456,45 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             ON CONFLICT (session_host, name) DO UPDATE SET text = excluded.text
             """, texts.Select(t => new { host, t.Key, t.Value, max = ImportLimits.MaxCounterTextsPerHost }), transaction);
     }
+
+    /// <summary>
+    /// Adds a batch's (or a file's) flow sites and flows. A site not yet stored is taken while the host has fewer than
+    /// <see cref="ImportLimits.MaxFlowSitesPerHost"/>, else its drops are added to <see cref="FlowSitesPastBound"/>, so
+    /// they are still said; a flow while its site has fewer than <see cref="ImportLimits.MaxFlowsPerSite"/>.
+    /// </summary>
+    private static void WriteFlows(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<FlowSite>? sites)
+    {
+        if (sites is null || sites.Count == 0) return;
+        foreach (var s in sites)
+        {
+            var known = connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM flow_sites WHERE session_host = @host AND site = @Site AND netns = @netns)",
+                new { host, s.Site, netns = (long)s.Netns }, transaction);
+            var site = known || connection.ExecuteScalar<long>("SELECT count(*) FROM flow_sites WHERE session_host = @host", new { host }, transaction) < ImportLimits.MaxFlowSitesPerHost
+                ? s
+                : new FlowSite(FlowSitesPastBound, FlowSitesPastBoundFunction, s.Sampled, s.NotSampled, []);
+            connection.Execute(
+                """
+                INSERT INTO flow_sites VALUES (@host, @Site, @Function, @netns, @NetnsName, @Sampled, @NotSampled)
+                ON CONFLICT (session_host, site, netns) DO UPDATE SET sampled = sampled + excluded.sampled, not_sampled = not_sampled + excluded.not_sampled,
+                    netns_name = coalesce(excluded.netns_name, netns_name)
+                """, new { host, site.Site, site.Function, netns = (long)site.Netns, site.NetnsName, site.Sampled, site.NotSampled }, transaction);
+            connection.Execute(
+                """
+                INSERT INTO flows SELECT @host, @site, @netns, @IpProtocol, @Source, @SourcePort, @Destination, @DestinationPort, @Ifindex, @Count
+                WHERE EXISTS (SELECT 1 FROM flows WHERE session_host = @host AND site = @site AND netns = @netns AND ip_protocol = @IpProtocol AND source = @Source
+                                  AND source_port = @SourcePort AND destination = @Destination AND destination_port = @DestinationPort AND ifindex = @Ifindex)
+                   OR (SELECT count(*) FROM flows WHERE session_host = @host AND site = @site AND netns = @netns) < @max
+                ON CONFLICT DO UPDATE SET count = count + excluded.count
+                """, site.Top.Select(f => new
+                {
+                    host, site = site.Site, netns = (long)site.Netns, IpProtocol = (int)f.IpProtocol, f.Source, SourcePort = (int)f.SourcePort, f.Destination,
+                    DestinationPort = (int)f.DestinationPort, f.Ifindex, f.Count, max = ImportLimits.MaxFlowsPerSite,
+                }), transaction);
+        }
+    }
+
+    /// <summary>Where the drops of flow sites past a host's bound are added up: a site that names what it is.</summary>
+    public const string FlowSitesPastBoundFunction = "flow_sites", FlowSitesPastBound = "flow_sites (past the bound of a session host)";
 
     private static void WriteSamples(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropSample> samples)
     {
