@@ -18,7 +18,11 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-builder.Services.AddLive(builder.Configuration);
+if (builder.Services.AddLive(builder.Configuration) is { } liveProblem)
+{
+    Console.Error.WriteLine($"dropboard: {liveProblem}");
+    return 2;
+}
 builder.Services.AddScoped<DropBoard.Web.Clock.ViewerClock>();
 builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);
