@@ -43,7 +43,7 @@ public sealed class HostLiveView(LiveStore store)
 
     public void Refresh()
     {
-        Host = store.Hosts().FirstOrDefault(h => h.HostId == HostId);
+        Host = store.Host(HostId);
         if (Host is null) return;
 
         var unfiltered = store.Sites(HostId, Window);

@@ -130,17 +130,18 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     }
 
     /// <summary>Every host with its last minute's drops and top functions, from running totals: no host's minute is read again.</summary>
-    public IReadOnlyList<HostStatus> Hosts()
+    public IReadOnlyList<HostStatus> Hosts() =>
+        _hosts.Values.Select(state => Locked(state, Status))
+            .OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
+
+    /// <summary>One host as <see cref="Hosts"/> lists it, or null: a host page does not read the whole fleet.</summary>
+    public HostStatus? Host(string hostId) => Read(hostId, null, Status);
+
+    private HostStatus Status(HostState state)
     {
-        var list = new List<HostStatus>(_hosts.Count);
-        foreach (var state in _hosts.Values)
-            lock (state)
-            {
-                state.LastMinute.MoveTo(Range(state, LastMinute).From);
-                list.Add(new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
-                    state.Connected, state.LastBatch, state.LostRecords, state.LastMinute.Total, state.TopFunctions(3), state.Discarded));
-            }
-        return list.OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
+        state.LastMinute.MoveTo(Range(state, LastMinute).From);
+        return new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
+            state.Connected, state.LastBatch, state.LostRecords, state.LastMinute.Total, state.TopFunctions(3), state.Discarded);
     }
 
     public AgentHello? Hello(string hostId) =>
