@@ -73,6 +73,9 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 
     public int FineBudget { get; } = fineBudget;
 
+    /// <summary>The time the store's windows end at (unless a host's clock runs ahead).</summary>
+    public DateTimeOffset Now => clock.GetUtcNow();
+
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
     /// <summary>Raised with the host's id after each accepted batch (on the ingesting thread: subscribers must not block).</summary>
