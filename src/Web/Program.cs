@@ -38,7 +38,12 @@ catch (SessionDatabaseException e)
 }
 // Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
 var signalR = builder.Services.AddSignalR()
-    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes);
+    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes)
+    .AddJsonProtocol(o =>
+    {
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentHello>());
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentBatch>());
+    });
 if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 {
     Console.Error.WriteLine($"dropboard: {replicasProblem}");
