@@ -18,7 +18,11 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-builder.Services.AddLive(builder.Configuration);
+if (builder.Services.AddLive(builder.Configuration) is { } liveProblem)
+{
+    Console.Error.WriteLine($"dropboard: {liveProblem}");
+    return 2;
+}
 builder.Services.AddScoped<DropBoard.Web.Clock.ViewerClock>();
 builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);
@@ -39,7 +43,12 @@ catch (SessionDatabaseException e)
 }
 // Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
 var signalR = builder.Services.AddSignalR()
-    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes);
+    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes)
+    .AddJsonProtocol(o =>
+    {
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentHello>());
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentBatch>());
+    });
 if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 {
     Console.Error.WriteLine($"dropboard: {replicasProblem}");

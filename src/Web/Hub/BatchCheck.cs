@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Sessions.Import;
 using static DropBoard.Web.Sessions.Import.ImportLimits;
@@ -23,29 +22,11 @@ public static class BatchCheck
 
     public sealed record Result(AgentHello? Hello, AgentBatch? Batch, string? Problem);
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    public static Result Read(JsonElement hello, JsonElement batch)
+    public static Result Read(Incoming<AgentHello>? hello, Incoming<AgentBatch>? batch)
     {
-        AgentHello? h;
-        AgentBatch? b;
-        try
-        {
-            h = hello.Deserialize<AgentHello>(Json);
-        }
-        catch (JsonException e)
-        {
-            return new Result(null, null, $"the hello is not an agent hello ({e.Message})");
-        }
-        try
-        {
-            b = batch.Deserialize<AgentBatch>(Json);
-        }
-        catch (JsonException e)
-        {
-            return new Result(h, null, $"the batch is not an agent batch ({e.Message})");
-        }
-        return new Result(h, b, Problem(h, b));
+        if (hello?.Problem is { } notHello) return new Result(null, null, $"the hello is not an agent hello ({notHello})");
+        if (batch?.Problem is { } notBatch) return new Result(hello?.Value, null, $"the batch is not an agent batch ({notBatch})");
+        return new Result(hello?.Value, batch?.Value, Problem(hello?.Value, batch?.Value));
     }
 
     public static string? Problem(AgentHello? hello, AgentBatch? batch)
