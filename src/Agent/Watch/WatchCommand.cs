@@ -4,7 +4,6 @@ using DropBoard.Agent.Capture.NetDm;
 using DropBoard.Agent.Capture.Tracepoint;
 using DropBoard.Agent.Pipeline;
 using DropBoard.Agent.Privileges;
-using DropBoard.Shared.Analysis;
 
 namespace DropBoard.Agent.Watch;
 
@@ -156,8 +155,7 @@ public static class WatchCommand
         await pipeline.DisposeAsync();
         if (pipeline.Source.CorruptRecords > 0 || pipeline.Source.LastError is not null)
             await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.Source.CorruptRecords} malformed records skipped; last problem: {pipeline.Source.LastError}");
-        var explain = Explainer.Explain(total.Buckets, total.Deltas, new ExplainOptions { KernelRelease = pipeline.Hello.KernelRelease, BucketMs = options.BucketMs });
-        Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, explain, json));
+        Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, WatchOutput.Explain(total, pipeline.Hello.KernelRelease, options.BucketMs), json));
         return exitCode;
     }
 

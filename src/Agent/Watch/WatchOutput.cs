@@ -40,13 +40,19 @@ public static class WatchOutput
                 : $"{interval.LostRecords} drop records lost by the kernel (ring overflow): counts above are low{(lostFix is null ? "" : $"; {lostFix}")}";
     }
 
-    public static string Summary(WatchTotals total, string source, ExplainReport explain, bool json)
+    /// <summary>The run's drops and counter rises explained as the dashboard explains a window: the verdict the summary ends with.</summary>
+    public static ExplainReport Explain(WatchTotals total, string? kernelRelease, int bucketMs) =>
+        Explainer.Explain(total.Buckets, total.Deltas, new ExplainOptions { KernelRelease = kernelRelease, BucketMs = bucketMs });
+
+    /// <param name="time">Writes a verdict's "since" instant; the terminal's local clock when not given.</param>
+    public static string Summary(WatchTotals total, string source, ExplainReport explain, bool json, Func<long, string>? time = null)
     {
         var relations = explain.LeadLag.Where(r => r.Kind != LeadLagKind.None).Take(5).ToArray();
         if (json)
             return JsonSerializer.Serialize(
                 new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations, [.. total.Frees],
-                    [.. total.Flows]),
+                    [.. total.Flows], explain.Headline, [.. explain.Verdicts.Select(v => VerdictLine.Of(v, explain.Attribution))],
+                    [.. VerdictText.Advice(explain.Verdicts)]),
                 Json.SummaryLine);
 
         var text = new StringBuilder();
@@ -78,11 +84,7 @@ public static class WatchOutput
             foreach (var c in counters)
                 text.AppendLine($"  {"+" + c.Delta,10}  {c.Name.PadRight(nameWidth)}{(c.Text is null ? "" : $"  {c.Text}")}{In(c.Netns, c.NetnsName)}");
         }
-        if (explain.Sentences.Count > 0)
-        {
-            text.AppendLine("Explained:");
-            foreach (var sentence in explain.Sentences) text.AppendLine($"  - {sentence}");
-        }
+        foreach (var line in VerdictText.Lines(explain, time ?? LocalTime)) text.AppendLine(line);
         return text.ToString().TrimEnd();
     }
 
@@ -92,6 +94,9 @@ public static class WatchOutput
         var top = string.Join(", ", f.Top.Take(3).Select(t => $"{Shared.Flows.FlowText.Of(t)} x{t.Count}"));
         return $"flows at {f.Site}{In(f.Netns, f.NetnsName)}: {f.Sampled} drops sampled, {f.NotSampled} not sampled (rate cap --flows){(top.Length == 0 ? "" : $"; top: {top}")}";
     }
+
+    private static string LocalTime(long ms) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(ms).ToLocalTime().ToString("HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Which network namespace, when the source says (bpf).</summary>
     private static string In(uint netns, string? name) => netns == 0 ? "" : $" in netns {name ?? netns.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
@@ -109,9 +114,33 @@ public sealed record FreeLine(string Type, string Function, string Site, long Co
 public sealed record FlowLine(string Type, string Function, string Site, long Sampled, long NotSampled, DroppedFlow[] Top,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
+/// <param name="Flows">Sampled flows per site (bpf with --flows), the drops not sampled said.</param>
+/// <param name="Headline">The verdict in one sentence (null: nothing to explain).</param>
+/// <param name="Verdicts">One line per function that matters, with the counters that count its drops.</param>
+/// <param name="WhatToDo">Each advice once, with the functions it is for.</param>
 public sealed record SummaryLine(
     string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag,
-    FreeTotal[] Frees, FlowSite[] Flows);
+    FreeTotal[] Frees, FlowSite[] Flows, string? Headline, VerdictLine[] Verdicts, VerdictAdvice[] WhatToDo);
+
+/// <summary>A verdict line as fields: what it is about, its kind and count, and (a loss, a rise nothing explains) the counters it names.</summary>
+public sealed record VerdictLine(VerdictKind Kind, string Subject, long Drops, string Badge, string Line, long? FirstMs, string? WhatToDo,
+    VerdictCounter[] Counters)
+{
+    public static VerdictLine Of(SiteVerdict v, IReadOnlyList<CounterAttribution> attribution) =>
+        new(v.Kind, v.Subject, v.Drops, v.Badge, v.Line, v.FirstMs, v.WhatToDo, v.Kind switch
+        {
+            VerdictKind.Loss => [.. attribution.Where(a => a.Delta > 0 && a.Sites.Any(s => s.Function == v.Subject)).Select(VerdictCounter.Of)],
+            VerdictKind.Unexplained => [.. attribution.Where(a => a.Named == v.Subject).Select(VerdictCounter.Of)],
+            _ => [],
+        });
+}
+
+/// <summary>A counter a verdict names: how much it rose and how many of the drops at the line's function explain it.</summary>
+public sealed record VerdictCounter(string Name, long Delta, long Explained, AttributionMatch Match,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0)
+{
+    public static VerdictCounter Of(CounterAttribution a) => new(a.Counter, a.Delta, a.Explained, a.Match, a.Netns);
+}
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DropLine))]

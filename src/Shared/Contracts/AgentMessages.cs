@@ -7,6 +7,10 @@ namespace DropBoard.Shared.Contracts;
 
 /// <summary>First message of a connection: who the host is and how it captures.</summary>
 /// <param name="InstanceId">New each time an agent starts: sequence numbers count from 1 again within it.</param>
+/// <param name="LostRecordsFix">
+/// The setting to raise when the source loses records, with its value now (<c>raise --ring-kb (now 4096 KiB per CPU)</c>);
+/// null when the source has none to raise (or the agent is older).
+/// </param>
 public sealed record AgentHello(
     string HostId,
     string HostName,
@@ -14,7 +18,8 @@ public sealed record AgentHello(
     string Source,
     string AgentVersion,
     int BucketMs,
-    string InstanceId = "");
+    string InstanceId = "",
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? LostRecordsFix = null);
 
 /// <summary>Drops at one site, for one reason and protocol, in one bucket [StartMs, StartMs + bucket).</summary>
 /// <param name="Site">Canonical site text, <c>function+0xoffset</c> (see <see cref="Sites.DropSite"/>).</param>

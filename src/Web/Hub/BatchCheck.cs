@@ -39,7 +39,8 @@ public static class BatchCheck
             ?? Printable("hello.source", hello.Source, MaxLabel)
             ?? Printable("hello.agentVersion", hello.AgentVersion, MaxLabel)
             // Agents older than the instance id send none.
-            ?? (string.IsNullOrEmpty(hello.InstanceId) ? null : Printable("hello.instanceId", hello.InstanceId, MaxLabel));
+            ?? (string.IsNullOrEmpty(hello.InstanceId) ? null : Printable("hello.instanceId", hello.InstanceId, MaxLabel))
+            ?? (hello.LostRecordsFix is null ? null : Printable("hello.lostRecordsFix", hello.LostRecordsFix, MaxLabel));
         if (helloProblem is not null) return helloProblem;
         if (batch.HostId != hello.HostId) return $"batch is for host {Quote(batch.HostId)} but the hello says '{hello.HostId}'";
         if (batch.Sequence < 1) return $"sequence {batch.Sequence} is not positive";

@@ -9,9 +9,10 @@ using DropBoard.Web.Views;
 namespace DropBoard.Web.Live;
 
 /// <summary>A host as the dashboard lists it.</summary>
+/// <param name="LostRecordsFix">What the agent says to raise when its source loses records, with the value now (<see cref="AgentHello.LostRecordsFix"/>).</param>
 public sealed record HostStatus(
     string HostId, string HostName, string KernelRelease, string Source, bool Connected, DateTimeOffset? LastBatch,
-    long LostRecords, long DropsLastMinute, IReadOnlyList<FunctionRate> TopFunctions, AgentLoss Discarded);
+    long LostRecords, long DropsLastMinute, IReadOnlyList<FunctionRate> TopFunctions, AgentLoss Discarded, string? LostRecordsFix = null);
 
 /// <summary>
 /// What the agent itself could not deliver: batches it discarded (spool and memory backlog full) and the drops they
@@ -144,7 +145,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     {
         state.LastMinute.MoveTo(Range(state, LastMinute).From);
         return new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
-            state.Connected, state.LastBatch, state.LostRecords, state.LastMinute.Total, state.TopFunctions(3), state.Discarded);
+            state.Connected, state.LastBatch, state.LostRecords, state.LastMinute.Total, state.TopFunctions(3), state.Discarded, state.Hello.LostRecordsFix);
     }
 
     public AgentHello? Hello(string hostId) =>

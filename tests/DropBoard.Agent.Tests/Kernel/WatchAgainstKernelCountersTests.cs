@@ -44,6 +44,47 @@ public sealed class WatchAgainstKernelCountersTests
         Assert.Equal(0, summary.GetProperty("lost").GetInt64());
         AssertAttributed(summary, "Udp.RcvbufErrors", rcvbufErrors, "SOCKET_RCVBUFF", UdpQueueSites);
         AssertAttributed(summary, "Udp.InErrors", rcvbufErrors, "SOCKET_RCVBUFF", UdpQueueSites);
+        // The verdict as fields: a loss at the UDP queue, counted by the namespace's Udp.RcvbufErrors with its whole rise.
+        var loss = summary.GetProperty("verdicts").EnumerateArray()
+            .Single(v => v.GetProperty("kind").GetString() == "Loss" && UdpQueueSites.Contains(v.GetProperty("subject").GetString()));
+        var counted = loss.GetProperty("counters").EnumerateArray()
+            .Single(c => c.GetProperty("name").GetString() == "Udp.RcvbufErrors" && (!c.TryGetProperty("netns", out var netns) || netns.GetUInt32() == ns.Inode));
+        Assert.Equal(rcvbufErrors, counted.GetProperty("delta").GetInt64());
+        Assert.Contains("SO_RCVBUF", loss.GetProperty("whatToDo").GetString());
+    }
+
+    /// <summary>
+    /// What an operator reads at the end of <c>watch</c>: the dashboard's verdict, naming the UDP queue function, the
+    /// counter and the kernel's own rise of Udp.RcvbufErrors, to the datagram.
+    /// </summary>
+    [Fact]
+    public async Task The_printed_verdict_names_the_site_the_counter_and_the_kernels_rise()
+    {
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        var before = Snmp(ns);
+
+        using var agent = AgentProcess.Start(["watch", "--source", "tracepoint", "--interval", "0.5", "--netns", ns.Name]);
+        await agent.WaitUntilCapturingAsync();
+        UdpTraffic.OverflowReceiveBuffer(ns, 3000, port: 7005);
+        agent.Terminate();
+        var exit = await agent.WaitForExitAsync();
+        Assert.True(exit == 0, $"agent exited {exit}: {agent.Stderr}");
+
+        var rise = Delta(before, Snmp(ns), "Udp.RcvbufErrors");
+        Assert.True(rise > 1000, $"the flood should overflow the queue; RcvbufErrors rose by {rise}");
+        var n = rise.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
+        var output = agent.StdoutLines.ToList();
+        var verdict = output.SkipWhile(l => l != "Verdict:").ToList();
+        var line = Assert.Single(verdict, l => UdpQueueSites.Any(f => l.StartsWith($"  [loss] {f}: ", StringComparison.Ordinal)));
+        var function = UdpQueueSites.Single(f => line.StartsWith($"  [loss] {f}: ", StringComparison.Ordinal));
+        Assert.StartsWith($"  [loss] {function}: {n} drops [SOCKET_RCVBUFF], counted by ", line);
+        Assert.Contains($"Udp.RcvbufErrors +{n} (exact)", line);
+        // The headline, just above the verdict's lines, says it in one sentence.
+        var headline = output[output.IndexOf("Verdict:") - 1];
+        Assert.Contains($"Udp.RcvbufErrors +{n}", headline);
+        Assert.Contains($"explained exactly by the {n} drops at {function}", headline);
+        Assert.Contains(output.SkipWhile(l => l != "What to do:"), l => l.StartsWith($"  {function}: ", StringComparison.Ordinal) && l.Contains("SO_RCVBUF"));
     }
 
     [Theory]

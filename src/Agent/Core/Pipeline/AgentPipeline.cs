@@ -59,7 +59,8 @@ public sealed class AgentPipeline : IAsyncDisposable
         if (source is IFreeCounting { CapturesFrees: true } counting)
             counting.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
-        Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
+        Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"),
+            source.LostRecordsFix);
         // The baseline, cut like every sample: drops the source counted before it are not the first span's.
         CommitCounters(DropAggregator.SampleMs(SampleCounters()));
         _captureThread = new Thread(Capture) { IsBackground = true, Name = $"capture ({source.Name})" };

@@ -28,6 +28,11 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
     /// <summary>Recorded data can be zoomed; a live chart would lose the zoom at its next update.</summary>
     [Parameter] public bool Zoom { get; set; }
     [Parameter] public string Empty { get; set; } = "No data in this window";
+    /// <summary>
+    /// Charts of one group share a crosshair: hovering one shows the same instant on the others that span the same
+    /// window (ApexCharts' <c>chart.group</c>). Every chart of a page is in one by default; null for a chart of its own.
+    /// </summary>
+    [Parameter] public string? Group { get; set; } = "page";
     /// <summary>The window the chart shows (Unix ms), when the page knows it; else the data's own span.</summary>
     [Parameter] public long? FromMs { get; set; }
     [Parameter] public long? ToMs { get; set; }
@@ -62,7 +67,7 @@ public sealed partial class TimeSeriesChart : ComponentBase, IAsyncDisposable
                 // against it, and the browser takes the calls in the order they were made.
                 _shown = Data;
                 await _module.InvokeVoidAsync("render", _element,
-                    new { kind = Kind, stacked = Stacked, yTitle = YTitle, height = Height, zoom = Zoom, empty = Empty }, ToApex(Data), _axis = Axis());
+                    new { kind = Kind, stacked = Stacked, yTitle = YTitle, height = Height, zoom = Zoom, empty = Empty, group = Group }, ToApex(Data), _axis = Axis());
             }
             else if (_module is not null && _shown is not null && !ReferenceEquals(_shown, Data))
             {

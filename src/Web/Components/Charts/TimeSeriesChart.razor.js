@@ -3,6 +3,8 @@
 const charts = new WeakMap();
 // The series each chart shows, kept here so that a change can be applied to them (the chart gets copies).
 const shown = new WeakMap();
+// ApexCharts syncs the charts of one `chart.group` (one crosshair and tooltip across them); each needs its own id.
+let charted = 0;
 
 function copy(series) {
     return series.map(s => ({ ...s, data: s.data.slice() }));
@@ -28,6 +30,8 @@ function xaxis(axis) {
 function options(config, series, axis) {
     return {
         chart: {
+            id: `chart-${++charted}`,
+            group: config.group ?? undefined,
             type: config.kind,
             height: config.height,
             stacked: config.stacked,
@@ -43,7 +47,8 @@ function options(config, series, axis) {
         stroke: { width: config.kind === 'area' ? 1 : 2, curve: 'straight' },
         fill: { type: 'solid', opacity: config.kind === 'area' ? 0.55 : 1 },
         xaxis: xaxis(axis),
-        yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v) }, min: 0 },
+        // One label width on every chart, so grouped plots line up and the crosshair runs straight down the page.
+        yaxis: { title: { text: config.yTitle }, labels: { formatter: v => shortNumber(v), minWidth: 40, maxWidth: 40 }, min: 0 },
         legend: { position: 'bottom', fontFamily: 'ui-monospace, monospace', formatter: html },
         // The default tooltip is still built (hidden) under a custom one: its labels are escaped too.
         tooltip: { shared: true, intersect: false, custom: tooltip, y: { title: { formatter: name => name ? html(name) + ': ' : '' } } },
@@ -114,12 +119,13 @@ function draw(element, axis) {
     const series = copy(shown.get(element));
     mark(element, series);
     element.dataset.updates = String(Number(element.dataset.updates) + 1);
-    return axis ? chart.updateOptions({ series, xaxis: xaxis(axis) }, false, false) : chart.updateSeries(series, false);
+    // Not passed on to the group: each chart there has series of its own (and gets its own axis from its page).
+    return axis ? chart.updateOptions({ series, xaxis: xaxis(axis) }, false, false, false) : chart.updateSeries(series, false);
 }
 
 // The viewer switched to or from UTC: same data, other labels.
 export function axis(element, axis) {
-    return charts.get(element)?.updateOptions({ xaxis: xaxis(axis) }, false, false);
+    return charts.get(element)?.updateOptions({ xaxis: xaxis(axis) }, false, false, false);
 }
 
 export function destroy(element) {

@@ -28,7 +28,7 @@ public sealed partial class ExplainPanel : ComponentBase, IDisposable
     private List<(string Function, List<Burst> Bursts)> Lanes { get; set; } = [];
     private LeadLagMatrix Matrix { get; set; } = LeadLagMatrix.Empty;
     /// <summary>What to do, once per advice, with the functions it is for.</summary>
-    private List<(string Subjects, string What)> ToDo { get; set; } = [];
+    private List<VerdictAdvice> ToDo { get; set; } = [];
     /// <summary>The time axis under the lanes: (position 0–1000, instant).</summary>
     private List<(double At, long Ms)> Ticks { get; set; } = [];
 
@@ -48,10 +48,7 @@ public sealed partial class ExplainPanel : ComponentBase, IDisposable
             .Select(g => (g.Key, g.OrderBy(b => b.StartMs).ToList()))
             .ToList();
         Matrix = Report is null ? LeadLagMatrix.Empty : LeadLagMatrix.From(Report.LeadLag, MaxLanes);
-        ToDo = Report is null ? [] : Report.Verdicts.Where(v => v.WhatToDo is not null)
-            .GroupBy(v => v.WhatToDo!)
-            .Select(g => (string.Join(", ", g.Select(v => v.Subject)), g.Key))
-            .ToList();
+        ToDo = Report is null ? [] : VerdictText.Advice(Report.Verdicts);
         Ticks = Enumerable.Range(0, TickCount)
             .Select(i => (1000.0 * i / (TickCount - 1), WindowStartMs + Span * i / (TickCount - 1)))
             .ToList();

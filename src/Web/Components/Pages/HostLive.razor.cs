@@ -83,4 +83,8 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     }
 
     public void Dispose() => _refresh?.Dispose();
+
+    /// <summary>How many drop records the kernel could not hand over, and what the agent says to raise (its setting and value now).</summary>
+    private static string LostRecords(HostStatus host) =>
+        $"{host.LostRecords:N0} drop records lost by the kernel: drop counts are low{(host.LostRecordsFix is { } fix ? $"; {fix}" : "")}";
 }
