@@ -61,6 +61,57 @@ public static class TcpTraffic
         }
     }
 
+    /// <summary>
+    /// One connection from <paramref name="from"/> to a listener in <paramref name="to"/> at <paramref name="listenAt"/>:
+    /// once it is up, <paramref name="connected"/> runs (to narrow the path under it), then the client sends as fast as
+    /// the path takes for <paramref name="during"/> and closes with a reset, so that nothing of it is retransmitted
+    /// after this returns. Returns the bytes the client's socket took.
+    /// </summary>
+    public static long Bulk(NetNamespace from, NetNamespace to, IPEndPoint listenAt, TimeSpan during, Action? connected = null)
+    {
+        using var listener = to.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(listenAt);
+        listener.Listen(1);
+        using var client = from.CreateSocket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(listenAt);
+        using var server = listener.Accept();
+        var reading = Task.Run(() =>
+        {
+            var buffer = new byte[65536];
+            try
+            {
+                while (server.Receive(buffer) > 0)
+                {
+                }
+            }
+            catch (SocketException)
+            {
+                // The reset that ends it.
+            }
+        });
+        connected?.Invoke();
+        client.Blocking = false;
+        var chunk = new byte[16384];
+        var sent = 0L;
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < during)
+        {
+            try
+            {
+                sent += client.Send(chunk);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                Thread.Sleep(10);
+            }
+        }
+        client.LingerState = new LingerOption(true, 0);
+        client.Close();
+        server.Shutdown(SocketShutdown.Both);
+        reading.Wait(TimeSpan.FromSeconds(10));
+        return sent;
+    }
+
     /// <summary>Connections waiting in the accept queue of a listener on 127.0.0.1:<paramref name="port"/>: the rx_queue column of /proc/net/tcp for a LISTEN socket.</summary>
     public static int AcceptQueueLength(NetNamespace ns, int port)
     {

@@ -12,6 +12,9 @@ public sealed class VethLink : IDisposable
     public string LeftAddress => "10.99.0.1";
     public string RightAddress => "10.99.0.2";
 
+    /// <summary>The left end's device name (in the left namespace), for a qdisc on the way out.</summary>
+    public string LeftEnd => _leftEnd;
+
     private VethLink(NetNamespace left, string leftEnd)
     {
         _left = left;

@@ -26,6 +26,12 @@ public enum AttributionMatch
     Over,
     /// <summary>The counter rose and no drop site explains any of it.</summary>
     Unexplained,
+    /// <summary>
+    /// More drops than the counter rose, by no more than the drops it counts only some of
+    /// (<see cref="DropPath.CountsSome"/>: a qdisc drops TCP as well as UDP, and only UDP's send path counts): the
+    /// counter is a lower bound of the drops, as expected, not a disagreement.
+    /// </summary>
+    AtMost,
 }
 
 /// <summary>One counter's rise and the drop sites that account for it.</summary>
@@ -120,13 +126,17 @@ public static partial class CounterAttributor
             var delta = members.Sum(m => rises[m]);
             var explaining = sites.Where(s => feeds[s].Counters.Contains(key, StringComparer.Ordinal)).ToList();
             var explained = explaining.Sum(s => s.Count);
-            attributions.Add(new CounterAttribution(string.Join(" + ", members), delta, explained, MatchOf(delta, explained), explaining));
+            var some = explaining.Where(s => feeds[s].CountsSome(key)).Sum(s => s.Count);
+            attributions.Add(new CounterAttribution(string.Join(" + ", members), delta, explained, MatchOf(delta, explained, some), explaining));
         }
         if (countersSampled)
             foreach (var counter in feeds.Values.SelectMany(f => f.Counters).Where(c => !CounterPattern.IsPattern(c) && !rises.ContainsKey(c)).Distinct())
             {
                 var explaining = sites.Where(s => feeds[s].Counters.Contains(counter, StringComparer.Ordinal)).ToList();
-                attributions.Add(new CounterAttribution(counter, 0, explaining.Sum(s => s.Count), AttributionMatch.Over, explaining));
+                var explained = explaining.Sum(s => s.Count);
+                // Still: drops it counts only some of (TCP's at a qdisc) need not raise it at all.
+                var match = explaining.All(s => feeds[s].CountsSome(counter)) ? AttributionMatch.AtMost : AttributionMatch.Over;
+                attributions.Add(new CounterAttribution(counter, 0, explained, match, explaining));
             }
         attributions.Sort((a, b) => string.CompareOrdinal(a.Counter, b.Counter));
 
@@ -134,10 +144,13 @@ public static partial class CounterAttributor
         return new AttributionReport(attributions, uncounted);
     }
 
-    private static AttributionMatch MatchOf(long delta, long explained)
+    /// <param name="countedSome">Those of the <paramref name="explained"/> drops the counter counts only some of.</param>
+    private static AttributionMatch MatchOf(long delta, long explained, long countedSome)
     {
         if (explained == 0) return AttributionMatch.Unexplained;
         if (explained == delta) return AttributionMatch.Exact;
+        // Between the drops it always counts and all of them: what a counter that counts only some of them shows.
+        if (countedSome > 0 && delta < explained && delta >= explained - countedSome) return AttributionMatch.AtMost;
         if (Math.Abs(delta - explained) <= Math.Max(1, delta / 100)) return AttributionMatch.Close;
         return explained < delta ? AttributionMatch.Partial : AttributionMatch.Over;
     }

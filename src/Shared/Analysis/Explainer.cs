@@ -119,8 +119,9 @@ public static class Explainer
                 AttributionMatch.Exact => $"{counter} +{N(a.Delta)} is explained exactly by {sites}.",
                 AttributionMatch.Close => $"{counter} +{N(a.Delta)} is explained within {N(Math.Abs(a.Delta - a.Explained))} by {sites}.",
                 AttributionMatch.Partial => $"{counter} +{N(a.Delta)}: {N(a.Explained)} explained by {sites}; {N(a.Delta - a.Explained)} have no drop site (NIC, checksum or a path without a drop event).",
-                AttributionMatch.Over when a.Delta == 0 => $"{counter} did not move while {N(a.Explained)} drops at {sites} should have raised it: they happened where this counter does not look (another network namespace?).",
-                AttributionMatch.Over => $"{counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops at {sites}: {N(a.Explained - a.Delta)} of these drops were not counted by it (a path at the same site that does not count, or one counted elsewhere).",
+                AttributionMatch.Over when a.Delta == 0 => $"{counter} did not move while {N(a.Explained)} drops ({sites}) should have raised it: they happened where this counter does not look (another network namespace?).",
+                AttributionMatch.AtMost => $"{counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops ({sites}): it counts only some of these (one kind of packet, or one for several), so it rises by at most the drops, as here.",
+                AttributionMatch.Over => $"{counter} +{N(a.Delta)} over the same span as {N(a.Explained)} drops ({sites}): {N(a.Explained - a.Delta)} of these drops were not counted by it (a path at the same site that does not count, or one counted elsewhere).",
                 _ => $"{counter} +{N(a.Delta)} has no drop site that explains it (NIC ring overflow, checksum errors and some driver drops raise counters without a drop event).",
             });
         }

@@ -42,8 +42,11 @@ public sealed record CounterSource(string[] Functions, KernelRange Kernels, stri
 /// <summary>
 /// One way a drop reason is reached: on this protocol (EtherType name, any when null) and at these functions
 /// (name patterns, any when empty), the kernel increments these counters (names or patterns) before the drop.
+/// <see cref="CountsSome"/>: the counters count only some of the drops DropBoard sees on this path, those of a kind it
+/// cannot tell from the others (a qdisc's drops of local UDP datagrams, not of TCP or forwarded packets), or one for
+/// several (a reassembly failure for all its fragments): they rise by at most the drops (<see cref="AttributionMatch.AtMost"/>).
 /// </summary>
-public sealed record DropPath(string? Protocol, string[] Functions, string[] Counters, string Source)
+public sealed record DropPath(string? Protocol, string[] Functions, string[] Counters, string Source, bool CountsSome = false)
 {
     /// <summary>
     /// A drop of an unknown protocol (the source did not say) matches a path bound to a protocol only by its
@@ -68,8 +71,12 @@ public sealed record DropReasonEntry(string Reason, DropPath[] Paths, string? No
 /// <param name="Counters">Counter names or patterns they increment; empty when none.</param>
 /// <param name="Why">The source of the counters, or why no counter sees them.</param>
 /// <param name="WhatToDo">What an operator can do about them, when the table says.</param>
-public sealed record DropFeed(IReadOnlyList<string> Counters, string Why, string? WhatToDo = null)
+/// <param name="CountingSome">Those of <paramref name="Counters"/> that count only some of them (<see cref="DropPath.CountsSome"/>).</param>
+public sealed record DropFeed(IReadOnlyList<string> Counters, string Why, string? WhatToDo = null, IReadOnlyList<string>? CountingSome = null)
 {
+    /// <summary>Whether <paramref name="counter"/> counts only some of these drops.</summary>
+    public bool CountsSome(string counter) => CountingSome?.Contains(counter, StringComparer.Ordinal) ?? false;
+
     public static readonly DropFeed Unknown = new([], "DropBoard's table names no counter for this site and reason");
 }
 
@@ -129,7 +136,14 @@ public static class KernelKnowledge
         }
         if (!DropReasons.TryGetValue(reason, out var entry)) return DropFeed.Unknown;
         var paths = entry.Paths.Where(p => p.Matches(function, protocol)).ToList();
-        if (paths.Count > 0) return new DropFeed(paths.SelectMany(p => p.Counters).Distinct().ToList(), paths[0].Source, entry.WhatToDo);
+        if (paths.Count > 0)
+        {
+            // A counter that some matching path counts in full is counted in full: the path decides, not the site.
+            var counters = paths.SelectMany(p => p.Counters).Distinct().ToList();
+            var inFull = paths.Where(p => !p.CountsSome).SelectMany(p => p.Counters).ToHashSet(StringComparer.Ordinal);
+            var some = paths.Where(p => p.CountsSome).SelectMany(p => p.Counters).Where(c => !inFull.Contains(c)).Distinct().ToList();
+            return new DropFeed(counters, paths[0].Source, entry.WhatToDo, some.Count > 0 ? some : null);
+        }
         return new DropFeed([], entry.None is null
             ? $"{reason} at {function} is not on a path the table knows to count ({entry.Source})"
             : $"{entry.None} ({entry.Source})", entry.WhatToDo);

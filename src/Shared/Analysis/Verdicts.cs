@@ -162,6 +162,7 @@ public static class Verdicts
                 AttributionMatch.Exact => $"{subject} {verb} explained exactly by {at}",
                 AttributionMatch.Close => $"{subject} {verb} explained within {N(Math.Abs(first.Delta - first.Explained))} by {at}",
                 AttributionMatch.Partial => $"{subject}: {N(first.Explained)} of it {verb} drops at {Functions(first)}, the rest has no drop site",
+                AttributionMatch.AtMost => $"{subject} {verb} counted among {at}, of which {(counters.Count == 1 ? "it counts" : "they count")} only some",
                 _ => $"{subject} {verb} fewer than {at} (some of them counted elsewhere)",
             });
         }
@@ -187,6 +188,7 @@ public static class Verdicts
         AttributionMatch.Exact => "exact",
         AttributionMatch.Close => $"within {N(Math.Abs(a.Delta - a.Explained))}",
         AttributionMatch.Partial => $"{N(a.Explained)} of it by drops",
+        AttributionMatch.AtMost => $"at most the {Drops(a.Explained)}",
         _ => $"{N(a.Explained)} drops for it",
     };
 

@@ -47,6 +47,57 @@ public sealed class AttributionByFamilyTests
         AssertCredited(summary, "Udp.SndbufErrors", dropped, "QDISC_DROP", QdiscSites);
     }
 
+    /// <summary>
+    /// TCP and UDP through one tbf: the qdisc counts every drop, ip_send_skb only the datagrams' (tcp_transmit_skb
+    /// takes its NET_XMIT_DROP as congestion and counts nothing), so Ip.OutDiscards and Udp.SndbufErrors rise by the
+    /// UDP drops alone, fewer than the QDISC_DROP drops: AtMost, never Over. The qdisc's own counter stays Exact.
+    /// </summary>
+    [Fact]
+    public async Task Tcp_beside_udp_at_one_qdisc_reads_at_most_for_the_udp_counters_and_exact_for_the_qdisc()
+    {
+        Privileged.RequireCommand("tc", "iproute2");
+        using var host = NetNamespace.Create();
+        using var peer = NetNamespace.Create();
+        using var link = VethLink.Create(host, peer);
+        var device = link.LeftEnd;
+        // 1 KB/s: the handshake passes on the bucket's burst, the datagrams fill the queue, TCP's segments find it full.
+        host.Exec("tc", "qdisc", "add", "dev", device, "root", "tbf", "rate", "8kbit", "burst", "1600", "limit", "3000");
+        using var _ = KernelTestLock.Acquire();
+        var (discardsBefore, sndbufBefore, tcBefore) = (host.Snmp("Ip", "OutDiscards"), host.Snmp("Udp", "SndbufErrors"), TcDropped(host, device));
+
+        var (summary, _) = await WatchWhile(host, () => TcpTraffic.Bulk(host, peer, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7531), TimeSpan.FromSeconds(2),
+            connected: () => UdpTraffic.SendTo(host, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7532), 300)), done: null);
+
+        var dropped = TcDropped(host, device) - tcBefore;
+        var udpDropped = host.Snmp("Udp", "SndbufErrors") - sndbufBefore;
+        Assert.Equal(udpDropped, host.Snmp("Ip", "OutDiscards") - discardsBefore);
+        Assert.True(udpDropped > 200 && dropped > udpDropped, $"the tbf should drop most of 300 datagrams and some TCP segments; tc says {dropped}, UDP {udpDropped}");
+        var qdiscRow = $"Qdisc.{device}.{TcHandle(host, device)}.dropped";
+        AssertCredited(summary, qdiscRow, dropped, "QDISC_DROP", QdiscSites);
+        // The IPv4 ones (an ARP packet may be dropped too: the qdisc counts it, the IP counters' table rows do not take it).
+        var ipv4Dropped = OwnQdiscDrops(Rows(summary).Single(r => r.GetProperty("counter").GetString() == qdiscRow), ipv4Only: true);
+        Assert.True(ipv4Dropped > udpDropped, $"TCP segments should have been dropped beside the datagrams: {ipv4Dropped} IPv4 qdisc drops, UDP {udpDropped}");
+        foreach (var counter in new[] { "Ip.OutDiscards", "Udp.SndbufErrors" })
+        {
+            var row = Rows(summary).Single(r => r.GetProperty("counter").GetString() == counter);
+            Assert.True((udpDropped, ipv4Dropped, "AtMost") == (row.GetProperty("delta").GetInt64(), OwnQdiscDrops(row, ipv4Only: false), row.GetProperty("match").GetString()),
+                $"{counter}: kernel +{udpDropped} of {ipv4Dropped} IPv4 qdisc drops; row {row}");
+            TestContext.Current.TestOutputHelper?.WriteLine($"{counter}: kernel +{udpDropped}, {ipv4Dropped} IPv4 qdisc drops (TCP {ipv4Dropped - udpDropped}), row {row.GetProperty("match").GetString()}");
+        }
+    }
+
+    /// <summary>
+    /// The test's QDISC_DROP drops in an attribution row: those at its own sites (capture is machine-wide; another host
+    /// qdisc drop would only add to them), of IPv4 (EtherType 0x0800) alone when asked.
+    /// </summary>
+    private static long OwnQdiscDrops(JsonElement row, bool ipv4Only)
+    {
+        return row.GetProperty("sites").EnumerateArray()
+            .Where(s => s.GetProperty("reason").GetString() == "QDISC_DROP" && QdiscSites.Contains(s.GetProperty("function").GetString()!.Split('.')[0])
+                        && (!ipv4Only || s.GetProperty("protocol").GetInt32() == 0x0800))
+            .Sum(s => s.GetProperty("count").GetInt64());
+    }
+
     [Theory]
     [InlineData("nft")]
     [InlineData("iptables-nft")]

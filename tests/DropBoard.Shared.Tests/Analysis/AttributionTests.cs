@@ -139,6 +139,44 @@ public class AttributionTests
     }
 
     [Fact]
+    public void Qdisc_drops_raise_the_udp_send_counters_by_at_most_the_drops_and_the_qdisc_counter_exactly()
+    {
+        // 340 dropped at the qdisc, 300 of them datagrams a local UDP socket sent: ip_send_skb counted those, TCP's 40 not.
+        var drops = new[] { Drop("__dev_queue_xmit", "QDISC_DROP", 340, 0x8c1) };
+        var report = CounterAttributor.Attribute(drops,
+            [new("Qdisc.va.8001:.dropped", 340, 0), new("Ip.OutDiscards", 300, 0), new("Udp.SndbufErrors", 300, 0)], "6.18.0");
+
+        Assert.Equal([("Ip.OutDiscards", 300L, 340L, AttributionMatch.AtMost), ("Qdisc.va.8001:.dropped", 340L, 340L, AttributionMatch.Exact),
+                      ("Udp.SndbufErrors", 300L, 340L, AttributionMatch.AtMost)],
+            report.Counters.Select(c => (c.Counter, c.Delta, c.Explained, c.Match)));
+        // UDP alone: every drop counted, exact as before.
+        Assert.All(CounterAttributor.Attribute(drops, [new("Ip.OutDiscards", 340, 0), new("Udp.SndbufErrors", 340, 0)], "6.18.0").Counters,
+            c => Assert.Equal(AttributionMatch.Exact, c.Match));
+        // TCP alone, counters sampled: that they did not move is no sign of drops elsewhere.
+        Assert.All(CounterAttributor.Attribute(drops, [new("Qdisc.va.8001:.dropped", 340, 0)], "6.18.0", countersSampled: true).Counters
+                .Where(c => c.Counter != "Qdisc.va.8001:.dropped"),
+            c => Assert.Equal((AttributionMatch.AtMost, 0L), (c.Match, c.Delta)));
+        Assert.Equal(["Ip.OutDiscards", "Udp.SndbufErrors"], KernelKnowledge.Feed("__dev_queue_xmit", "QDISC_DROP", IPv4, "6.18.0").CountingSome);
+    }
+
+    [Theory]
+    [InlineData(30, AttributionMatch.AtMost)] // between the 10 it always counts and all 60
+    [InlineData(10, AttributionMatch.AtMost)]
+    [InlineData(5, AttributionMatch.Over)] // fewer than the drops it always counts
+    [InlineData(60, AttributionMatch.Exact)]
+    [InlineData(70, AttributionMatch.Partial)]
+    public void A_counter_fed_in_full_by_some_drops_and_partly_by_others_is_bounded_by_both(long rise, AttributionMatch match)
+    {
+        // Ip6.OutDiscards counts every IPV6DISABLED drop at ip6_output, and only the UDP ones of a qdisc's IPv6 drops.
+        var report = CounterAttributor.Attribute(
+            [Drop("__dev_queue_xmit", "QDISC_DROP", 50, 0x8c1, IPv6), Drop("ip6_output", "IPV6DISABLED", 10, 0x1b2, IPv6)],
+            [new("Ip6.OutDiscards", rise, 0)], "6.18.0");
+
+        var row = Assert.Single(report.Counters);
+        Assert.Equal((rise, 60L, match), (row.Delta, row.Explained, row.Match));
+    }
+
+    [Fact]
     public void More_drops_than_the_counter_rose_is_over_not_exact()
     {
         var report = CounterAttributor.Attribute([Drop("__udp4_lib_rcv", "NO_SOCKET", 900, 0x4bc)], [new("Udp.NoPorts", 300, 0)], null);

@@ -35,6 +35,23 @@ public class VerdictTests
     }
 
     [Fact]
+    public void Qdisc_drops_the_udp_counters_count_only_some_of_read_at_most_never_over()
+    {
+        var drops = new List<DropBucket> { new("__dev_queue_xmit+0x8c1", "__dev_queue_xmit", "QDISC_DROP", 5_000, 340, 0x0800) };
+        var counters = new List<CounterDelta> { new("Ip.OutDiscards", 300, 6_000), new("Udp.SndbufErrors", 300, 6_000) };
+
+        var report = Explainer.Explain(drops, counters, new ExplainOptions { KernelRelease = "6.18.0", CountersSampled = true });
+
+        Assert.All(report.Attribution, a => Assert.Equal(AttributionMatch.AtMost, a.Match));
+        Assert.Equal("340 drops [QDISC_DROP], counted by Ip.OutDiscards +300 (at most the 340 drops), Udp.SndbufErrors +300 (at most the 340 drops)",
+            Assert.Single(report.Verdicts).Line);
+        Assert.Equal("Ip.OutDiscards +300 and Udp.SndbufErrors +300 are counted among the 340 drops at __dev_queue_xmit, of which they count only some.", report.Headline);
+        Assert.Equal("Ip.OutDiscards +300 over the same span as 340 drops (340 at __dev_queue_xmit+0x8c1 [QDISC_DROP]): it counts only some of these " +
+                     "(one kind of packet, or one for several), so it rises by at most the drops, as here.", report.Sentences[0]);
+        Assert.DoesNotContain(report.Sentences, s => s.Contains("not counted by it", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_counter_rise_with_no_drop_site_is_its_own_line_and_in_the_headline()
     {
         var report = Explainer.Explain([], [new CounterDelta("Udp.InErrors", 7, 1_000)], new ExplainOptions { CountersSampled = true });

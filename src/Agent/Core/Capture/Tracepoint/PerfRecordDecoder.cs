@@ -20,6 +20,13 @@ public sealed class PerfRecordDecoder
     private readonly int[] _reasonIds;
     private readonly Dictionary<uint, int> _unknownReasons = [];
 
+    // The watch (see Watch): set by the sampling thread, read and fed by the decoding thread once per DecodeAll.
+    private readonly Lock _watchGate = new();
+    private long _watchFromNs = long.MaxValue;
+    private long _firstWatchedNs = long.MaxValue;
+    // The watch as the records being decoded see it, and what they showed of it.
+    private long _runFromNs = long.MaxValue, _runFirstNs = long.MaxValue, _runLastNs = long.MinValue;
+
     public long Samples { get; private set; }
     public long LostRecords { get; private set; }
     public long CorruptRecords { get; private set; }
@@ -48,8 +55,42 @@ public sealed class PerfRecordDecoder
         // Other record types (throttle, etc.) carry nothing DropBoard counts.
     }
 
+    /// <summary>
+    /// From here on, remembers the earliest drop stamped at or after <paramref name="fromUnixNs"/> (see
+    /// <see cref="FirstWatchedNs"/>): how a counter sample learns whether drops came while it read. Any thread.
+    /// </summary>
+    public void Watch(long fromUnixNs)
+    {
+        lock (_watchGate) (_watchFromNs, _firstWatchedNs) = (fromUnixNs, long.MaxValue);
+    }
+
+    /// <summary>
+    /// The earliest drop stamped at or after the last <see cref="Watch"/>'s start among the records decoded since,
+    /// <see cref="long.MaxValue"/> if none; at most the start when a run of records decoded across the Watch call
+    /// reached it (which of them did is not known then: as early as can be is the safe answer).
+    /// </summary>
+    public long FirstWatchedNs
+    {
+        get
+        {
+            lock (_watchGate) return _firstWatchedNs;
+        }
+    }
+
     /// <summary>Walks a contiguous run of records, as a ring reads when it does not wrap (and as fixtures are stored).</summary>
+    // One lock before and one after the run, none per record: the watch costs a compare per drop.
     public void DecodeAll(ReadOnlySpan<byte> records)
+    {
+        lock (_watchGate) (_runFromNs, _runFirstNs, _runLastNs) = (_watchFromNs, long.MaxValue, long.MinValue);
+        DecodeRun(records);
+        lock (_watchGate)
+        {
+            if (_watchFromNs == _runFromNs) _firstWatchedNs = Math.Min(_firstWatchedNs, _runFirstNs);
+            else if (_runLastNs >= _watchFromNs) _firstWatchedNs = Math.Min(_firstWatchedNs, _watchFromNs);
+        }
+    }
+
+    private void DecodeRun(ReadOnlySpan<byte> records)
     {
         while (records.Length > 0)
         {
@@ -92,7 +133,9 @@ public sealed class PerfRecordDecoder
         if (BinaryPrimitives.ReadUInt16LittleEndian(raw) != _layout.EventId && _layout.EventId >= 0)
             return; // another event sharing the ring
 
-        var time = (long)BinaryPrimitives.ReadUInt64LittleEndian(record[8..]);
+        var time = (long)BinaryPrimitives.ReadUInt64LittleEndian(record[8..]) + _clockOffsetNs;
+        if (time >= _runFromNs && time < _runFirstNs) _runFirstNs = time;
+        if (time > _runLastNs) _runLastNs = time;
         var pc = BinaryPrimitives.ReadUInt64LittleEndian(raw[_layout.LocationOffset..]);
         var reasonId = DropReasonTable.None;
         if (_layout.HasReason)
@@ -104,7 +147,7 @@ public sealed class PerfRecordDecoder
         }
         Samples++;
         var protocol = _layout.HasProtocol ? BinaryPrimitives.ReadUInt16LittleEndian(raw[_layout.ProtocolOffset..]) : (ushort)0;
-        _aggregator.Add(pc, reasonId, time + _clockOffsetNs, 1, protocol);
+        _aggregator.Add(pc, reasonId, time, 1, protocol);
     }
 
     // A value the print fmt does not name (a distro backport): keep it visible rather than fold it into another reason.

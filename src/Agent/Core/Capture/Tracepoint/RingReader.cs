@@ -5,8 +5,11 @@ using static Tmds.Linux.LibC;
 
 namespace DropBoard.Agent.Capture.Tracepoint;
 
-/// <summary>Whole records copied out of one ring: <see cref="Buffer"/> is pooled and goes back once decoded.</summary>
-internal readonly record struct RingChunk(byte[] Buffer, int Length, bool Frees)
+/// <summary>
+/// Whole records copied out of one ring: <see cref="Buffer"/> is pooled and goes back once decoded. Or, with
+/// <see cref="Drained"/>, no records but a mark that everything copied out before it is decoded once it is reached.
+/// </summary>
+internal readonly record struct RingChunk(byte[] Buffer, int Length, bool Frees, ManualResetEventSlim? Drained = null)
 {
     public ReadOnlySpan<byte> Records => Buffer.AsSpan(0, Length);
 }
@@ -28,6 +31,10 @@ internal sealed unsafe class RingReader : IDisposable
     private long _backlog;
     private readonly int _epoll;
     private readonly int _wake;
+    // A drain asked for and not yet taken up by the copy-out thread.
+    private ManualResetEventSlim? _drain;
+    private readonly Lock _wakeGate = new();
+    private bool _closed;
 
     /// <param name="maxWaitMs">How long a record may sit in a ring below its watermark before it is read.</param>
     public RingReader(PerfEvent[] drops, PerfEvent[] frees, int maxWaitMs)
@@ -59,6 +66,30 @@ internal sealed unsafe class RingReader : IDisposable
     /// <summary>What was copied out, in ring order per ring; complete (with the reader's error, if any) once it stopped.</summary>
     public ChannelReader<RingChunk> Chunks => _chunks.Reader;
 
+    /// <summary>
+    /// Has the copy-out thread copy out everything the rings hold now, past the backlog bound, and returns once the
+    /// decoding thread has passed it (it sets <see cref="RingChunk.Drained"/>), or false after
+    /// <paramref name="timeout"/> (the reader stopped meanwhile). One caller at a time.
+    /// </summary>
+    public bool Drain(TimeSpan timeout)
+    {
+        // Not disposed: the decoding thread may still set it after a timeout.
+        var drained = new ManualResetEventSlim();
+        Volatile.Write(ref _drain, drained);
+        Wake();
+        var done = drained.Wait(timeout);
+        Interlocked.CompareExchange(ref _drain, null, drained); // not taken up: the reader stopped
+        return done;
+    }
+
+    private void Wake()
+    {
+        ulong one = 1;
+        // A drain may come as the source stops: never write to a closed (maybe reused) descriptor.
+        lock (_wakeGate)
+            if (!_closed) write(_wake, &one, sizeof(ulong));
+    }
+
     /// <summary>Hands a decoded chunk's buffer back.</summary>
     public void Return(RingChunk chunk)
     {
@@ -71,22 +102,19 @@ internal sealed unsafe class RingReader : IDisposable
     {
         try
         {
-            using var stop = cancellationToken.Register(() =>
-            {
-                ulong one = 1;
-                write(_wake, &one, sizeof(ulong));
-            });
+            using var stop = cancellationToken.Register(Wake);
             var count = _drops.Length + _frees.Length + 1;
             var ready = stackalloc epoll_event[count];
             while (!cancellationToken.IsCancellationRequested)
             {
                 // Asleep until a ring reaches its watermark, the stop, or maxWaitMs for records below the watermark.
                 epoll_wait(_epoll, ready, count, _maxWaitMs);
-                CopyOutAll(bounded: true);
+                ulong wakes;
+                read(_wake, &wakes, sizeof(ulong)); // reset: a drain's wake must not keep epoll returning
+                CopyOutAll(last: false);
             }
             foreach (var e in _drops.Concat(_frees)) e.Disable();
-            // The last records are taken whatever the backlog: nothing may stay behind in a ring about to be unmapped.
-            CopyOutAll(bounded: false);
+            CopyOutAll(last: true);
             _chunks.Writer.TryComplete();
         }
         catch (Exception e)
@@ -95,10 +123,17 @@ internal sealed unsafe class RingReader : IDisposable
         }
     }
 
-    private void CopyOutAll(bool bounded)
+    /// <summary>
+    /// One pass over the rings, bounded by the backlog unless a drain is asked for or this is the <paramref name="last"/>
+    /// (nothing may stay behind in a ring about to be unmapped); a drain's mark follows what it copied out.
+    /// </summary>
+    private void CopyOutAll(bool last)
     {
+        var drain = Interlocked.Exchange(ref _drain, null);
+        var bounded = drain is null && !last;
         foreach (var e in _drops) CopyOut(e.Ring, frees: false, bounded);
         foreach (var e in _frees) CopyOut(e.Ring, frees: true, bounded);
+        if (drain is not null) _chunks.Writer.TryWrite(new RingChunk(Array.Empty<byte>(), 0, false, drain));
     }
 
     private void CopyOut(PerfRing ring, bool frees, bool bounded)
@@ -113,7 +148,11 @@ internal sealed unsafe class RingReader : IDisposable
 
     public void Dispose()
     {
-        close(_wake);
+        lock (_wakeGate)
+        {
+            _closed = true;
+            close(_wake);
+        }
         close(_epoll);
     }
 }

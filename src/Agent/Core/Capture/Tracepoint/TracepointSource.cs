@@ -26,6 +26,14 @@ public sealed class TracepointSource : IDropSource, IFreeCounting
     private readonly int _maxWaitMs;
     private PerfRecordDecoder? _decoder;
     private PerfRecordDecoder? _freeDecoder;
+    // The copy-out side while Run runs: counter samples drain it.
+    private RingReader? _reader;
+    // The last sample's cut (Unix ns): the next waits for the end of its bucket (see SampleCounters).
+    private long _lastCutNs;
+
+    private const int MaxSampleAttempts = 5;
+    // Far above a drain's usual time (see SampleCounters); reached only when the source stops during a sample.
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(1);
 
     public string Name => "tracepoint";
 
@@ -137,6 +145,7 @@ public sealed class TracepointSource : IDropSource, IFreeCounting
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var copyOut = new Thread(() => reader.Run(stop.Token)) { IsBackground = true, Name = "perf ring copy-out" };
         copyOut.Start();
+        Volatile.Write(ref _reader, reader);
         try
         {
             var chunks = reader.Chunks;
@@ -146,6 +155,11 @@ public sealed class TracepointSource : IDropSource, IFreeCounting
                 // Published per chunk (one ring read), so that counts flow on even if reading outpaces decoding for a while.
                 while (chunks.TryRead(out var chunk))
                 {
+                    if (chunk.Drained is { } drained)
+                    {
+                        drained.Set();
+                        continue;
+                    }
                     (chunk.Frees ? freeDecoder! : decoder).DecodeAll(chunk.Records);
                     reader.Return(chunk);
                     (chunk.Frees ? frees! : aggregator).Commit();
@@ -154,9 +168,49 @@ public sealed class TracepointSource : IDropSource, IFreeCounting
         }
         finally
         {
+            Volatile.Write(ref _reader, null);
             stop.Cancel();
             copyOut.Join();
         }
+    }
+
+    /// <summary>
+    /// The cut is taken just before the counters are read, and the rings drained after (<see cref="RingReader.Drain"/>:
+    /// every drop stamped by then is decoded); a drop stamped between the cut and the end of the read may or may not be
+    /// in the counters, so then the counters are read again (a few times at most: under a flood some drop always
+    /// comes, and the sample is off by the drops of one read). Drops carry no namespace here, so a drop anywhere
+    /// counts. A retry waits past the cut's millisecond: the drops stamped after a cut are given that millisecond
+    /// (<see cref="DropAggregator.CutAt"/>), which must stay before the next cut's.
+    /// Before the cut, the rings are drained too, past the end of the previous cut's bucket: a drop after the previous
+    /// cut decoded only once this cut replaced it would take that bucket's start, before the previous sample. Samples
+    /// come a second apart, so the wait is none, but after a stall two can come within one bucket (seen: 3 ms apart).
+    /// </summary>
+    public long SampleCounters(DropAggregator aggregator, Action readCounters, ulong netnsInode)
+    {
+        var (reader, decoder) = (Volatile.Read(ref _reader), _decoder);
+        if (reader is not null)
+        {
+            var bucketNs = aggregator.BucketMs * 1_000_000L;
+            SleepUntil((_lastCutNs / bucketNs + 1) * bucketNs);
+            reader.Drain(DrainTimeout);
+        }
+        for (var attempt = 1; ; attempt++)
+        {
+            decoder?.Watch(NowUnixNs());
+            var cut = _lastCutNs = NowUnixNs();
+            aggregator.CutAt(cut);
+            readCounters();
+            var readEnd = NowUnixNs();
+            // Not running (the baseline before Run, the last sample after it): nothing to drain or to read again.
+            if (reader is null || decoder is null || !reader.Drain(DrainTimeout)) return cut;
+            if (decoder.FirstWatchedNs > readEnd || attempt == MaxSampleAttempts) return cut;
+            SleepUntil(DropAggregator.SampleMs(cut) * 1_000_000 + 1);
+        }
+    }
+
+    private void SleepUntil(long unixNs)
+    {
+        while (NowUnixNs() < unixNs) Thread.Sleep(1);
     }
 
     public void Dispose()
