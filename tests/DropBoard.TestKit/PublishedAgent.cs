@@ -24,7 +24,7 @@ public sealed partial class PublishedAgent : IDisposable
 
     public static PublishedAgent Publish()
     {
-        var repository = RepositoryRoot();
+        var repository = SourceTree.Root;
         var output = System.IO.Directory.CreateTempSubdirectory("dropboard-agent-published-").FullName;
         var clock = Stopwatch.StartNew();
         // No build servers left behind: the calling test or benchmark owns every process it starts.
@@ -42,15 +42,6 @@ public sealed partial class PublishedAgent : IDisposable
 
     /// <summary>Build and trim/AOT warnings the publish printed.</summary>
     public IReadOnlyList<string> Warnings { get; private init; } = [];
-
-    /// <summary>The directory holding DropBoard.sln, above the build output (or, with DROPBOARD_ARTIFACTS, the working directory).</summary>
-    public static string RepositoryRoot()
-    {
-        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "DropBoard.sln"))) return dir.FullName;
-        throw new InvalidOperationException($"no DropBoard.sln above {AppContext.BaseDirectory} or {Environment.CurrentDirectory}: publishing needs the source tree");
-    }
 
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

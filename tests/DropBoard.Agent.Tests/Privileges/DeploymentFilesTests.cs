@@ -8,7 +8,7 @@ namespace DropBoard.Agent.Tests.Privileges;
 [SupportedOSPlatform("linux")]
 public sealed class DeploymentFilesTests
 {
-    private static readonly string Root = FindRoot();
+    private static readonly string Root = SourceTree.Root;
 
     [Fact]
     public void The_service_unit_passes_systemd_analyze_verify_without_a_warning()
@@ -69,11 +69,4 @@ public sealed class DeploymentFilesTests
 
     private static string Value(string[] lines, string key) =>
         lines.Single(l => l.StartsWith(key + "=", StringComparison.Ordinal))[(key.Length + 1)..];
-
-    private static string FindRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DropBoard.sln"))) dir = dir.Parent;
-        return dir?.FullName ?? throw new InvalidOperationException($"no DropBoard.sln above {AppContext.BaseDirectory}");
-    }
 }

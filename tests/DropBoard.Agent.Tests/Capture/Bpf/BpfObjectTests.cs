@@ -17,10 +17,5 @@ public class BpfObjectTests
         Assert.True(exit == 0, $"build.sh --check exited {exit}: {stdout}{stderr}");
     }
 
-    private static string BpfDirectory([System.Runtime.CompilerServices.CallerFilePath] string path = "")
-    {
-        var dir = new DirectoryInfo(Path.GetDirectoryName(path)!);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "DropBoard.sln"))) dir = dir.Parent;
-        return Path.Combine(dir!.FullName, "src", "Agent", "Core", "Capture", "Bpf");
-    }
+    private static string BpfDirectory() => SourceTree.Path("src", "Agent", "Core", "Capture", "Bpf");
 }
