@@ -80,8 +80,11 @@ public sealed class NavigationInBrowserTests
         await Assertions.Expect(row.GetByRole(AriaRole.Link, new() { Name = "why <i>udp</i> drops" })).ToHaveAttributeAsync("href", $"i/{slug}");
         await row.GetByRole(AriaRole.Link, new() { Name = "linked <b>session</b>" }).ClickAsync();
         await Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"sessions/{session}$"));
+        // The address changes before the page does: the list (which links the investigation too) is still there for
+        // a moment, so the session page's own heading is waited for before its link is clicked.
+        await Assertions.Expect(page.Locator("h1")).ToContainTextAsync("linked <b>session</b>", new() { Timeout = 30_000 });
         await page.GetByRole(AriaRole.Link, new() { Name = "why <i>udp</i> drops" }).ClickAsync();
-        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("why <i>udp</i> drops");
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("why <i>udp</i> drops", new() { Timeout = 30_000 });
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Copy link" })).ToBeVisibleAsync();
         await Chromium.ScreenshotAsync(page, "investigation-from-list");
 
