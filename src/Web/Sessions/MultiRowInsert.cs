@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace DropBoard.Web.Sessions;
 
@@ -10,13 +10,13 @@ namespace DropBoard.Web.Sessions;
 /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
 /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
 /// <param name="bind">Sets one row's values into the parameters from the given index on.</param>
-internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head, int columns, string tail, Action<T, SqliteParameterCollection, int> bind)
+internal sealed class MultiRowInsert<T>(DbConnection connection, string head, int columns, string tail, Action<T, DbParameterCollection, int> bind)
 {
     // Not more: the provider looks each parameter up by name in the statement at every run, a cost that grows with their number.
     private static readonly int[] Chunks = [16, 4, 1];
-    private readonly Dictionary<int, SqliteCommand> _commands = [];
+    private readonly Dictionary<int, DbCommand> _commands = [];
 
-    public void Write(SqliteTransaction transaction, IReadOnlyList<T> rows)
+    public void Write(DbTransaction transaction, IReadOnlyList<T> rows)
     {
         var at = 0;
         foreach (var chunk in Chunks)
@@ -31,13 +31,18 @@ internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head
         }
     }
 
-    private SqliteCommand Command(int rows)
+    private DbCommand Command(int rows)
     {
         if (_commands.TryGetValue(rows, out var command)) return command;
         command = connection.CreateCommand();
         command.CommandText = $"{head} VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(r =>
-            "(" + string.Join(", ", Enumerable.Range(0, columns).Select(c => $"$p{r * columns + c}")) + ")"))} {tail}";
-        for (var p = 0; p < rows * columns; p++) command.Parameters.Add(new SqliteParameter($"$p{p}", null));
+            "(" + string.Join(", ", Enumerable.Range(0, columns).Select(c => $"@p{r * columns + c}")) + ")"))} {tail}";
+        for (var p = 0; p < rows * columns; p++)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = $"@p{p}";
+            command.Parameters.Add(parameter);
+        }
         return _commands[rows] = command;
     }
 }

@@ -1,8 +1,9 @@
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Sessions.Import;
-using Microsoft.Data.Sqlite;
+using DropBoard.Web.Sessions.Storage;
 
 namespace DropBoard.Web.Sessions;
 
@@ -16,7 +17,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private const int MaxSamplesPerHost = 10_000;
     private readonly Lock _write = new();
-    private SqliteConnection? _writer;
+    private DbConnection? _writer;
     private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
@@ -140,7 +141,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// row each, with the rollups, in statements of many rows.
     /// </summary>
     /// <returns>How many (session, batch) pairs were new.</returns>
-    /// <exception cref="SqliteException">Nothing was stored.</exception>
+    /// <exception cref="DbException">Nothing was stored.</exception>
     public int AppendAll(IReadOnlyList<SessionWrite> writes)
     {
         var written = new HashSet<long>();
@@ -203,6 +204,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             "OR (started_ms < @secondsBeforeMs AND (seconds_from_ms IS NULL OR seconds_from_ms < @secondsBeforeMs))",
             new { bucketsBeforeMs, secondsBeforeMs }).ToList();
         var removed = 0L;
+        lock (_write)
+            removed += Writing(connection => database.Engine.DropBucketsBefore(connection, bucketsBeforeMs));
         foreach (var id in sessions)
         {
             removed += ThinOut(id, "buckets", "start_ms", 1, "buckets_from_ms", bucketsBeforeMs, TimeSpan.FromMinutes(10), cancellationToken);
@@ -283,7 +286,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     }
 
     // Ids cached during a transaction that failed may not exist: forget them, and the connection with them.
-    private T Writing<T>(Func<SqliteConnection, T> write)
+    private T Writing<T>(Func<DbConnection, T> write)
     {
         try
         {
@@ -293,6 +296,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             _siteIds.Clear();
             _hostKeys.Clear();
+            database.Engine.Forget();
             _writer?.Dispose();
             _writer = null;
             _prepared = null;
@@ -304,11 +308,11 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// Waits for another writer (a script, a backup) at most <see cref="WriterBusyTimeout"/>: the batches waiting are
     /// better answered "retry" than held past the hub's acknowledgement wait.
     /// </summary>
-    private SqliteConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
+    private DbConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
 
     public static readonly TimeSpan WriterBusyTimeout = TimeSpan.FromSeconds(2);
 
-    private long HostKey(SqliteConnection connection, SqliteTransaction transaction, long sessionId, AgentHello hello)
+    private long HostKey(DbConnection connection, DbTransaction transaction, long sessionId, AgentHello hello)
     {
         if (_hostKeys.TryGetValue((sessionId, hello.HostId), out var key)) return key;
         connection.Execute(
@@ -321,9 +325,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         return key;
     }
 
-    private PreparedWrites Prepared(SqliteConnection connection) => _prepared ??= new PreparedWrites(connection);
+    private PreparedWrites Prepared(DbConnection connection) => _prepared ??= new PreparedWrites(connection, database.Engine);
 
-    private void AddDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
+    private void AddDrops(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
     {
         var prepared = Prepared(connection);
         foreach (var d in drops) prepared.Drops.Add(host, SiteId(connection, transaction, d), d.StartMs, d.Count);
@@ -338,7 +342,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
     /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
-    private sealed class PreparedWrites(SqliteConnection connection)
+    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine)
     {
         public DropSums Drops { get; } = new();
         public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
@@ -357,10 +361,10 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 p[at + 3].Value = row.Counter.Delta;
                 p[at + 4].Value = (long)row.Counter.Netns;
             });
-        private readonly SqliteCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES ($host, $instance, $sequence) ON CONFLICT DO NOTHING");
-        private readonly SqliteCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
+        private readonly DbCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES (@host, @instance, @sequence) ON CONFLICT DO NOTHING");
+        private readonly DbCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + @drops, bucket_rows = bucket_rows + @rows WHERE id = @host");
 
-        private static MultiRowInsert<DropRow> DropRows(SqliteConnection connection, string table, string time) => new(connection,
+        private static MultiRowInsert<DropRow> DropRows(DbConnection connection, string table, string time) => new(connection,
             $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
             $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, p, at) =>
             {
@@ -370,17 +374,21 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 p[at + 3].Value = row.Count;
             });
 
-        private static SqliteCommand Command(SqliteConnection connection, string sql)
+        private static DbCommand Command(DbConnection connection, string sql)
         {
             var command = connection.CreateCommand();
             command.CommandText = sql;
-            foreach (var name in System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct())
-                command.Parameters.Add(new SqliteParameter(name, null));
+            foreach (var name in System.Text.RegularExpressions.Regex.Matches(sql, @"@\w+").Select(m => m.Value).Distinct())
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
+            }
             return command;
         }
 
         /// <summary>Marks the batch as recorded for the host; false when it was already.</summary>
-        public bool FirstTime(SqliteTransaction transaction, long host, string instance, long sequence)
+        public bool FirstTime(DbTransaction transaction, long host, string instance, long sequence)
         {
             _seen.Transaction = transaction;
             _seen.Parameters[0].Value = host;
@@ -389,11 +397,13 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             return _seen.ExecuteNonQuery() == 1;
         }
 
-        public void Flush(SqliteTransaction transaction)
+        public void Flush(DbTransaction transaction)
         {
             if (!Drops.IsEmpty)
             {
-                _buckets.Write(transaction, Drops.Rows(Resolution.Bucket));
+                var buckets = Drops.Rows(Resolution.Bucket);
+                engine.BeforeBuckets(connection, transaction, buckets);
+                _buckets.Write(transaction, buckets);
                 _seconds.Write(transaction, Drops.Rows(Resolution.Second));
                 _minutes.Write(transaction, Drops.Rows(Resolution.Minute));
                 _totals.Transaction = transaction;
@@ -414,7 +424,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         }
     }
 
-    private long SiteId(SqliteConnection connection, SqliteTransaction transaction, DropBucket d)
+    private long SiteId(DbConnection connection, DbTransaction transaction, DropBucket d)
     {
         var key = (d.Site, d.Reason, d.Protocol, d.Netns);
         if (_siteIds.TryGetValue(key, out var id)) return id;
@@ -429,7 +439,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The latest text of each counter; a name not yet stored is taken while the host has fewer than
     /// <see cref="ImportLimits.MaxCounterTextsPerHost"/>, so rules that churn for days cannot grow a session without bound.
     /// </summary>
-    private static void WriteCounterTexts(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyDictionary<string, string>? texts)
+    private static void WriteCounterTexts(DbConnection connection, DbTransaction transaction, long host, IReadOnlyDictionary<string, string>? texts)
     {
         if (texts is null || texts.Count == 0) return;
         connection.Execute(
@@ -441,7 +451,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             """, texts.Select(t => new { host, t.Key, t.Value, max = ImportLimits.MaxCounterTextsPerHost }), transaction);
     }
 
-    private static void WriteSamples(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropSample> samples)
+    private static void WriteSamples(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropSample> samples)
     {
         if (samples.Count == 0) return;
         var room = MaxSamplesPerHost - connection.ExecuteScalar<long>("SELECT count(*) FROM samples WHERE session_host = @host", new { host }, transaction);
