@@ -17,6 +17,9 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>The postmaster: its children are the server's backends, so their CPU time is the server's.</summary>
+    public int ProcessId => _process.Id;
+
     public string Log { get { lock (_log) return string.Join('\n', _log); } }
 
     private PostgresServer(Process process, DirectoryInfo directory, string bin, int port)

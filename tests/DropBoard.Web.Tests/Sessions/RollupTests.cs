@@ -139,7 +139,7 @@ public sealed class RollupTests
         Assert.Equal(61, queries.DropsOverTime(id, 1, new ViewRequest(Host: "edge-7")).Seconds.Length);
     }
 
-    private sealed record Totals(long Drops, Dictionary<string, long> Sites, long OverTime, long Exported, long Explained, string Counters)
+    internal sealed record Totals(long Drops, Dictionary<string, long> Sites, long OverTime, long Exported, long Explained, string Counters)
     {
         public bool Equals(Totals? other) => other is not null && (Drops, OverTime, Exported, Explained, Counters) == (other.Drops, other.OverTime, other.Exported, other.Explained, other.Counters)
                                              && Sites.OrderBy(s => s.Key).SequenceEqual(other.Sites.OrderBy(s => s.Key));
@@ -147,7 +147,7 @@ public sealed class RollupTests
         public override int GetHashCode() => Drops.GetHashCode();
     }
 
-    private static Totals Read(SessionQueries queries, long id) => new(
+    internal static Totals Read(SessionQueries queries, long id) => new(
         queries.Get(id)!.Drops,
         queries.Sites(id).ToDictionary(s => s.Site, s => s.Count),
         queries.DropsOverTime(id, 5).Series.Sum(s => s.Values.Sum()),
@@ -163,7 +163,7 @@ public sealed class RollupTests
         return connection.Query<long>("SELECT id FROM sessions").ToDictionary(id => id, id => (Count("buckets", id), Count("seconds", id), Count("minutes", id)));
     }
 
-    private static SessionFile File(string name, long start, int seed)
+    internal static SessionFile File(string name, long start, int seed)
     {
         var batches = Batches(start, hosts: 2, seconds: 130, seed).ToList();
         var hosts = batches.GroupBy(b => b.Hello.HostId).Select(g => new SessionFileHost(g.Key, g.Key, "6.18.0", "tracepoint", 10, 0,
