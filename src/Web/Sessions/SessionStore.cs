@@ -349,9 +349,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
         // A bucket can arrive in parts (late records, a batch resent under another instance): parts add up. So do rollups
         // across transactions.
-        private readonly MultiRowInsert<DropRow> _buckets = DropRows(connection, "buckets", "start_ms");
-        private readonly MultiRowInsert<DropRow> _seconds = DropRows(connection, "seconds", "second");
-        private readonly MultiRowInsert<DropRow> _minutes = DropRows(connection, "minutes", "minute");
+        private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms");
+        private readonly IRowWriter<DropRow> _seconds = DropRows(connection, engine, "seconds", "second");
+        private readonly IRowWriter<DropRow> _minutes = DropRows(connection, engine, "minutes", "minute");
         private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
             "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, p, at) =>
             {
@@ -364,7 +364,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         private readonly DbCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES (@host, @instance, @sequence) ON CONFLICT DO NOTHING");
         private readonly DbCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + @drops, bucket_rows = bucket_rows + @rows WHERE id = @host");
 
-        private static MultiRowInsert<DropRow> DropRows(DbConnection connection, string table, string time) => new(connection,
+        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time) => engine.DropRows(connection, table, time) ?? new MultiRowInsert<DropRow>(connection,
             $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
             $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, p, at) =>
             {

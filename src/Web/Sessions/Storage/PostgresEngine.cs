@@ -221,6 +221,8 @@ public sealed partial class PostgresEngine : StoreEngine
 
     public override void Forget() => _days.Clear();
 
+    internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time) => new DropRowArrays(connection, table, time);
+
     /// <summary>Today's and tomorrow's partitions, outside any writer's transaction: at start and at every retention pass.</summary>
     private void MakeDaysAhead(DbConnection connection)
     {

@@ -41,6 +41,9 @@ public abstract class StoreEngine
     {
     }
 
+    /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than statements of many rows.</summary>
+    internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time) => null;
+
     /// <summary>A writing transaction failed: what it made may not exist.</summary>
     public virtual void Forget()
     {
