@@ -201,7 +201,9 @@ internal static class SessionsHarness
         {
             using var connection = database.Connect();
             if (database.Engine is PostgresEngine)
-                return connection.ExecuteScalar<long>("SELECT sum(pg_total_relation_size(relid)) FROM pg_partition_tree(@table::regclass)", new { table }) * 24 / 2.0;
+                // A table that is not partitioned has no partition tree: its own size.
+                return connection.ExecuteScalar<long>("SELECT coalesce(sum(pg_total_relation_size(relid)), pg_total_relation_size(@table::regclass)) FROM pg_partition_tree(@table::regclass)",
+                    new { table }) * 24 / 2.0;
             var path = Path.Combine(Path.GetDirectoryName(database.Path)!, $"size-{table}.db");
             connection.Execute("PRAGMA foreign_keys = OFF");
             connection.Execute($"ATTACH DATABASE '{path}' AS size");
