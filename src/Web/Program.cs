@@ -18,10 +18,19 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 
 builder.Services.AddRazorComponents().AddInteractiveServerComponents();
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
-builder.Services.AddLive(builder.Configuration);
+if (builder.Services.AddLive(builder.Configuration) is { } liveProblem)
+{
+    Console.Error.WriteLine($"dropboard: {liveProblem}");
+    return 2;
+}
 builder.Services.AddScoped<DropBoard.Web.Clock.ViewerClock>();
 builder.Services.AddPrometheusMetrics();
 builder.Services.AddAccess(builder.Configuration);
+if (builder.Services.AddTrustedProxies(builder.Configuration) is { } proxiesProblem)
+{
+    Console.Error.WriteLine($"dropboard: {proxiesProblem}");
+    return 2;
+}
 try
 {
     builder.Services.AddSessions(builder.Configuration);
@@ -34,7 +43,12 @@ catch (SessionDatabaseException e)
 }
 // Only the agent hub takes big messages: a batch of a drop storm. Blazor's own circuit keeps its small limit.
 var signalR = builder.Services.AddSignalR()
-    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes);
+    .AddHubOptions<AgentHub>(o => o.MaximumReceiveMessageSize = AgentHubContract.MaxMessageBytes)
+    .AddJsonProtocol(o =>
+    {
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentHello>());
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentBatch>());
+    });
 if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 {
     Console.Error.WriteLine($"dropboard: {replicasProblem}");
@@ -42,6 +56,7 @@ if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 }
 
 var app = builder.Build();
+app.UseTrustedProxies();
 if (!app.Environment.IsDevelopment())
     app.UseExceptionHandler("/Error", createScopeForErrors: true);
 app.UseStatusCodePagesWithReExecute("/not-found", createScopeForStatusCodePages: true);

@@ -19,5 +19,5 @@ switch (args)
     case ["access", ..]: return await AccessCostHarness.RunAsync(args);
 }
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(FloodHarness).Assembly).Run(args);
 return 0;

@@ -12,13 +12,15 @@ public static class UdpTraffic
     /// datagram was either read or counted by the namespace as a receive-buffer error: on a loaded machine the
     /// softirq that queues or drops a datagram can run after its send returned.
     /// </summary>
-    public static (int Sent, int Received) OverflowReceiveBuffer(NetNamespace ns, int datagrams, int port)
+    /// <param name="sourcePort">The sender's port, so the flow is known; an ephemeral one when 0.</param>
+    public static (int Sent, int Received) OverflowReceiveBuffer(NetNamespace ns, int datagrams, int port, int sourcePort = 0)
     {
         var errorsBefore = ns.CounterFromThread("snmp", "Udp", "RcvbufErrors");
         using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         receiver.ReceiveBufferSize = 1024; // the kernel doubles it and applies its minimum: a few datagrams fit
         receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
         using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        if (sourcePort != 0) sender.Bind(new IPEndPoint(IPAddress.Loopback, sourcePort));
         var payload = new byte[200];
         var target = new IPEndPoint(IPAddress.Loopback, port);
         for (var i = 0; i < datagrams; i++) sender.SendTo(payload, target);

@@ -56,9 +56,14 @@ public sealed class WebAppProcess : IAsyncDisposable
 
     /// <summary>On a given port, so a test can kill the app and bring it back where its agents look for it.</summary>
     /// <remarks>Each app gets its own new database file unless <c>DropBoard:Database=...</c> is among the settings.</remarks>
-    public static async Task<WebAppProcess> StartAsync(int port, params string[] settings)
+    public static Task<WebAppProcess> StartAsync(int port, params string[] settings) => StartAsync(port, new Dictionary<string, string>(), settings);
+
+    /// <param name="environment">Variables set for the app only, as <c>HOME</c> to give it a machine of its own.</param>
+    public static async Task<WebAppProcess> StartAsync(int port, IReadOnlyDictionary<string, string> environment, params string[] settings)
     {
-        var app = new WebAppProcess(Process.Start(StartInfo(port, settings))!, new Uri($"http://127.0.0.1:{port}/"));
+        var psi = StartInfo(port, settings);
+        foreach (var (name, value) in environment) psi.Environment[name] = value;
+        var app = new WebAppProcess(Process.Start(psi)!, new Uri($"http://127.0.0.1:{port}/"));
         await app.WaitUntilServingAsync();
         return app;
     }

@@ -79,7 +79,7 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, backlogKb, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
-            WatchCommand.RingKbOption,
+            WatchCommand.RingKbOption, WatchCommand.FlowsOption,
             PrivilegeDrop.UserOption,
         };
         command.Validators.Add(result =>
@@ -100,6 +100,7 @@ public static class RunCommand
                     Source = result.GetValue(WatchCommand.SourceOption),
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
                     RingKb = result.GetValue(WatchCommand.RingKbOption),
+                    FlowsPerSecond = result.GetValue(WatchCommand.FlowsOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
                 result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,

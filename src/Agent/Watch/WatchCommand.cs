@@ -35,6 +35,25 @@ public static class WatchCommand
 
     public static readonly Option<int> RingKbOption = RingKb();
 
+    public static readonly Option<int> FlowsOption = Flows();
+
+    private static Option<int> Flows()
+    {
+        var option = new Option<int>("--flows")
+        {
+            Description = "bpf source: dropped packets' headers sampled a second at most, for the top dropped flows per site "
+                          + $"(0 for none, at most {Capture.Bpf.BpfSource.MaxFlowsPerSecond}); the drops not sampled are counted and said",
+            DefaultValueFactory = _ => AgentOptions.DefaultFlowsPerSecond,
+        };
+        option.Validators.Add(r =>
+        {
+            var perSecond = r.GetValueOrDefault<int>();
+            if (perSecond < 0 || perSecond > Capture.Bpf.BpfSource.MaxFlowsPerSecond)
+                r.AddError($"--flows {perSecond} is not from 0 to {Capture.Bpf.BpfSource.MaxFlowsPerSecond} (samples a second)");
+        });
+        return option;
+    }
+
     private static Option<int> RingKb()
     {
         var option = new Option<int>("--ring-kb")
@@ -71,7 +90,7 @@ public static class WatchCommand
         };
         var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary")
         {
-            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, RingKbOption, ModeOption, pcap, recordNetlink, PrivilegeDrop.UserOption,
+            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, RingKbOption, FlowsOption, ModeOption, pcap, recordNetlink, PrivilegeDrop.UserOption,
         };
         command.SetAction(async (result, cancellationToken) =>
         {
@@ -81,6 +100,7 @@ public static class WatchCommand
                 NetNamespace = result.GetValue(NetNsOption),
                 ConsumeSkb = result.GetValue(ConsumeOption),
                 RingKb = result.GetValue(RingKbOption),
+                FlowsPerSecond = result.GetValue(FlowsOption),
                 NetDm = new NetDmOptions
                 {
                     // --pcap means packets: no need to say --mode packet as well.

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using DropBoard.Shared.Analysis;
+using DropBoard.Shared.Contracts;
 
 namespace DropBoard.Agent.Watch;
 
@@ -29,6 +30,10 @@ public static class WatchOutput
             yield return json
                 ? JsonSerializer.Serialize(new FreeLine("free", f.Function, f.Site, f.Count), Json.FreeLine)
                 : $"{f.Count} normal frees at {f.Site} (consume_skb, not drops)";
+        foreach (var f in interval.Flows)
+            yield return json
+                ? JsonSerializer.Serialize(new FlowLine("flows", f.Function, f.Site, f.Sampled, f.NotSampled, [.. f.Top], f.Netns, f.NetnsName), Json.FlowLine)
+                : FlowText(f);
         if (interval.LostRecords > 0)
             yield return json
                 ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords, lostFix), Json.LostLine)
@@ -40,7 +45,8 @@ public static class WatchOutput
         var relations = explain.LeadLag.Where(r => r.Kind != LeadLagKind.None).Take(5).ToArray();
         if (json)
             return JsonSerializer.Serialize(
-                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations, [.. total.Frees]),
+                new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations, [.. total.Frees],
+                    [.. total.Flows]),
                 Json.SummaryLine);
 
         var text = new StringBuilder();
@@ -62,6 +68,8 @@ public static class WatchOutput
             foreach (var f in frees.Take(10))
                 text.AppendLine($"  {f.Count,10}  {f.Site}");
         }
+        foreach (var f in total.Flows.Take(10))
+            text.AppendLine($"  {FlowText(f)}");
         var counters = total.Counters.ToList();
         if (counters.Count > 0)
         {
@@ -78,6 +86,13 @@ public static class WatchOutput
         return text.ToString().TrimEnd();
     }
 
+    /// <summary>A site's sampled flows in one line, the drops not sampled always said.</summary>
+    private static string FlowText(FlowSite f)
+    {
+        var top = string.Join(", ", f.Top.Take(3).Select(t => $"{Shared.Flows.FlowText.Of(t)} x{t.Count}"));
+        return $"flows at {f.Site}{In(f.Netns, f.NetnsName)}: {f.Sampled} drops sampled, {f.NotSampled} not sampled (rate cap --flows){(top.Length == 0 ? "" : $"; top: {top}")}";
+    }
+
     /// <summary>Which network namespace, when the source says (bpf).</summary>
     private static string In(uint netns, string? name) => netns == 0 ? "" : $" in netns {name ?? netns.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 }
@@ -90,14 +105,19 @@ public sealed record CounterLine(string Type, string Name, long Delta,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 public sealed record LostLine(string Type, long Lost, string? Fix);
 public sealed record FreeLine(string Type, string Function, string Site, long Count);
+/// <summary>A site's sampled flows in an interval: the drops sampled, those not (over the rate cap), and the top flows.</summary>
+public sealed record FlowLine(string Type, string Function, string Site, long Sampled, long NotSampled, DroppedFlow[] Top,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 public sealed record SummaryLine(
     string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag,
-    FreeTotal[] Frees);
+    FreeTotal[] Frees, FlowSite[] Flows);
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(DropLine))]
 [JsonSerializable(typeof(CounterLine))]
 [JsonSerializable(typeof(LostLine))]
 [JsonSerializable(typeof(FreeLine))]
+[JsonSerializable(typeof(FlowLine))]
 [JsonSerializable(typeof(SummaryLine))]
 internal sealed partial class WatchJson : JsonSerializerContext;

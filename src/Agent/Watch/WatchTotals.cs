@@ -11,6 +11,27 @@ public sealed class WatchTotals
     private readonly Dictionary<(string Name, uint Netns), long> _counters = [];
     private readonly Dictionary<(string Site, string Function), long> _frees = [];
     private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Site, string Function, uint Netns), FlowCounts> _flows = [];
+
+    // A site's flows over the run: the sum of each batch's top flows, at most MaxFlowsPerSite told apart.
+    private sealed class FlowCounts
+    {
+        public const int MaxFlowsPerSite = 1000;
+        public long Sampled, NotSampled;
+        public readonly Dictionary<(byte, string, ushort, string, ushort, int), long> Flows = [];
+
+        public void Add(long sampled, long notSampled, IEnumerable<DroppedFlow> top)
+        {
+            Sampled += sampled;
+            NotSampled += notSampled;
+            foreach (var f in top)
+            {
+                var key = (f.IpProtocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, f.Ifindex);
+                if (Flows.TryGetValue(key, out var count)) Flows[key] = count + f.Count;
+                else if (Flows.Count < MaxFlowsPerSite) Flows[key] = f.Count;
+            }
+        }
+    }
 
     // The run's buckets and deltas as they came, for the explanation at exit; bounded so a storm cannot exhaust memory.
     private const int MaxKept = 1_000_000;
@@ -37,6 +58,11 @@ public sealed class WatchTotals
         foreach (var (name, text) in batch.CounterTexts ?? new Dictionary<string, string>()) _texts[name] = text;
         foreach (var f in batch.Frees ?? [])
             _frees[(f.Site, f.Function)] = _frees.GetValueOrDefault((f.Site, f.Function)) + f.Count;
+        foreach (var f in batch.Flows ?? [])
+        {
+            FlowsAt(f.Site, f.Function, f.Netns).Add(f.Sampled, f.NotSampled, f.Top);
+            if (f.NetnsName is not null) _netnsNames[f.Netns] = f.NetnsName;
+        }
         LostRecords += batch.LostRecords;
     }
 
@@ -49,10 +75,27 @@ public sealed class WatchTotals
         foreach (var (netns, name) in other._netnsNames) _netnsNames[netns] = name;
         foreach (var (key, count) in other._frees) _frees[key] = _frees.GetValueOrDefault(key) + count;
         foreach (var (name, text) in other._texts) _texts[name] = text;
+        foreach (var (key, flows) in other._flows)
+            FlowsAt(key.Site, key.Function, key.Netns).Add(flows.Sampled, flows.NotSampled, Top(flows, int.MaxValue));
         LostRecords += other.LostRecords;
     }
 
-    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && _frees.Count == 0 && LostRecords == 0;
+    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && _frees.Count == 0 && _flows.Count == 0 && LostRecords == 0;
+
+    /// <summary>Dropped flows per site (bpf source sampling them), most drops first, each with its top flows.</summary>
+    public IEnumerable<FlowSite> Flows =>
+        _flows.Select(kv => new FlowSite(kv.Key.Site, kv.Key.Function, kv.Value.Sampled, kv.Value.NotSampled, Top(kv.Value, FlowSite.MaxTop), kv.Key.Netns, NameOf(kv.Key.Netns)))
+              .OrderByDescending(f => f.Sampled + f.NotSampled).ThenBy(f => f.Site, StringComparer.Ordinal).ThenBy(f => f.Netns);
+
+    private FlowCounts FlowsAt(string site, string function, uint netns)
+    {
+        if (!_flows.TryGetValue((site, function, netns), out var counts)) _flows[(site, function, netns)] = counts = new FlowCounts();
+        return counts;
+    }
+
+    private static List<DroppedFlow> Top(FlowCounts counts, int take) =>
+        [.. counts.Flows.OrderByDescending(f => f.Value).ThenBy(f => f.Key.Item2, StringComparer.Ordinal).ThenBy(f => f.Key.Item3).Take(take)
+            .Select(f => new DroppedFlow(f.Key.Item1, f.Key.Item2, f.Key.Item3, f.Key.Item4, f.Key.Item5, f.Value, f.Key.Item6))];
 
     /// <summary>Most drops first, then by site, so the interesting line is on top and the order is stable.</summary>
     public IEnumerable<DropTotal> Drops =>

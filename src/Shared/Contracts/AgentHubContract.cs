@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace DropBoard.Shared.Contracts;
@@ -18,12 +17,12 @@ public static class AgentHubContract
 }
 
 /// <summary>
-/// What agents call on the hub. Arguments travel as raw JSON so that the hub can answer a malformed batch
+/// What agents call on the hub, as JSON. The hub reads each argument leniently, so that it can answer a malformed batch
 /// with what is wrong with it, instead of SignalR's generic binding error.
 /// </summary>
 public interface IAgentHub
 {
-    Task<BatchAck> Batch(JsonElement hello, JsonElement batch);
+    Task<BatchAck> Batch(AgentHello hello, AgentBatch batch);
 }
 
 /// <summary>Why the hub did not take a batch, which tells the agent what to do with it.</summary>

@@ -37,6 +37,26 @@ public sealed record DropSample(
     int OriginalLength,
     byte[]? Header);
 
+/// <summary>
+/// Flows of the dropped packets at one site in one network namespace during a batch (bpf source, when it samples):
+/// the kernel sends the headers of at most a set number of drops a second, and counts how many it did not.
+/// </summary>
+/// <param name="Sampled">Drops whose headers were sampled; <see cref="Top"/> names the flows of those read so far.</param>
+/// <param name="NotSampled">Drops at this site not sampled (over the rate cap, or the ring full): never hidden.</param>
+/// <param name="Top">The most-dropped flows among the sampled ones, most first, at most <see cref="MaxTop"/>.</param>
+public sealed record FlowSite(string Site, string Function, long Sampled, long NotSampled, IReadOnlyList<DroppedFlow> Top,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null)
+{
+    public const int MaxTop = 10;
+}
+
+/// <summary>One flow's sampled drops: its 5-tuple and the interface it was seen on.</summary>
+/// <param name="IpProtocol">IP protocol number: 6 TCP, 17 UDP, 58 ICMPv6 (ports are 0 where it has none).</param>
+/// <param name="Source">Address text (<c>10.0.0.1</c>, <c>fd00::1</c>).</param>
+/// <param name="Ifindex">Interface index in the flow's namespace, 0 when the kernel did not say.</param>
+public sealed record DroppedFlow(byte IpProtocol, string Source, ushort SourcePort, string Destination, ushort DestinationPort, long Count, int Ifindex = 0);
+
 /// <summary>How much a kernel counter rose during [AtMs - interval, AtMs). Never negative: wraps and resets are resolved by the sampler.</summary>
 /// <param name="Name">
 /// Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>,
@@ -58,6 +78,7 @@ public sealed record CounterDelta(string Name, long Delta, long AtMs,
 /// <param name="DropsDiscarded">Kernel drops counted in those discarded batches.</param>
 /// <param name="SpoolProblem">Why the agent's spool cannot keep batches right now (<c>No space left on device</c>), null while it can:
 /// batches wait in the agent's memory meanwhile, and are discarded past its bound.</param>
+/// <param name="Flows">Dropped flows per site (bpf source sampling flows); null when the agent samples none.</param>
 /// <param name="CounterTexts">
 /// What a counter counts, in words, by counter name: a netfilter rule's text for <c>Netfilter.ip.filter.INPUT.5</c>.
 /// Sent when the counter first appears or its text changes; null (older agents, nothing new) when none did.
@@ -75,4 +96,5 @@ public sealed record AgentBatch(
     long BatchesDiscarded = 0,
     long DropsDiscarded = 0,
     string? SpoolProblem = null,
-    IReadOnlyDictionary<string, string>? CounterTexts = null);
+    IReadOnlyDictionary<string, string>? CounterTexts = null,
+    IReadOnlyList<FlowSite>? Flows = null);

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Access;
 using DropBoard.Web.Live;
@@ -17,11 +16,12 @@ namespace DropBoard.Web.Hub;
 /// </summary>
 [Authorize(Policy = AccessClaims.AgentPolicy)]
 public sealed class AgentHub(BatchIngest ingest, IEnumerable<IAgentPresence> presence, AccessStore access, AgentConnections connections, PrometheusMetrics metrics, ILogger<AgentHub> logger)
-    : Microsoft.AspNetCore.SignalR.Hub, IAgentHub
+    : Microsoft.AspNetCore.SignalR.Hub
 {
     private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
 
-    public async Task<BatchAck> Batch(JsonElement hello, JsonElement batch)
+    /// <summary><see cref="IAgentHub.Batch"/>, its arguments read leniently (<see cref="Incoming{T}"/>).</summary>
+    public async Task<BatchAck> Batch(Incoming<AgentHello> hello, Incoming<AgentBatch> batch)
     {
         var read = BatchCheck.Read(hello, batch);
         if (read.Problem is { } problem)

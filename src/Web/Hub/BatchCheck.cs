@@ -1,4 +1,3 @@
-using System.Text.Json;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Sessions.Import;
 using static DropBoard.Web.Sessions.Import.ImportLimits;
@@ -18,31 +17,16 @@ public static class BatchCheck
 {
     public const int MaxBuckets = 200_000, MaxCounters = 20_000, MaxSamples = 10_000;
 
+    /// <summary>Flow sites a batch may carry: one per (site, namespace), as many as the bpf program's map holds keys.</summary>
+    public const int MaxFlowSites = 16_384;
+
     public sealed record Result(AgentHello? Hello, AgentBatch? Batch, string? Problem);
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    public static Result Read(JsonElement hello, JsonElement batch)
+    public static Result Read(Incoming<AgentHello>? hello, Incoming<AgentBatch>? batch)
     {
-        AgentHello? h;
-        AgentBatch? b;
-        try
-        {
-            h = hello.Deserialize<AgentHello>(Json);
-        }
-        catch (JsonException e)
-        {
-            return new Result(null, null, $"the hello is not an agent hello ({e.Message})");
-        }
-        try
-        {
-            b = batch.Deserialize<AgentBatch>(Json);
-        }
-        catch (JsonException e)
-        {
-            return new Result(h, null, $"the batch is not an agent batch ({e.Message})");
-        }
-        return new Result(h, b, Problem(h, b));
+        if (hello?.Problem is { } notHello) return new Result(null, null, $"the hello is not an agent hello ({notHello})");
+        if (batch?.Problem is { } notBatch) return new Result(hello?.Value, null, $"the batch is not an agent batch ({notBatch})");
+        return new Result(hello?.Value, batch?.Value, Problem(hello?.Value, batch?.Value));
     }
 
     public static string? Problem(AgentHello? hello, AgentBatch? batch)
@@ -69,8 +53,27 @@ public static class BatchCheck
             ?? (batch.Frees is null ? null : Buckets("frees", batch.Frees))
             ?? Counters(batch.Counters)
             ?? (batch.CounterTexts is null ? null : CounterTexts(batch.CounterTexts))
-            ?? Samples(batch.Samples);
+            ?? Samples(batch.Samples)
+            ?? (batch.Flows is null ? null : Flows(batch.Flows));
     }
+
+    private static string? Flows(IReadOnlyList<FlowSite> sites)
+    {
+        if (sites.Count > MaxFlowSites) return $"too large: {sites.Count} flow sites, at most {MaxFlowSites}";
+        for (var i = 0; i < sites.Count; i++)
+        {
+            var s = sites[i];
+            if (s is null || s.Top is null || s.Sampled < 0 || s.NotSampled < 0)
+                return $"flows[{i}]: a flow site has no top list or a negative count ({s?.Sampled} sampled, {s?.NotSampled} not)";
+            if (Where($"flows[{i}]", s.Site, s.Function, null) is { } problem) return problem;
+            if (s.NetnsName is not null && Printable($"flows[{i}].netnsName", s.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
+            if (s.Top.Count > FlowSite.MaxTop) return $"flows[{i}]: {s.Top.Count} top flows, at most {FlowSite.MaxTop}";
+            for (var j = 0; j < s.Top.Count; j++)
+                if (KernelNames.FlowProblem(s.Top[j]) is { } flowProblem) return $"flows[{i}].top[{j}]: {flowProblem}";
+        }
+        return null;
+    }
+
 
     private static string? Buckets(string list, IReadOnlyList<DropBucket> buckets)
     {

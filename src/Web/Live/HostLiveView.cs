@@ -18,6 +18,8 @@ public sealed class HostLiveView(LiveStore store)
     public DropFilter Filter { get; set; } = DropFilter.None;
 
     public HostStatus? Host { get; private set; }
+    /// <summary>When <see cref="Refresh"/> last read the store: with <see cref="HostStatus.LastBatch"/>, where a drop's way to the screen waits.</summary>
+    public DateTimeOffset RefreshedAt { get; private set; }
     public IReadOnlyList<FunctionRow> Rows { get; private set; } = [];
     public IReadOnlyList<string> Reasons { get; private set; } = [];
     public IReadOnlyList<string> Protocols { get; private set; } = [];
@@ -43,7 +45,8 @@ public sealed class HostLiveView(LiveStore store)
 
     public void Refresh()
     {
-        Host = store.Hosts().FirstOrDefault(h => h.HostId == HostId);
+        RefreshedAt = store.Now;
+        Host = store.Host(HostId);
         if (Host is null) return;
 
         var unfiltered = store.Sites(HostId, Window);

@@ -55,6 +55,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
 {
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan FineKeep = TimeSpan.FromMinutes(2);
+    /// <summary>The window of the host list's drops and top functions.</summary>
+    private static readonly TimeSpan LastMinute = TimeSpan.FromMinutes(1);
     private const int MaxNamespaces = 1024;
 
     /// <summary>10 ms buckets (and as many counter rises) kept across all hosts: 24 bytes each, ~100 MB each kind.</summary>
@@ -66,7 +68,13 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     /// <summary>The smallest budget the setting may ask for.</summary>
     public const int MinFineBudget = 100_000;
 
+    /// <summary>The largest budget the setting may ask for: ~2.4 GB of each kind.</summary>
+    public const int MaxFineBudget = 100_000_000;
+
     public int FineBudget { get; } = fineBudget;
+
+    /// <summary>The time the store's windows end at (unless a host's clock runs ahead).</summary>
+    public DateTimeOffset Now => clock.GetUtcNow();
 
     private readonly ConcurrentDictionary<string, HostState> _hosts = new();
 
@@ -83,12 +91,14 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             state.LastBatch = clock.GetUtcNow();
             state.LostRecords += batch.LostRecords;
             state.Discarded = new AgentLoss(state.Discarded.Batches + batch.BatchesDiscarded, state.Discarded.Drops + batch.DropsDiscarded, batch.SpoolProblem);
+            foreach (var d in batch.Drops) state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
+            // Before the ring takes this batch: its seconds may reuse the slots of those leaving the minute.
+            state.LastMinute.MoveTo(Range(state, LastMinute).From);
             foreach (var d in batch.Drops)
             {
                 var id = state.SiteId(d);
                 if (d.Netns != 0) state.NameNetns(d.Netns, d.NetnsName);
-                state.Drops.Add(d.StartMs / 1000, id, d.Count);
-                state.LatestSecond = Math.Max(state.LatestSecond, d.StartMs / 1000);
+                if (state.Drops.Add(d.StartMs / 1000, id, d.Count)) state.LastMinute.Added(d.StartMs / 1000, id, d.Count);
                 state.Fine.Add(new FineDrop(d.StartMs, d.Count, id));
             }
             if (batch.CounterTexts is { } texts)
@@ -122,20 +132,19 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         Changed?.Invoke(hostId);
     }
 
-    public IReadOnlyList<HostStatus> Hosts()
+    /// <summary>Every host with its last minute's drops and top functions, from running totals: no host's minute is read again.</summary>
+    public IReadOnlyList<HostStatus> Hosts() =>
+        _hosts.Values.Select(state => Locked(state, Status))
+            .OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
+
+    /// <summary>One host as <see cref="Hosts"/> lists it, or null: a host page does not read the whole fleet.</summary>
+    public HostStatus? Host(string hostId) => Read(hostId, null, Status);
+
+    private HostStatus Status(HostState state)
     {
-        var list = new List<HostStatus>();
-        foreach (var state in _hosts.Values)
-            lock (state)
-            {
-                var lastMinute = SumBySite(state, TimeSpan.FromMinutes(1), DropFilter.None);
-                var top = lastMinute.GroupBy(kv => state.Sites[kv.Key].Function)
-                    .Select(g => new FunctionRate(g.Key, g.Sum(kv => kv.Value) / 60.0))
-                    .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3).ToList();
-                list.Add(new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
-                    state.Connected, state.LastBatch, state.LostRecords, lastMinute.Values.Sum(), top, state.Discarded));
-            }
-        return list.OrderBy(h => h.HostName, StringComparer.Ordinal).ThenBy(h => h.HostId, StringComparer.Ordinal).ToList();
+        state.LastMinute.MoveTo(Range(state, LastMinute).From);
+        return new HostStatus(state.Hello.HostId, state.Hello.HostName, state.Hello.KernelRelease, state.Hello.Source,
+            state.Connected, state.LastBatch, state.LostRecords, state.LastMinute.Total, state.TopFunctions(3), state.Discarded);
     }
 
     public AgentHello? Hello(string hostId) =>
@@ -300,6 +309,33 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         public readonly SecondRing Drops = new((int)Keep.TotalSeconds);
         public readonly SecondRing Counters = new((int)Keep.TotalSeconds);
         public readonly FineRing<FineDrop> Fine = new();
+        /// <summary>Drops of the last minute by function (<see cref="Functions"/>), for the host list.</summary>
+        public readonly WindowTotals LastMinute;
+        public readonly List<string> Functions = [];
+        /// <summary>The function id of each site id.</summary>
+        private readonly List<int> _siteFunctions = [];
+        private readonly Dictionary<string, int> _functionIds = new(StringComparer.Ordinal);
+
+        public HostState() => LastMinute = new WindowTotals(Drops, _siteFunctions, (int)LiveStore.LastMinute.TotalSeconds);
+
+        /// <summary>The <paramref name="most"/> functions with the most drops in <see cref="LastMinute"/>, as rates; ties by name.</summary>
+        public List<FunctionRate> TopFunctions(int most)
+        {
+            var top = new List<int>(most + 1);
+            var sums = LastMinute.Sums;
+            for (var f = 0; f < sums.Count; f++)
+            {
+                if (sums[f] <= 0) continue;
+                var at = top.Count;
+                while (at > 0 && Before(f, top[at - 1])) at--;
+                if (at >= most) continue;
+                top.Insert(at, f);
+                if (top.Count > most) top.RemoveAt(most);
+            }
+            return top.ConvertAll(f => new FunctionRate(Functions[f], sums[f] / LiveStore.LastMinute.TotalSeconds));
+
+            bool Before(int a, int b) => sums[a] != sums[b] ? sums[a] > sums[b] : string.CompareOrdinal(Functions[a], Functions[b]) < 0;
+        }
         public readonly FineRing<FineCounter> FineCounters = new();
 
         /// <summary>10 ms buckets from here on are all kept; older ones may have gone to the host's share of <see cref="FineBudget"/>.</summary>
@@ -376,6 +412,12 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             if (_siteIds.TryGetValue((d.Site, d.Reason, d.Protocol, d.Netns), out var id)) return id;
             Sites.Add(new SiteKey(d.Function, d.Site, d.Reason, EtherType.Name(d.Protocol), d.Netns));
             SiteProtocols.Add(d.Protocol);
+            if (!_functionIds.TryGetValue(d.Function, out var function))
+            {
+                Functions.Add(d.Function);
+                _functionIds[d.Function] = function = Functions.Count - 1;
+            }
+            _siteFunctions.Add(function);
             return _siteIds[(d.Site, d.Reason, d.Protocol, d.Netns)] = Sites.Count - 1;
         }
 

@@ -24,12 +24,13 @@ internal sealed class SecondRing(int seconds)
     private readonly ArrayBufferWriter<byte> _scratch = new();
     private long _newest = long.MinValue;
 
-    public void Add(long second, int key, long value)
+    /// <summary>Adds the value to its second's sum; false when the second is older than the ring (ignored).</summary>
+    public bool Add(long second, int key, long value)
     {
         var slot = (int)(second % seconds);
         if (_second[slot] != second)
         {
-            if (_second[slot] > second) return;
+            if (_second[slot] > second) return false;
             _second[slot] = second;
             Release(slot);
         }
@@ -40,6 +41,7 @@ internal sealed class SecondRing(int seconds)
             _newest = second;
             PackBefore(second - HotSeconds);
         }
+        return true;
     }
 
     /// <summary>The seconds in [from, to] that hold data, with their sums (not to be kept: slots are reused).</summary>

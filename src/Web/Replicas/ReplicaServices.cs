@@ -1,4 +1,5 @@
 using DropBoard.Web.Live;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.SignalR;
 using StackExchange.Redis;
 
@@ -6,6 +7,8 @@ namespace DropBoard.Web.Replicas;
 
 public static class ReplicaServices
 {
+    public static readonly RedisKey DataProtectionKeys = "dropboard:data-protection-keys";
+
     /// <summary>
     /// With <c>DropBoard:Redis</c> (a StackExchange.Redis configuration string): SignalR's Redis backplane and the live
     /// bus between replicas. Without it nothing changes. Redis being away at the start is no reason not to serve: the
@@ -36,6 +39,9 @@ public static class ReplicaServices
             o.Configuration = options;
             o.ConnectionFactory = _ => Task.FromResult<IConnectionMultiplexer>(redis);
         });
+        // A sign-in cookie (and an antiforgery token) made by one replica must open the others: one key ring in Redis,
+        // under one application name whatever directory each replica runs from.
+        services.AddDataProtection().SetApplicationName("DropBoard").PersistKeysToStackExchangeRedis(redis, DataProtectionKeys);
         services.AddSingleton<Replica>();
         services.AddSingleton<ReplicaBatches>();
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<ReplicaBatches>());

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace DropBoard.Web.Sessions;
 
 /// <summary>The resolutions a session's drops are kept at: its hosts' 10 ms buckets, and their sums per second and per minute.</summary>
@@ -40,15 +42,24 @@ public sealed class DropSums
         Sum(_buckets, (host, startMs, site), count);
         Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
         Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
-        var (drops, rows) = _hosts.GetValueOrDefault(host);
-        _hosts[host] = (drops + count, rows + 1);
+        ref var totals = ref CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _);
+        totals = (totals.Drops + count, totals.Rows + 1);
     }
 
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>
-    public List<DropRow> Rows(Resolution resolution) =>
-        (resolution switch { Resolution.Second => _seconds, Resolution.Minute => _minutes, _ => _buckets })
-        .Select(kv => new DropRow(kv.Key.Host, kv.Key.At, kv.Key.Site, kv.Value))
-        .Order(KeyOrder.Instance).ToList();
+    public List<DropRow> Rows(Resolution resolution)
+    {
+        var sums = resolution switch { Resolution.Second => _seconds, Resolution.Minute => _minutes, _ => _buckets };
+        var rows = new List<DropRow>(sums.Count);
+        foreach (var (key, count) in sums) rows.Add(new DropRow(key.Host, key.At, key.Site, count));
+        rows.Sort(static (a, b) =>
+        {
+            var c = a.Host.CompareTo(b.Host);
+            if (c == 0) c = a.At.CompareTo(b.At);
+            return c != 0 ? c : a.Site.CompareTo(b.Site);
+        });
+        return rows;
+    }
 
     public IEnumerable<(long Host, long Drops, long Rows)> Hosts => _hosts.Select(kv => (kv.Key, kv.Value.Drops, kv.Value.Rows));
 
@@ -60,18 +71,7 @@ public sealed class DropSums
         _hosts.Clear();
     }
 
-    private static void Sum(Dictionary<(long, long, long), long> sums, (long, long, long) key, long count) =>
-        sums[key] = sums.GetValueOrDefault(key) + count;
-
-    private sealed class KeyOrder : IComparer<DropRow>
-    {
-        public static readonly KeyOrder Instance = new();
-
-        public int Compare(DropRow a, DropRow b)
-        {
-            var c = a.Host.CompareTo(b.Host);
-            if (c == 0) c = a.At.CompareTo(b.At);
-            return c != 0 ? c : a.Site.CompareTo(b.Site);
-        }
-    }
+    // One hash lookup per drop and table: the writer sums every drop of a transaction three times.
+    private static void Sum(Dictionary<(long Host, long At, long Site), long> sums, (long, long, long) key, long count) =>
+        CollectionsMarshal.GetValueRefOrAddDefault(sums, key, out _) += count;
 }

@@ -174,6 +174,21 @@ public sealed class SessionDatabase
         ALTER TABLE sites_netns RENAME TO sites;
         ALTER TABLE counters ADD COLUMN netns INTEGER NOT NULL DEFAULT 0;
         """,
+        // Dropped flows (the bpf source samples packets' headers): per host and (site, namespace) the drops sampled and
+        // not sampled, and each flow's sampled drops; both bounded per host (SessionStore.WriteFlows).
+        """
+        CREATE TABLE flow_sites (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site TEXT NOT NULL, function TEXT NOT NULL, netns INTEGER NOT NULL, netns_name TEXT NULL,
+            sampled INTEGER NOT NULL, not_sampled INTEGER NOT NULL,
+            PRIMARY KEY (session_host, site, netns)) WITHOUT ROWID;
+        CREATE TABLE flows (
+            session_host INTEGER NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site TEXT NOT NULL, netns INTEGER NOT NULL,
+            ip_protocol INTEGER NOT NULL, source TEXT NOT NULL, source_port INTEGER NOT NULL,
+            destination TEXT NOT NULL, destination_port INTEGER NOT NULL, ifindex INTEGER NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (session_host, site, netns, ip_protocol, source, source_port, destination, destination_port, ifindex)) WITHOUT ROWID;
+        """,
     ];
 
     /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>

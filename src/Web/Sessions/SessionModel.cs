@@ -42,6 +42,9 @@ public static class SessionStates
 
 public sealed record SessionHost(string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords, long Drops);
 
+/// <summary>A session's dropped flows: the most dropped sites with their top flows, and the drops sampled and not over all sites.</summary>
+public sealed record SessionFlows(IReadOnlyList<FlowSite> Sites, long Sampled, long NotSampled);
+
 /// <summary>A stretch of a recording session with no data: the dashboard was down, or batches could not be stored.</summary>
 public sealed record SessionGap(long FromMs, long ToMs, string Why);
 
@@ -59,10 +62,12 @@ public sealed record SessionFile(
 }
 
 /// <param name="CounterTexts">What counters count, in words, by name (netfilter rules' texts); absent from files made before them.</param>
+/// <param name="Flows">Dropped flows per (site, namespace) over the session, each site's flows most first; absent when none were sampled.</param>
 public sealed record SessionFileHost(
     string HostId, string HostName, string Kernel, string Source, int BucketMs, long LostRecords,
     IReadOnlyList<DropBucket> Drops, IReadOnlyList<CounterDelta> Counters, IReadOnlyList<DropSample> Samples,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? CounterTexts = null);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? CounterTexts = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<FlowSite>? Flows = null);
 
 /// <summary>One batch of one agent, to be recorded into these sessions.</summary>
 /// <param name="KnownTexts">

@@ -107,6 +107,48 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
             new { id, host = view.Host }).ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// The session's dropped flows (of the view's host; the window does not apply: flows are kept per session), sites
+    /// most dropped first, at most <paramref name="sites"/> with their top flows, and the drops sampled and not of all.
+    /// </summary>
+    public SessionFlows Flows(long id, ViewRequest? view = null, int sites = 10)
+    {
+        view ??= new ViewRequest();
+        using var connection = database.Connect();
+        var filter = new { id, host = view.Host };
+        var (sampled, notSampled) = connection.QuerySingle<(long, long)>(
+            $"SELECT coalesce(sum(sampled), 0), coalesce(sum(not_sampled), 0) FROM flow_sites WHERE session_host IN ({HostFilter})", filter);
+        var top = FlowSites(connection, $"session_host IN ({HostFilter})", filter, sites, FlowSite.MaxTop);
+        return new SessionFlows(top, sampled, notSampled);
+    }
+
+    /// <summary>Flow sites of the hosts <paramref name="hosts"/> selects, summed over them, each with its flows most first.</summary>
+    private static List<FlowSite> FlowSites(DbConnection connection, string hosts, object filter, int sites, int flows)
+    {
+        var rows = connection.Query<(string Site, string Function, long Netns, string? NetnsName, long Sampled, long NotSampled)>(
+            $"""
+            SELECT site, min(function), netns, max(netns_name), sum(sampled), sum(not_sampled) FROM flow_sites WHERE {hosts}
+            GROUP BY site, netns ORDER BY sum(sampled) + sum(not_sampled) DESC, site, netns LIMIT {sites}
+            """, filter).ToList();
+        return rows.Select(r => new FlowSite(r.Site, r.Function, r.Sampled, r.NotSampled,
+            [.. connection.Query<(long IpProtocol, string Source, long SourcePort, string Destination, long DestinationPort, long Ifindex, long Count)>(
+                    $"""
+                    SELECT ip_protocol, source, source_port, destination, destination_port, ifindex, sum(count) FROM flows
+                    WHERE {hosts} AND site = @site AND netns = @netns
+                    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY sum(count) DESC, 2, 3, 4, 5, 6, 1 LIMIT {flows}
+                    """, SiteFilter(filter, r.Site, r.Netns))
+                .Select(f => new DroppedFlow((byte)f.IpProtocol, f.Source, (ushort)f.SourcePort, f.Destination, (ushort)f.DestinationPort, f.Count, (int)f.Ifindex))],
+            (uint)r.Netns, r.NetnsName)).ToList();
+    }
+
+    private static DynamicParameters SiteFilter(object hosts, string site, long netns)
+    {
+        var parameters = new DynamicParameters(hosts);
+        parameters.Add("site", site);
+        parameters.Add("netns", netns);
+        return parameters;
+    }
+
     /// <summary>Counter rises summed by name and namespace, of the view's host and window (of the drop filters only the namespace applies to counters).</summary>
     public IReadOnlyList<CounterDelta> Counters(long id, ViewRequest? view = null)
     {
@@ -252,8 +294,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
                 new { key }).Select(r => r.ToSample()).ToList();
             var texts = connection.Query<(string Name, string Text)>("SELECT name, text FROM counter_texts WHERE session_host = @key ORDER BY name", new { key })
                 .ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
+            var flows = FlowSites(connection, "session_host = @key", new { key }, int.MaxValue, Import.ImportLimits.MaxFlowsPerSite);
             hosts.Add(new SessionFileHost(h.HostId, h.HostName, h.Kernel, h.Source, (int)h.BucketMs, h.LostRecords, drops, counters, samples,
-                texts.Count > 0 ? texts : null));
+                texts.Count > 0 ? texts : null, flows.Count > 0 ? flows : null));
         }
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }

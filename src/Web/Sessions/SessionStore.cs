@@ -21,6 +21,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
+    // Host keys known to have counter texts stored: asked once per host rather than once per batch.
+    private readonly HashSet<long> _hostsWithTexts = [];
 
     public SessionDatabase Database => database;
 
@@ -97,6 +99,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 connection.Execute("DELETE FROM sessions WHERE id = @id", new { id }, transaction);
                 transaction.Commit();
                 foreach (var key in _hostKeys.Keys.Where(k => k.Session == id).ToList()) _hostKeys.Remove(key);
+                // A deleted host's key may be given again (the newest row's id is reused).
+                _hostsWithTexts.Clear();
                 return SessionDeletion.Deleted;
             });
         if (deletion == SessionDeletion.Deleted) Tell(id, SessionChangeKind.Deleted);
@@ -160,10 +164,15 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                         continue;
                     AddDrops(connection, transaction, host, batch.Drops);
                     AddCounters(host, batch.Counters);
-                    if (knownTexts is { Count: > 0 } && !connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
-                        WriteCounterTexts(connection, transaction, host, knownTexts);
+                    if (knownTexts is { Count: > 0 } && !_hostsWithTexts.Contains(host))
+                    {
+                        if (!connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM counter_texts WHERE session_host = @host)", new { host }, transaction))
+                            WriteCounterTexts(connection, transaction, host, knownTexts);
+                        _hostsWithTexts.Add(host);
+                    }
                     WriteCounterTexts(connection, transaction, host, batch.CounterTexts);
                     WriteSamples(connection, transaction, host, batch.Samples);
+                    WriteFlows(connection, transaction, host, batch.Flows);
                     if (batch.LostRecords > 0)
                         connection.Execute("UPDATE session_hosts SET lost_records = lost_records + @lost WHERE id = @host", new { host, lost = batch.LostRecords }, transaction);
                     // Batches the agent itself had to throw away (its spool and memory full) are named where they are missing.
@@ -273,6 +282,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 AddCounters(host, h.Counters);
                 WriteCounterTexts(connection, transaction, host, h.CounterTexts);
                 WriteSamples(connection, transaction, host, h.Samples);
+                WriteFlows(connection, transaction, host, h.Flows);
                 connection.Execute("UPDATE session_hosts SET lost_records = @lost WHERE id = @host", new { host, lost = h.LostRecords }, transaction);
             }
             foreach (var g in file.Gaps)
@@ -296,10 +306,12 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             _siteIds.Clear();
             _hostKeys.Clear();
+            _hostsWithTexts.Clear();
             database.Engine.Forget();
+            _prepared?.Dispose();
+            _prepared = null;
             _writer?.Dispose();
             _writer = null;
-            _prepared = null;
             throw;
         }
     }
@@ -342,7 +354,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
     /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
-    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine)
+    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine) : IDisposable
     {
         public DropSums Drops { get; } = new();
         public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
@@ -352,26 +364,32 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms");
         private readonly IRowWriter<DropRow> _seconds = DropRows(connection, engine, "seconds", "second");
         private readonly IRowWriter<DropRow> _minutes = DropRows(connection, engine, "minutes", "minute");
-        private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
-            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, p, at) =>
+        private readonly IRowWriter<(long Host, CounterDelta Counter)> _counters = engine.Rows<(long Host, CounterDelta Counter)>(connection,
+            "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, values) =>
             {
-                p[at].Value = row.Host;
-                p[at + 1].Value = row.Counter.Name;
-                p[at + 2].Value = row.Counter.AtMs;
-                p[at + 3].Value = row.Counter.Delta;
-                p[at + 4].Value = (long)row.Counter.Netns;
+                values.Add(row.Host);
+                values.Add(row.Counter.Name);
+                values.Add(row.Counter.AtMs);
+                values.Add(row.Counter.Delta);
+                values.Add(row.Counter.Netns);
             });
-        private readonly DbCommand _seen = Command(connection, "INSERT INTO batches_seen (session_host, instance_id, sequence) VALUES (@host, @instance, @sequence) ON CONFLICT DO NOTHING");
+        private readonly IRowWriter<(long Host, string Instance, long Sequence)> _seen = engine.Rows<(long Host, string Instance, long Sequence)>(connection,
+            "INSERT INTO batches_seen (session_host, instance_id, sequence)", 3, "ON CONFLICT DO NOTHING", (row, values) =>
+            {
+                values.Add(row.Host);
+                values.Add(row.Instance);
+                values.Add(row.Sequence);
+            });
         private readonly DbCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + @drops, bucket_rows = bucket_rows + @rows WHERE id = @host");
 
-        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time) => engine.DropRows(connection, table, time) ?? new MultiRowInsert<DropRow>(connection,
+        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time) => engine.DropRows(connection, table, time) ?? engine.Rows<DropRow>(connection,
             $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
-            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, p, at) =>
+            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
             {
-                p[at].Value = row.Host;
-                p[at + 1].Value = row.At;
-                p[at + 2].Value = row.Site;
-                p[at + 3].Value = row.Count;
+                values.Add(row.Host);
+                values.Add(row.At);
+                values.Add(row.Site);
+                values.Add(row.Count);
             });
 
         private static DbCommand Command(DbConnection connection, string sql)
@@ -388,14 +406,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         }
 
         /// <summary>Marks the batch as recorded for the host; false when it was already.</summary>
-        public bool FirstTime(DbTransaction transaction, long host, string instance, long sequence)
-        {
-            _seen.Transaction = transaction;
-            _seen.Parameters[0].Value = host;
-            _seen.Parameters[1].Value = instance;
-            _seen.Parameters[2].Value = sequence;
-            return _seen.ExecuteNonQuery() == 1;
-        }
+        public bool FirstTime(DbTransaction transaction, long host, string instance, long sequence) => _seen.Write(transaction, [(host, instance, sequence)]) == 1;
 
         public void Flush(DbTransaction transaction)
         {
@@ -421,6 +432,11 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 _counters.Write(transaction, Counters);
                 Counters.Clear();
             }
+        }
+
+        public void Dispose()
+        {
+            foreach (var insert in new IDisposable[] { _buckets, _seconds, _minutes, _counters, _seen, _totals }) insert.Dispose();
         }
     }
 
@@ -450,6 +466,46 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             ON CONFLICT (session_host, name) DO UPDATE SET text = excluded.text
             """, texts.Select(t => new { host, t.Key, t.Value, max = ImportLimits.MaxCounterTextsPerHost }), transaction);
     }
+
+    /// <summary>
+    /// Adds a batch's (or a file's) flow sites and flows. A site not yet stored is taken while the host has fewer than
+    /// <see cref="ImportLimits.MaxFlowSitesPerHost"/>, else its drops are added to <see cref="FlowSitesPastBound"/>, so
+    /// they are still said; a flow while its site has fewer than <see cref="ImportLimits.MaxFlowsPerSite"/>.
+    /// </summary>
+    private static void WriteFlows(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<FlowSite>? sites)
+    {
+        if (sites is null || sites.Count == 0) return;
+        foreach (var s in sites)
+        {
+            var known = connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM flow_sites WHERE session_host = @host AND site = @Site AND netns = @netns)",
+                new { host, s.Site, netns = (long)s.Netns }, transaction);
+            var site = known || connection.ExecuteScalar<long>("SELECT count(*) FROM flow_sites WHERE session_host = @host", new { host }, transaction) < ImportLimits.MaxFlowSitesPerHost
+                ? s
+                : new FlowSite(FlowSitesPastBound, FlowSitesPastBoundFunction, s.Sampled, s.NotSampled, []);
+            connection.Execute(
+                """
+                INSERT INTO flow_sites VALUES (@host, @Site, @Function, @netns, @NetnsName, @Sampled, @NotSampled)
+                ON CONFLICT (session_host, site, netns) DO UPDATE SET sampled = flow_sites.sampled + excluded.sampled,
+                    not_sampled = flow_sites.not_sampled + excluded.not_sampled, netns_name = coalesce(excluded.netns_name, flow_sites.netns_name)
+                """, new { host, site.Site, site.Function, netns = (long)site.Netns, site.NetnsName, site.Sampled, site.NotSampled }, transaction);
+            connection.Execute(
+                """
+                INSERT INTO flows SELECT @host, @site, @netns, @IpProtocol, @Source, @SourcePort, @Destination, @DestinationPort, @Ifindex, @Count
+                WHERE EXISTS (SELECT 1 FROM flows WHERE session_host = @host AND site = @site AND netns = @netns AND ip_protocol = @IpProtocol AND source = @Source
+                                  AND source_port = @SourcePort AND destination = @Destination AND destination_port = @DestinationPort AND ifindex = @Ifindex)
+                   OR (SELECT count(*) FROM flows WHERE session_host = @host AND site = @site AND netns = @netns) < @max
+                ON CONFLICT (session_host, site, netns, ip_protocol, source, source_port, destination, destination_port, ifindex)
+                    DO UPDATE SET count = flows.count + excluded.count
+                """, site.Top.Select(f => new
+                {
+                    host, site = site.Site, netns = (long)site.Netns, IpProtocol = (int)f.IpProtocol, f.Source, SourcePort = (int)f.SourcePort, f.Destination,
+                    DestinationPort = (int)f.DestinationPort, f.Ifindex, f.Count, max = ImportLimits.MaxFlowsPerSite,
+                }), transaction);
+        }
+    }
+
+    /// <summary>Where the drops of flow sites past a host's bound are added up: a site that names what it is.</summary>
+    public const string FlowSitesPastBoundFunction = "flow_sites", FlowSitesPastBound = "flow_sites (past the bound of a session host)";
 
     private static void WriteSamples(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropSample> samples)
     {

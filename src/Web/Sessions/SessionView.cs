@@ -17,7 +17,8 @@ public sealed record SessionView(
     long WindowEndMs,
     bool Rates,
     IReadOnlyDictionary<string, string> CounterTexts,
-    int HiddenNonNetwork = 0)
+    int HiddenNonNetwork = 0,
+    SessionFlows? Flows = null)
 {
     /// <summary>Every panel of one session under one request: histogram, counters, drops over time and Explain show the same slice.</summary>
     public static SessionView? Build(SessionQueries queries, long id, ViewRequest? view = null)
@@ -37,7 +38,7 @@ public sealed record SessionView(
             var given = session.KnownDurationMs(now);
             return new SessionView(session, DropHistogram.ByFunction(sites, TimeSpan.FromMilliseconds(given ?? 1)), sites.Sum(s => s.Count),
                 queries.Counters(id, view), new TimeSeries([], []), ViewExplanation.ExplainCounts(drops, counters, view.Drops, kernel),
-                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view), hidden);
+                session.StartedMs, session.StoppedMs ?? session.StartedMs, Rates: given is not null, queries.CounterTexts(id, view), hidden, queries.Flows(id, view));
         }
         var start = view.FromMs ?? session.StartedMs;
         var end = view.ToMs ?? session.StoppedMs ?? now;
@@ -51,7 +52,7 @@ public sealed record SessionView(
         var span = SampleSpan.Between(samples, start, Math.Min(end, complete));
         var explanation = ViewExplanation.Explain(drops, counters, view.Drops, kernel, bucketMs, bucketMs >= Rollup.SecondMs ? OnGrid(span, samples, bucketMs) : span);
         return new SessionView(session, DropHistogram.ByFunction(sites, duration), sites.Sum(s => s.Count), queries.Counters(id, view),
-            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view), hidden);
+            queries.DropsOverTime(id, step, view), explanation, start, view.ToMs ?? session.StoppedMs ?? end, Rates: true, queries.CounterTexts(id, view), hidden, queries.Flows(id, view));
     }
 
     private static readonly int[] Steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];

@@ -87,6 +87,69 @@ public sealed class BpfSourceTests
     }
 
     [Fact]
+    public async Task Flows_sampled_within_their_cap_are_the_floods_five_tuple_and_with_those_not_sampled_make_every_drop_of_their_site()
+    {
+        Privileged.RequireRoot();
+        Privileged.Require(File.Exists("/sys/kernel/btf/vmlinux"), "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        const int cap = 50;
+        var symbolizer = Symbolizer.LoadKallsyms();
+        using var source = BpfSource.Open(flowsPerSecond: cap);
+        var aggregator = new DropAggregator(symbolizer);
+        using var stop = new CancellationTokenSource();
+        var clock = Stopwatch.StartNew();
+        var capture = Task.Factory.StartNew(() => source.Run(aggregator, new SampleCap(0), stop.Token), TaskCreationOptions.LongRunning);
+        await Task.Run(() => UdpTraffic.OverflowReceiveBuffer(ns, 200_000, port: 7105, sourcePort: 7104));
+        stop.Cancel();
+        await capture;
+        var seconds = clock.Elapsed.TotalSeconds;
+
+        Assert.Null(source.LastError);
+        Assert.Equal(0, source.CorruptRecords);
+        var inode = ns.Inode;
+        var sites = aggregator.Flush(source.Flows!).Where(s => s.Netns == inode).ToList();
+        var kernel = source.Counts.Totals.Where(c => c.Key.Netns == inode)
+            .GroupBy(c => symbolizer.Resolve(c.Key.Location).ToString()).ToDictionary(g => g.Key, g => g.Sum(c => (long)c.Value));
+        Assert.Equal(kernel, sites.ToDictionary(s => s.Site, s => s.Sampled + s.NotSampled));
+        Assert.Equal(ns.Snmp("Udp", "RcvbufErrors"), RcvbufDrops(source.Counts.Totals, ns));
+        var sampled = sites.Sum(s => s.Sampled);
+        Assert.InRange(sampled, 1, cap * ((long)Math.Ceiling(seconds) + 1));
+        Assert.True(sites.Sum(s => s.NotSampled) > 100_000, "most of the flood is over the cap");
+        // Every record the kernel counted as sampled was read, and each is the flood's own flow on lo.
+        Assert.Equal(sampled, sites.SelectMany(s => s.Top).Sum(f => f.Count));
+        Assert.All(sites.SelectMany(s => s.Top), f => Assert.Equal(((byte)17, "127.0.0.1", (ushort)7104, "127.0.0.1", (ushort)7105, 1),
+            (f.IpProtocol, f.Source, f.SourcePort, f.Destination, f.DestinationPort, f.Ifindex)));
+    }
+
+    [Fact]
+    public async Task The_agent_says_per_site_how_many_drops_were_sampled_as_flows_and_how_many_not()
+    {
+        Privileged.Require(File.Exists("/sys/kernel/btf/vmlinux"), "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
+        using var ns = NetNamespace.Create();
+        using var _ = KernelTestLock.Acquire();
+        using var agent = AgentProcess.Start("watch", "--source", "bpf", "--json", "--interval", "0.5", "--flows", "20");
+        await agent.WaitUntilCapturingAsync();
+        UdpTraffic.OverflowReceiveBuffer(ns, 5000, port: 7107, sourcePort: 7106);
+        agent.Terminate();
+        Assert.True(await agent.WaitForExitAsync() == 0, agent.Stderr);
+
+        var inode = ns.Inode;
+        var lines = agent.StdoutLines.Where(l => l.StartsWith("{\"type\":\"flows\"", StringComparison.Ordinal))
+            .Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).Where(l => l.TryGetProperty("netns", out var n) && n.GetUInt32() == inode).ToList();
+        Assert.NotEmpty(lines);
+        var summary = Entries(agent.Summary(), "flows", inode).ToList();
+        var drops = Entries(agent.Summary(), "drops", inode).Sum(d => d.GetProperty("count").GetInt64());
+        Assert.Equal(drops, summary.Sum(f => f.GetProperty("sampled").GetInt64() + f.GetProperty("notSampled").GetInt64()));
+        Assert.Equal(summary.Sum(f => f.GetProperty("notSampled").GetInt64()), lines.Sum(f => f.GetProperty("notSampled").GetInt64()));
+        Assert.True(summary.Sum(f => f.GetProperty("notSampled").GetInt64()) > 0, "5,000 drops in well under a few seconds are over a cap of 20 a second");
+        var top = summary.SelectMany(f => f.GetProperty("top").EnumerateArray()).ToList();
+        Assert.NotEmpty(top);
+        Assert.All(top, f => Assert.Equal((7106, 7107, ns.Name), (f.GetProperty("sourcePort").GetInt32(), f.GetProperty("destinationPort").GetInt32(),
+            summary[0].GetProperty("netnsName").GetString())));
+    }
+
+    [Fact]
     public void Without_CAP_BPF_the_agent_says_why_and_auto_falls_back()
     {
         Privileged.RequireRoot();

@@ -85,16 +85,19 @@ public sealed class WatchAgainstKernelCountersTests
         Assert.DoesNotContain(summary.GetProperty("attribution").EnumerateArray(), a => a.GetProperty("counter").GetString()!.StartsWith("Udp."));
     }
 
-    [Fact]
-    public async Task With_consume_skb_normal_frees_are_counted_apart_from_drops()
+    [Theory]
+    [InlineData("tracepoint")]
+    [InlineData("bpf")]
+    public async Task With_consume_skb_normal_frees_are_counted_apart_from_drops(string source)
     {
+        if (source == "bpf") Privileged.Require(File.Exists("/sys/kernel/btf/vmlinux"), "the kernel has no BTF (/sys/kernel/btf/vmlinux)");
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
         var before = Snmp(ns);
 
         // Echo requests to ourselves: icmp_rcv answers and frees each request normally (consume_skb); the replies
         // find no ping socket and are dropped (kfree_skb, NO_SOCKET).
-        var (summary, _) = await WatchWhile(ns, () => { IcmpTraffic.EchoRequests(ns, 321); return 0; }, () => EchoRepliesSince(ns, before) >= 321, "--consume");
+        var (summary, _) = await WatchWhile(source, ns, () => { IcmpTraffic.EchoRequests(ns, 321); return 0; }, () => EchoRepliesSince(ns, before) >= 321, "--consume");
 
         var requests = Delta(before, Snmp(ns), "Icmp.InEchos");
         Assert.Equal(321, requests);

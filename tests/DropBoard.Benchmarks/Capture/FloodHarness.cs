@@ -8,7 +8,7 @@ namespace DropBoard.Benchmarks.Capture;
 
 /// <summary>
 /// Real drops at full speed: a UDP flood into a receiver with a tiny buffer in a fresh network namespace,
-/// watched by dropboard-agent on the tracepoint, by dropboard-agent's eBPF source and by
+/// watched by dropboard-agent on the tracepoint, by dropboard-agent's eBPF source (flows sampled, and not) and by
 /// <c>perf record -e skb:kfree_skb -a</c>. Prints drops/s, lost records and CPU seconds per million drops for each. Needs root.
 /// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- flood [seconds]</c>.
 /// </summary>
@@ -25,16 +25,20 @@ internal static class FloodHarness
             var agentDll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
             var agent = Measure("agent tracepoint", "dotnet", [agentDll, "watch", "--json", "--source", "tracepoint", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
             var bpf = Measure("agent bpf", "dotnet", [agentDll, "watch", "--json", "--source", "bpf", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
+            var bpfNoFlows = Measure("agent bpf -flows", "dotnet", [agentDll, "watch", "--json", "--source", "bpf", "--flows", "0", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
             var perfData = Path.Combine(Path.GetTempPath(), $"dbflood-{Environment.ProcessId}.data");
             var perf = Measure("perf record", "perf", ["record", "-e", "skb:kfree_skb", "-a", "-o", perfData, "--", "sleep", $"{seconds + 3}"], null, ns, seconds);
             File.Delete(perfData);
 
             Console.WriteLine();
             Console.WriteLine($"{"tool",-16} {"drops",10} {"drops/s",10} {"seen",10} {"lost",8} {"CPU s",7} {"CPU s/M drops",14}");
-            foreach (var r in new[] { agent, bpf, perf })
+            foreach (var r in new[] { agent, bpf, bpfNoFlows, perf })
                 Console.WriteLine($"{r.Tool,-16} {r.Drops,10} {r.Drops / r.FloodSeconds,10:F0} {r.Seen?.ToString() ?? "-",10} {r.Lost?.ToString() ?? "?",8} {r.CpuSeconds,7:F2} {r.CpuSeconds / (r.Drops / 1e6),14:F3}");
             Console.WriteLine($"agent CPU per drop / perf CPU per drop = {(agent.CpuSeconds / agent.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
             Console.WriteLine($"agent bpf CPU per drop / agent tracepoint = {(bpf.CpuSeconds / bpf.Drops) / (agent.CpuSeconds / agent.Drops):F2}, / perf = {(bpf.CpuSeconds / bpf.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
+            // Flows on (the default 100 a second) and off: the agent's own CPU; the program's per-drop cost is the kernel's, in drops/s.
+            Console.WriteLine($"agent bpf (flows on) CPU per drop / perf = {(bpf.CpuSeconds / bpf.Drops) / (perf.CpuSeconds / perf.Drops):F3}, flows off / perf = {(bpfNoFlows.CpuSeconds / bpfNoFlows.Drops) / (perf.CpuSeconds / perf.Drops):F3}");
+            Console.WriteLine($"flood drops/s with bpf flows on / flows off = {(bpf.Drops / bpf.FloodSeconds) / (bpfNoFlows.Drops / bpfNoFlows.FloodSeconds):F2}");
             return 0;
         }
         finally

@@ -30,12 +30,14 @@ internal static class LatencyHarness
         var host = await page.Locator(".host-card").First.GetAttributeAsync("data-host");
         await page.GotoAsync($"hosts/{host}");
         await page.Locator("[data-interactive]").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Attached });
-        // Every change of the row's count, with the browser's wall clock, as the DOM takes it.
+        // Every change of the row's count, with the browser's wall clock, as the DOM takes it, and the page's hop stamps:
+        // when the store took the newest batch and when the page read the store (server clock, the same machine's).
         await page.EvaluateAsync("""
             () => {
               window.__counts = [];
               const record = () => { const r = document.querySelector("button.row[data-function^='udp_queue_rcv']");
-                                     if (r) window.__counts.push([Date.now(), Number(r.dataset.count)]); };
+                                     const h = document.querySelector("h1[data-refreshed-ms]");
+                                     if (r && h) window.__counts.push([Date.now(), Number(r.dataset.count), Number(h.dataset.batchMs), Number(h.dataset.refreshedMs)]); };
               new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-count'] });
             }
             """);
@@ -60,14 +62,21 @@ internal static class LatencyHarness
         await Task.Delay(3000);
 
         var counts = (await page.EvaluateAsync<JsonElement>("() => window.__counts")).EnumerateArray()
-            .Select(e => (Ms: e[0].GetInt64(), Count: e[1].GetInt64())).ToList();
+            .Select(e => (Ms: e[0].GetInt64(), Count: e[1].GetInt64(), BatchMs: e[2].GetInt64(), RefreshedMs: e[3].GetInt64())).ToList();
         var screen = new List<double>();
+        List<double> taken = [], refreshed = [], shownAfter = [];
         var missed = 0;
         foreach (var (madeMs, expected) in bursts)
         {
             var shown = counts.FirstOrDefault(c => c.Count >= expected && c.Ms >= madeMs);
             if (shown == default) missed++;
-            else screen.Add(shown.Ms - madeMs);
+            else
+            {
+                screen.Add(shown.Ms - madeMs);
+                taken.Add(shown.BatchMs - madeMs);
+                refreshed.Add(shown.RefreshedMs - shown.BatchMs);
+                shownAfter.Add(shown.Ms - shown.RefreshedMs);
+            }
         }
         await Chromium.ScreenshotAsync(page, "latency-harness");
 
@@ -75,6 +84,10 @@ internal static class LatencyHarness
         Console.WriteLine($"{"path",-22} {"n",5} {"p50 ms",8} {"p99 ms",8} {"max ms",8}");
         Print("kernel → browser DOM", screen);
         Print("kernel → JSON API", api);
+        Console.WriteLine("hops of kernel → browser DOM:");
+        Print("  → store took batch", taken);
+        Print("  → page read store", refreshed);
+        Print("  → DOM (render, send)", shownAfter);
         Console.WriteLine($"DOM p50 / API p50 = {Percentile(screen, 0.5) / Percentile(api, 0.5):F2}");
         return missed == 0 ? 0 : 1;
     }

@@ -19,7 +19,7 @@ namespace DropBoard.Benchmarks.Sessions;
 /// 10 ms rows.
 /// Times are CPU time, not wall time (on a shared machine the wall clock measures the neighbours): this process's, and
 /// on PostgreSQL the server's too (its backends and helpers); then each figure of PostgreSQL against SQLite's.
-/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- sessions [sqlite|postgres]</c>.
+/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- sessions [fleet] [sqlite|postgres]</c>.
 /// </summary>
 internal static class SessionsHarness
 {
@@ -30,14 +30,17 @@ internal static class SessionsHarness
     public static async Task<int> RunAsync(string[] args)
     {
         Console.WriteLine($"machine load (uptime): {File.ReadAllText("/proc/loadavg").Trim()} on {Environment.ProcessorCount} cores");
-        var engines = args.Length > 1 ? args[1..] : ["sqlite", "postgres"];
+        // "fleet": the fleet's recording rate alone, on SQLite unless an engine is named.
+        var fleetOnly = args is [_, "fleet", ..];
+        var named = args[(fleetOnly ? 2 : 1)..];
+        var engines = named.Length > 0 ? named : fleetOnly ? ["sqlite"] : ["sqlite", "postgres"];
         var results = new List<(string Engine, List<(string Figure, double Value)> Figures)>();
         if (engines.Contains("sqlite"))
         {
             var directory = Directory.CreateTempSubdirectory("dropboard-sessions-bench-");
             try
             {
-                results.Add(("SQLite", Measure(SessionDatabase.Open(Path.Combine(directory.FullName, "bench.db")), ProcessCpu)));
+                results.Add(("SQLite", Measure(SessionDatabase.Open(Path.Combine(directory.FullName, "bench.db")), ProcessCpu, fleetOnly)));
             }
             finally
             {
@@ -48,7 +51,7 @@ internal static class SessionsHarness
         if (engines.Contains("postgres"))
         {
             await using var server = await PostgresServer.StartAsync(durable: true);
-            results.Add(("PostgreSQL", Measure(SessionDatabase.Open(server.NewDatabase()), () => ProcessCpu() + ServerCpu(server.ProcessId))));
+            results.Add(("PostgreSQL", Measure(SessionDatabase.Open(server.NewDatabase()), () => ProcessCpu() + ServerCpu(server.ProcessId), fleetOnly)));
         }
         if (results.Count == 2)
         {
@@ -61,11 +64,12 @@ internal static class SessionsHarness
     }
 
     /// <returns>Each figure, for the comparison of engines.</returns>
-    private static List<(string Figure, double Value)> Measure(SessionDatabase database, Func<double> cpu)
+    private static List<(string Figure, double Value)> Measure(SessionDatabase database, Func<double> cpu, bool fleetOnly)
     {
         Console.WriteLine($"== {database.Path}");
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
+        if (fleetOnly) return [("fleet, batches/s", RecordFleet(database, store, cpu))];
 
         var (a, rowsA, secondsA) = Record(store, cpu, "hour A", Batches("bench-host", seed: 1).Chunk(HourPerTransaction).ToList());
         var (b, _, _) = Record(store, cpu, "hour B", Batches("bench-host", seed: 2).Chunk(HourPerTransaction).ToList());
@@ -75,13 +79,7 @@ internal static class SessionsHarness
 
         var (buckets, seconds, minutes, counters, year) = PrintSize(database);
 
-        var fleet = Fleet().Chunk(FleetPerTransaction).ToList();
-        var (_, fleetRows, fleetSeconds) = Record(store, cpu, "fleet", fleet);
-        var fleetPlain = PlainInserts(database, cpu, fleet);
-        var fleetBatches = fleet.Sum(t => t.Length);
-        Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
-                          $"{fleetBatches / fleetSeconds:N0} batches/s, {fleetBatches / fleetSeconds / (FleetHosts * 4):F2}x what the fleet makes; " +
-                          $"plain INSERTs of the same rows {fleetBatches / fleetPlain:N0} batches/s; store / plain = {fleetPlain / fleetSeconds:F2}");
+        var fleetRate = RecordFleet(database, store, cpu);
 
         var scan = Time(cpu, () => { using var c = database.Connect(); return c.ExecuteScalar<long>("SELECT sum(count) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @a)", new { a }); });
         var histogram = Time(cpu, () => queries.Sites(a).Count);
@@ -100,11 +98,24 @@ internal static class SessionsHarness
             Console.WriteLine($"{name,-38} {ms,20:F1} {ms / scan,14:F2}");
         return
         [
-            ("one host's hour, rows/s", rowsA / secondsA), ("fleet, batches/s", fleetBatches / fleetSeconds),
+            ("one host's hour, rows/s", rowsA / secondsA), ("fleet, batches/s", fleetRate),
             ("MB a host-day: 10 ms rows", buckets / 1e6), ("MB a host-day: per second", seconds / 1e6), ("MB a host-day: per minute", minutes / 1e6),
             ("MB a host-day: counters", counters / 1e6), ("GB a host-year (default retention)", year / 1e9),
             .. timed.Select(t => ($"query ms: {t.Item1}", t.Item2)),
         ];
+    }
+
+    /// <returns>Batches recorded per CPU second.</returns>
+    private static double RecordFleet(SessionDatabase database, SessionStore store, Func<double> cpu)
+    {
+        var fleet = Fleet().Chunk(FleetPerTransaction).ToList();
+        var (_, fleetRows, fleetSeconds) = Record(store, cpu, "fleet", fleet);
+        var fleetPlain = PlainInserts(database, cpu, fleet);
+        var fleetBatches = fleet.Sum(t => t.Length);
+        Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
+                          $"{fleetBatches / fleetSeconds:N0} batches/s, {fleetBatches / fleetSeconds / (FleetHosts * 4):F2}x what the fleet makes; " +
+                          $"plain INSERTs of the same rows {fleetBatches / fleetPlain:N0} batches/s; store / plain = {fleetPlain / fleetSeconds:F2}");
+        return fleetBatches / fleetSeconds;
     }
 
     private static IEnumerable<(AgentHello Hello, AgentBatch Batch)> Batches(string host, int seed)

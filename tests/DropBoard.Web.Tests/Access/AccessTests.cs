@@ -195,6 +195,55 @@ public sealed class AccessTests
         Assert.Equal(HttpStatusCode.OK, (await app.Http.GetAsync("api/hosts")).StatusCode);
     }
 
+    [Fact]
+    public async Task Forwarded_client_addresses_and_scheme_are_believed_only_from_the_trusted_proxies()
+    {
+        var db = WebAppProcess.NewDatabasePath();
+        var password = WebAppProcess.NewSecret(db, "users", "add", "ed", "--role", "editor");
+        await using var behind = await StartSignedInAsync(db, "DropBoard:TrustedProxies=127.0.0.1", "DropBoard:SignInsPerMinute=2");
+        var (http, form) = await SignInFormAsync(behind);
+        using var _ = http;
+
+        // The sign-in limit is per client behind the proxy: one client spending its budget leaves the next one its own.
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInFrom(http, "203.0.113.7", form, "wrong")).StatusCode);
+        await WaitForLogAsync(behind, "Refused sign-in for ed from 203.0.113.7: unknown user or wrong password");
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInFrom(http, "203.0.113.7", form, "wrong")).StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await SignInFrom(http, "203.0.113.7", form, password)).StatusCode);
+        var other = await SignInFrom(http, "203.0.113.8", form, password, proto: "https");
+        Assert.Equal(HttpStatusCode.Redirect, other.StatusCode);
+        Assert.Contains("/sessions", other.Headers.Location!.ToString());
+        // Reached over https at the proxy: the sign-in cookie is sent back only over https.
+        Assert.Contains(other.Headers.GetValues("Set-Cookie"), c => c.StartsWith("dropboard=", StringComparison.Ordinal) && c.Contains("secure", StringComparison.OrdinalIgnoreCase));
+        await WaitForLogAsync(behind, "ed signed in from 203.0.113.8");
+
+        // Without the setting anyone could claim any address: the header is ignored and the connection's address counts.
+        await using var direct = await StartSignedInAsync(db);
+        var (plain, plainForm) = await SignInFormAsync(direct);
+        using var __ = plain;
+        Assert.Equal(HttpStatusCode.Redirect, (await SignInFrom(plain, "203.0.113.9", plainForm, "wrong")).StatusCode);
+        await WaitForLogAsync(direct, "Refused sign-in for ed from 127.0.0.1: unknown user or wrong password");
+        Assert.DoesNotContain("203.0.113.9", direct.Log);
+    }
+
+    [Theory]
+    [InlineData("proxy.example", "'proxy.example' is neither an address nor a network")]
+    [InlineData("10.0.0.0/33", "'10.0.0.0/33' is neither an address nor a network")]
+    public async Task A_trusted_proxy_that_is_no_address_stops_the_start_saying_how_to_write_it(string value, string expected)
+    {
+        var (code, output) = await WebAppProcess.RunUntilExitAsync("DropBoard:EmbeddedAgent=false", $"DropBoard:TrustedProxies=127.0.0.1,{value}");
+
+        Assert.Equal(2, code);
+        Assert.Contains($"DropBoard:TrustedProxies: {expected}; write it as 10.0.0.5,10.1.0.0/16,fd00::/8", output);
+    }
+
+    private static Task<HttpResponseMessage> SignInFrom(HttpClient http, string client, string antiforgery, string password, string proto = "http")
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, "account/signin") { Content = Form(antiforgery, "ed", password) };
+        request.Headers.Add("X-Forwarded-For", client);
+        request.Headers.Add("X-Forwarded-Proto", proto);
+        return http.SendAsync(request);
+    }
+
     internal static Task<WebAppProcess> StartSignedInAsync(string db, params string[] more) =>
         WebAppProcess.StartAsync([$"DropBoard:Database={db}", "DropBoard:RequireSignIn=true", "DropBoard:EmbeddedAgent=false", .. more]);
 

@@ -218,4 +218,32 @@ public sealed class BatchCheckTests
         var texts = Enumerable.Range(0, BatchCheck.MaxCounters + 1).ToDictionary(i => $"Netfilter.ip.filter.INPUT.{i}", _ => "counter drop");
         Assert.Equal($"too large: {BatchCheck.MaxCounters + 1} counter texts, at most {BatchCheck.MaxCounters}", BatchCheck.Problem(Hello, WithTexts(texts)));
     }
+
+    private static AgentBatch Flows(params FlowSite[] sites) => Batch() with { Flows = sites };
+
+    private static FlowSite FlowSite(params DroppedFlow[] top) => new("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", 10, 90, top, 4026532246, "blue");
+
+    [Fact]
+    public void Flows_as_the_bpf_agent_sends_them_pass()
+    {
+        Assert.Null(BatchCheck.Problem(Hello, Flows(FlowSite(new DroppedFlow(17, "127.0.0.1", 7104, "127.0.0.1", 7105, 6, 1), new DroppedFlow(6, "fd00::1", 443, "fe80::1", 5000, 4)))));
+    }
+
+    [Theory]
+    [InlineData("<img src=x>", "flows[0].top[0]: source '<img src=x>' is not an IP address")]
+    [InlineData("1", "flows[0].top[0]: source '1' is not an IP address")]
+    [InlineData("010.0.0.1", "flows[0].top[0]: source '010.0.0.1' is not an IP address")]
+    public void A_flow_address_that_is_not_plain_address_text_is_refused(string source, string problem) =>
+        Assert.Equal(problem, BatchCheck.Problem(Hello, Flows(FlowSite(new DroppedFlow(17, source, 1, "10.0.0.2", 2, 1)))));
+
+    [Fact]
+    public void Flow_sites_are_bounded_and_their_counts_and_names_checked()
+    {
+        var eleven = Enumerable.Range(1, 11).Select(p => new DroppedFlow(17, "10.0.0.1", (ushort)p, "10.0.0.2", 53, 1)).ToArray();
+        Assert.Equal("flows[0]: 11 top flows, at most 10", BatchCheck.Problem(Hello, Flows(FlowSite(eleven))));
+        Assert.StartsWith("flows[0]: a flow site has no top list or a negative count", BatchCheck.Problem(Hello, Flows(FlowSite() with { NotSampled = -1 })));
+        Assert.StartsWith("flows[0].netnsName", BatchCheck.Problem(Hello, Flows(FlowSite() with { NetnsName = "blue\u202e" })));
+        Assert.StartsWith("flows[0].function", BatchCheck.Problem(Hello, Flows(FlowSite() with { Function = "<script>" })));
+        Assert.StartsWith("too large: 16385 flow sites", BatchCheck.Problem(Hello, Flows([.. Enumerable.Repeat(FlowSite(), BatchCheck.MaxFlowSites + 1)])));
+    }
 }

@@ -227,6 +227,52 @@ public sealed class LiveStoreTests
         Assert.Equal([("a", 2.0), ("b", 1.0)], host.TopFunctions.Select(f => (f.Function, f.PerSecond)));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task The_host_lists_running_minute_equals_a_recount_of_the_rings_through_random_batches_and_clock_steps(int seed)
+    {
+        var random = new Random(seed);
+        var clock = new FixedClock(Now);
+        var store = new LiveStore(clock);
+        var hosts = Enumerable.Range(0, 3).Select(h => new AgentHello($"h{h}", $"host-{h}", "6.18", "bpf", "t", 10, "i")).ToArray();
+        var sequence = 0L;
+        for (var step = 0; step < 1500; step++)
+        {
+            // Mostly a quarter second on; now and then a quiet spell, past the ring's 15 minutes, or a step back.
+            clock.Ms += random.Next(100) switch
+            {
+                < 2 => random.Next(20_000, 90_000),
+                < 3 => 16 * 60_000,
+                < 6 => -random.Next(500, 5000),
+                _ => random.Next(0, 600),
+            };
+            var host = hosts[random.Next(hosts.Length)];
+            if (random.Next(40) == 0) store.Disconnected(host.HostId);
+            var drops = Enumerable.Range(0, random.Next(0, 12)).Select(_ =>
+            {
+                var site = random.Next(10);
+                // Around now: a little ahead (a host clock running fast), late within the minute, past it, or older than the ring.
+                var ms = clock.Ms + random.Next(100) switch { < 5 => random.Next(0, 3000), < 15 => -random.Next(55_000, 70_000), < 17 => -1_000_000, _ => -random.Next(0, 3000) };
+                return Drop($"fn{site % 4}", site, null, ms, random.Next(1, 50)) with { Netns = (uint)random.Next(3), NetnsName = null };
+            }).ToArray();
+            await store.OnBatchAsync(host, new AgentBatch(host.HostId, ++sequence, clock.Ms, drops, [], [], 0, 0), default);
+
+            if (random.Next(3) != 0) continue;
+            foreach (var listed in store.Hosts())
+            {
+                // The recount: every second of the host's minute read from its ring again.
+                var sites = store.Sites(listed.HostId, TimeSpan.FromMinutes(1));
+                var top = sites.GroupBy(s => s.Function).Select(g => new FunctionRate(g.Key, g.Sum(s => s.Count) / 60.0))
+                    .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3);
+                Assert.Equal(sites.Sum(s => s.Count), listed.DropsLastMinute);
+                Assert.Equal(top, listed.TopFunctions);
+                Assert.Equal(listed, store.Host(listed.HostId) with { TopFunctions = listed.TopFunctions });
+            }
+        }
+    }
+
     private static DropBucket Drop(string function, int offset, string? reason, long ms, long count, ushort protocol = 0) =>
         new($"{function}+0x{offset:x}", function, reason, ms / 10 * 10, count, protocol);
 

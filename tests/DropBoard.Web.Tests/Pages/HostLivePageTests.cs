@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Bunit;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Components.Pages;
@@ -34,5 +35,24 @@ public sealed class HostLivePageTests : PageTest
         page.Find("section.controls select").Change("60");
         Assert.Equal("hosts/edge-1", Address);
         page.WaitForAssertion(() => Assert.Equal(2, page.FindAll("button.row").Count));
+    }
+
+    [Fact]
+    public async Task Dropped_flows_show_per_site_with_the_drops_not_sampled_and_every_name_as_text()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 10 * 10;
+        var batch = new AgentBatch("edge-2", 1, now, [new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", now, 500, 0x0800, 7, "<b>blue</b>")],
+            [], [], 0, 0, Flows: [new FlowSite("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", 12, 488,
+                [new DroppedFlow(17, "10.0.0.1", 40000, "fd00::2", 53, 12, 3)], 7, "<b>blue</b>")]);
+        await Live.OnBatchAsync(Hello("edge-2"), batch, Xunit.TestContext.Current.CancellationToken);
+        await Services.GetRequiredService<DropBoard.Web.Live.LiveFlows>().OnBatchAsync(Hello("edge-2"), batch, Xunit.TestContext.Current.CancellationToken);
+
+        var page = Render<HostLive>(p => p.Add(x => x.HostId, "edge-2"));
+
+        var panel = page.Find("section[aria-label='Dropped flows']");
+        Assert.Contains("12 drops sampled, 488 not sampled", panel.TextContent);
+        Assert.Equal("udp 10.0.0.1:40000 -> [fd00::2]:53", panel.QuerySelector("td.flow")!.TextContent);
+        Assert.Contains("in <b>blue</b>", panel.TextContent);
+        Assert.Empty(panel.QuerySelectorAll("b"));
     }
 }

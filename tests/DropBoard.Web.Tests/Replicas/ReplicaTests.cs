@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using DropBoard.Shared.Contracts;
@@ -171,6 +172,26 @@ public sealed class ReplicaTests
         Assert.Equal(before + 100, await LiveApiReads.WaitForReasonCountAsync(a, hello.HostId, Reason, before + 100));
         Assert.Equal(sent + 100, await LiveApiReads.ReasonCountAsync(b, hello.HostId, Reason));
     }
+
+    [Fact]
+    public async Task A_sign_in_on_replica_A_opens_replica_B_on_another_machine_through_the_key_ring_in_Redis()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var db = WebAppProcess.NewDatabasePath();
+        var password = WebAppProcess.NewSecret(db, "users", "add", "rita", "--role", "viewer");
+        string[] settings = [$"DropBoard:Database={db}", "DropBoard:RequireSignIn=true", "DropBoard:EmbeddedAgent=false"];
+        // Each with a home of its own, as on separate machines: no key ring on disk to share.
+        await using var a = await WebAppProcess.StartAsync(WebAppProcess.FreePort(), Home(), [.. settings, $"DropBoard:Redis={redis.Configuration}"]);
+        await using var b = await WebAppProcess.StartAsync(WebAppProcess.FreePort(), Home(), [.. settings, $"DropBoard:Redis={redis.Configuration}"]);
+        await using var alone = await WebAppProcess.StartAsync(WebAppProcess.FreePort(), Home(), settings);
+
+        // One cookie jar for 127.0.0.1 (cookies ignore the port): the cookie A set goes to B and to the lone replica.
+        using var browser = await Access.AccessTests.SignInAsync(a, "rita", password);
+        Assert.Equal(HttpStatusCode.OK, (await browser.GetAsync(new Uri(b.BaseAddress, "api/sessions"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await browser.GetAsync(new Uri(alone.BaseAddress, "api/sessions"))).StatusCode);
+    }
+
+    private static Dictionary<string, string> Home() => new() { ["HOME"] = Directory.CreateTempSubdirectory("dropboard-home-").FullName };
 
     [Fact]
     public async Task A_Redis_setting_that_is_no_configuration_string_stops_the_start_with_the_form_to_write()

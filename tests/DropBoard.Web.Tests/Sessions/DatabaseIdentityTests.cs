@@ -68,7 +68,7 @@ public sealed class DatabaseIdentityTests
     {
         var path = await DropBoardFileAsync();
         // As that version left it: without the tables later migrations add.
-        using (var old = Connect(path)) Execute(old, $"DROP TABLE counter_texts; DROP TABLE minutes; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
+        using (var old = Connect(path)) Execute(old, $"DROP TABLE flows; DROP TABLE flow_sites; DROP TABLE counter_texts; DROP TABLE minutes; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
         {
@@ -106,7 +106,7 @@ public sealed class DatabaseIdentityTests
             sitesBefore = await app.Http.GetStringAsync($"api/sessions/{id}/sites");
             countersBefore = await app.Http.GetStringAsync($"api/sessions/{id}/counters");
         }
-        // As the schema before namespaces left it: sites without netns (ids as they were), counters without it.
+        // As the schema before namespaces left it (and before flows, the migration after it): sites without netns (ids as they were), counters without it.
         using (var old = Connect(path))
             Execute(old, $"""
                 CREATE TABLE sites_old (
@@ -117,7 +117,9 @@ public sealed class DatabaseIdentityTests
                 DROP TABLE sites;
                 ALTER TABLE sites_old RENAME TO sites;
                 ALTER TABLE counters DROP COLUMN netns;
-                PRAGMA user_version = {SessionDatabase.SchemaVersion - 1};
+                DROP TABLE flows;
+                DROP TABLE flow_sites;
+                PRAGMA user_version = {SessionDatabase.SchemaVersion - 2};
                 """);
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))

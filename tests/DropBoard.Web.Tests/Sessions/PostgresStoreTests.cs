@@ -72,7 +72,7 @@ public sealed class PostgresStoreTests
 
         var tooNew = Assert.Throws<SessionDatabaseException>(() => SessionDatabase.Open(newer));
 
-        Assert.Contains("has schema version 99, newer than this DropBoard (1); it was left untouched: upgrade DropBoard", tooNew.Message);
+        Assert.Contains("has schema version 99, newer than this DropBoard (2); it was left untouched: upgrade DropBoard", tooNew.Message);
         await using (var connection = StoreEngines.Look(newer))
             Assert.Equal("kept", connection.ExecuteScalar<string>("SELECT name FROM sessions"));
     }

@@ -134,6 +134,12 @@ public sealed class DropAggregator
         return buckets;
     }
 
+    /// <summary>The flows gathered in <paramref name="flows"/> since the last call, their sites named as the drops' are.</summary>
+    public IReadOnlyList<FlowSite> Flush(FlowTable flows)
+    {
+        lock (_gate) return flows.Flush(SiteOf, NamespaceName);
+    }
+
     /// <summary>Takes a reloaded symbol table (modules came or went): sites are resolved afresh from here on.</summary>
     public void UseSymbolizer(Symbolizer symbolizer)
     {

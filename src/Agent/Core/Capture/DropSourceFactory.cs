@@ -17,14 +17,22 @@ public static class DropSourceFactory
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
             case SourceKind.Bpf:
-                if (options.ConsumeSkb)
-                    throw new CaptureUnavailableException("the bpf source does not count consume_skb", "use --source tracepoint with --consume");
-                note = "using the eBPF program on kfree_skb (asked for)";
-                return BpfSource.Open();
+                note = $"using the eBPF program on kfree_skb{(options.ConsumeSkb ? " and consume_skb" : "")} (asked for)";
+                return BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: options.ConsumeSkb);
             default:
                 if (options.ConsumeSkb)
                 {
-                    return OpenTracepoint(options, "using the skb:kfree_skb tracepoint (--consume needs it)", out note);
+                    // NET_DM cannot count normal frees: eBPF, else the tracepoint.
+                    try
+                    {
+                        var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: true);
+                        note = "using the eBPF programs on kfree_skb and consume_skb (--consume; the kernel has BTF)";
+                        return bpf;
+                    }
+                    catch (CaptureUnavailableException e)
+                    {
+                        return OpenTracepoint(options, $"using the skb:kfree_skb tracepoint (--consume needs it or eBPF; eBPF is not available: {e.Message})", out note);
+                    }
                 }
                 // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
                 if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
@@ -32,7 +40,7 @@ public static class DropSourceFactory
                 string bpfMissing;
                 try
                 {
-                    var bpf = BpfSource.Open();
+                    var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond);
                     note = "using the eBPF program on kfree_skb (the kernel has BTF)";
                     return bpf;
                 }

@@ -50,6 +50,16 @@ public interface IDropSource : IDisposable
     }
 }
 
+/// <summary>A source that can also count normal frees (skb:consume_skb) per site, apart from drops (<c>--consume</c>).</summary>
+public interface IFreeCounting
+{
+    /// <summary>Whether it was opened to count them.</summary>
+    bool CapturesFrees { get; }
+
+    /// <summary>Where they are counted; set before <see cref="IDropSource.Run"/> when <see cref="CapturesFrees"/>.</summary>
+    DropAggregator? Frees { get; set; }
+}
+
 /// <summary>Receives per-packet detail where a source has it (NET_DM packet mode).</summary>
 public interface IDropSampleSink
 {

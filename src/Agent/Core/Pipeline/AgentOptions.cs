@@ -18,6 +18,9 @@ public sealed record AgentOptions
     public string? NetNamespace { get; init; }
     /// <summary>KiB per CPU for the tracepoint's perf rings (a power of two).</summary>
     public int RingKb { get; init; } = TracepointSource.DefaultRingKb;
+    public const int DefaultFlowsPerSecond = 100;
+    /// <summary>bpf source: dropped packets' headers sampled a second at most, for the top dropped flows per site; 0 for none.</summary>
+    public int FlowsPerSecond { get; init; } = DefaultFlowsPerSecond;
     /// <summary>Also count normal frees (skb:consume_skb) per site, to tell drops from frees; costly on a busy host.</summary>
     public bool ConsumeSkb { get; init; }
     /// <summary>How the NET_DM source runs (summary or packet mode, pcapng file), when it is the one used.</summary>

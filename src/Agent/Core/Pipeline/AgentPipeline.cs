@@ -56,8 +56,8 @@ public sealed class AgentPipeline : IAsyncDisposable
             _namespaces = new NamespaceCounters(counters, new NetNamespaceDirectory());
             _aggregator.NamespaceName = _namespaces.NameOf;
         }
-        if (source is Capture.Tracepoint.TracepointSource { CapturesFrees: true } tracepoint)
-            tracepoint.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
+        if (source is IFreeCounting { CapturesFrees: true } counting)
+            counting.Frees = _frees = new DropAggregator(symbolizer, options.BucketMs) { Committed = OnCommitted };
         _samples = new SampleCap(options.MaxSamplesPerSecond);
         Hello = new AgentHello(HostId(), Environment.MachineName, KernelRelease(), source.Name, Version(), options.BucketMs, Guid.NewGuid().ToString("n"));
         // The baseline, cut like every sample: drops the source counted before it are not the first span's.
@@ -168,13 +168,14 @@ public sealed class AgentPipeline : IAsyncDisposable
         var drops = _aggregator.Flush();
         _namespaces?.Watch(drops);
         var frees = _frees?.Flush();
+        var flows = _source is Capture.Bpf.BpfSource { Flows: { } table } ? _aggregator.Flush(table) : null;
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
         var lostNow = lost - _lostReported;
         _lostReported = lost;
-        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 })
+        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 } && flows is not { Count: > 0 })
             return;
-        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, CounterTexts: texts));
+        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, CounterTexts: texts, Flows: flows));
     }
 
     private Task? _disposal;

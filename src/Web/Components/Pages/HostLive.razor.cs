@@ -14,6 +14,7 @@ namespace DropBoard.Web.Components.Pages;
 public sealed partial class HostLive : ComponentBase, IDisposable
 {
     [Inject] private LiveStore Store { get; set; } = null!;
+    [Inject] private LiveFlows FlowStore { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
 
     [Parameter] public string HostId { get; set; } = "";
@@ -25,6 +26,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     [SupplyParameterFromQuery(Name = "nonnetwork")] public bool? NonNetworkQuery { get; set; }
 
     private HostLiveView View { get; set; } = null!;
+    private LiveFlows.Window Flows { get; set; } = LiveFlows.Window.Empty;
     private StoreRefresh? _refresh;
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
@@ -70,6 +72,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     {
         View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown, NetnsFilter);
         View.Refresh();
+        Flows = FlowStore.Top(HostId, TimeSpan.FromSeconds(View.WindowSeconds), uint.TryParse(NetnsFilter, out var netns) ? netns : null);
     }
 
     private void TogglePause()

@@ -34,6 +34,12 @@ public static class ImportLimits
     /// <summary>Counter texts (netfilter rules') a session keeps of one host: twice the rules an agent reads.</summary>
     public const int MaxCounterTextsPerHost = 8192;
 
+    /// <summary>Dropped-flow sites (site, namespace) a session keeps of one host; the drops of more are added up in one row.</summary>
+    public const int MaxFlowSitesPerHost = 5000;
+
+    /// <summary>Distinct flows a session keeps of one flow site.</summary>
+    public const int MaxFlowsPerSite = 100;
+
     /// <summary>One counter's text: the agent cuts them at 256 characters; twice that leaves room.</summary>
     public const int MaxCounterText = 512;
 

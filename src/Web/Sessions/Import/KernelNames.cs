@@ -31,6 +31,19 @@ public static class KernelNames
 
     public static bool IsReason(string? text) => Made(text, ReasonChars, MaxReason);
 
+    /// <summary>An IP address as .NET writes it (<c>10.0.0.1</c>, <c>fd00::1</c>): what the agent sends for a flow's ends.</summary>
+    public static bool IsAddress(string? text) =>
+        text is { Length: > 0 and <= 45 } && System.Net.IPAddress.TryParse(text, out var address) && address.ToString() == text;
+
+    /// <summary>What is wrong with one dropped flow, null when nothing: addresses must be plain IP address text.</summary>
+    public static string? FlowProblem(Shared.Contracts.DroppedFlow? f)
+    {
+        if (f is null || f.Count <= 0 || f.Ifindex < 0) return $"a flow is missing, or its count is not positive ({f?.Count}) or its ifindex negative";
+        if (!IsAddress(f.Source)) return $"source '{ImportException.Excerpt(f.Source ?? "")}' is not an IP address";
+        if (!IsAddress(f.Destination)) return $"destination '{ImportException.Excerpt(f.Destination ?? "")}' is not an IP address";
+        return null;
+    }
+
     /// <summary><c>Udp.InErrors</c>, <c>Softnet.cpu0.dropped</c>, <c>Dev.eth0.100.rx_dropped</c>.</summary>
     public static bool IsCounter(string? text)
     {

@@ -82,6 +82,24 @@ internal static class SessionFileCheck
                 }
             }
 
+            if (host.Flows is { } flowSites)
+            {
+                // One more than the bound: the row the drops of sites past it are added up in.
+                if (flowSites.Count > MaxFlowSitesPerHost + 1) throw At($"{path}.flows", $"{flowSites.Count} flow sites, more than the {MaxFlowSitesPerHost} a session keeps of a host");
+                for (var i = 0; i < flowSites.Count; i++)
+                {
+                    var f = flowSites[i];
+                    if (f?.Top is null) throw At($"{path}.flows[{i}]", "null, or without its top flows");
+                    if (Where(f.Site, f.Function, null) is { } where) throw At($"{path}.flows[{i}].{where.Field}", where.Problem);
+                    if (f.Sampled is < 0 or > MaxCount || f.NotSampled is < 0 or > MaxCount)
+                        throw At($"{path}.flows[{i}]", $"{f.Sampled} sampled and {f.NotSampled} not sampled are not counts from 0 to {MaxCount}");
+                    if (f.NetnsName is not null) Text($"{path}.flows[{i}].netnsName", f.NetnsName, MaxLabel);
+                    if (f.Top.Count > MaxFlowsPerSite) throw At($"{path}.flows[{i}].top", $"{f.Top.Count} flows, more than the {MaxFlowsPerSite} a session keeps of a site");
+                    for (var j = 0; j < f.Top.Count; j++)
+                        if (KernelNames.FlowProblem(f.Top[j]) is { } problem) throw At($"{path}.flows[{i}].top[{j}]", problem);
+                }
+            }
+
             if (host.Samples.Count > MaxSamplesPerHost) throw At($"{path}.samples", $"{host.Samples.Count} samples, more than the {MaxSamplesPerHost} a session keeps of a host");
             for (var i = 0; i < host.Samples.Count; i++)
             {

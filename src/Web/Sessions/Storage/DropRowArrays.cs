@@ -25,14 +25,16 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
         _command.Parameters.AddRange(new[] { _hosts, _times, _sites, _counts });
     }
 
-    public void Write(DbTransaction transaction, IReadOnlyList<DropRow> rows)
+    public int Write(DbTransaction transaction, IReadOnlyList<DropRow> rows)
     {
-        if (rows.Count == 0) return;
+        if (rows.Count == 0) return 0;
         var (hosts, times, sites, counts) = (new long[rows.Count], new long[rows.Count], new long[rows.Count], new long[rows.Count]);
         for (var i = 0; i < rows.Count; i++)
             (hosts[i], times[i], sites[i], counts[i]) = (rows[i].Host, rows[i].At, rows[i].Site, rows[i].Count);
         (_hosts.TypedValue, _times.TypedValue, _sites.TypedValue, _counts.TypedValue) = (hosts, times, sites, counts);
         _command.Transaction = transaction;
-        _command.ExecuteNonQuery();
+        return _command.ExecuteNonQuery();
     }
+
+    public void Dispose() => _command.Dispose();
 }

@@ -90,6 +90,20 @@ public sealed partial class PostgresEngine : StoreEngine
             host text COLLATE dropboard_nocase PRIMARY KEY, token_hash text NOT NULL UNIQUE, host_id text NULL UNIQUE,
             created_ms bigint NOT NULL);
         """,
+        // SQLite's migration 10: dropped flows (the bpf source samples packets' headers), bounded per host (SessionStore.WriteFlows).
+        """
+        CREATE TABLE flow_sites (
+            session_host bigint NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site text NOT NULL, function text NOT NULL, netns bigint NOT NULL, netns_name text NULL,
+            sampled bigint NOT NULL, not_sampled bigint NOT NULL,
+            PRIMARY KEY (session_host, site, netns));
+        CREATE TABLE flows (
+            session_host bigint NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            site text NOT NULL, netns bigint NOT NULL,
+            ip_protocol bigint NOT NULL, source text NOT NULL, source_port bigint NOT NULL,
+            destination text NOT NULL, destination_port bigint NOT NULL, ifindex bigint NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (session_host, site, netns, ip_protocol, source, source_port, destination, destination_port, ifindex));
+        """,
     ];
 
     private const long DayMs = 86_400_000;
@@ -220,6 +234,9 @@ public sealed partial class PostgresEngine : StoreEngine
     }
 
     public override void Forget() => _days.Clear();
+
+    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
+        new ParameterRowInsert<T>(connection, head, columns, tail, bind);
 
     internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time) => new DropRowArrays(connection, table, time);
 

@@ -37,6 +37,9 @@ public sealed class SqliteEngine(string path) : StoreEngine
 
     public override string WrittenOrder => "rowid";
 
+    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
+        new MultiRowInsert<T>((SqliteConnection)connection, head, columns, tail, bind);
+
     public override bool IsDuplicate(DbException e) => e is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
 
     public override string DescribeWriteFailure(DbException e) => (e as SqliteException)?.SqliteErrorCode switch

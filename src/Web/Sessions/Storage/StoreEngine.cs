@@ -41,7 +41,13 @@ public abstract class StoreEngine
     {
     }
 
-    /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than statements of many rows.</summary>
+    /// <summary>Inserts rows of one kind on the writer's connection, in statements of many rows.</summary>
+    /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
+    /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
+    /// <param name="bind">Adds one row's values, in column order.</param>
+    internal abstract IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind);
+
+    /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than <see cref="Rows{T}"/>.</summary>
     internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time) => null;
 
     /// <summary>A writing transaction failed: what it made may not exist.</summary>

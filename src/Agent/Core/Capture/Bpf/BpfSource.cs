@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using DropBoard.Agent.Aggregation;
 using DropBoard.Agent.Capture.Tracepoint;
 
@@ -8,22 +9,28 @@ namespace DropBoard.Agent.Capture.Bpf;
 /// Drops counted in the kernel by an eBPF program on <c>tp_btf/kfree_skb</c> (kfree_skb.bpf.c, loaded through
 /// libbpf): a per-CPU hash of (location, reason, protocol, network namespace) read once per bucket period and around each counter sample. No record
 /// per drop crosses to user space, so a flood costs the agent one map read per bucket, and nothing can be lost but
-/// keys that find the map full, which the program counts (<see cref="LostRecords"/>).
+/// keys that find the map full, which the program counts (<see cref="LostRecords"/>). With a flow rate cap, the
+/// program also sends up to that many dropped packets' headers a second through a ring buffer, read with the map
+/// (<see cref="Flows"/>), and counts per key how many drops it sampled, so the rest are known exactly.
 /// </summary>
-public sealed unsafe class BpfSource : IDropSource
+public sealed unsafe class BpfSource : IDropSource, IFreeCounting
 {
     internal const string ObjectResource = "DropBoard.Agent.Capture.Bpf.kfree_skb.bpf.o";
     private const int BatchKeys = 1024;
 
     private nint _object;
-    private nint _link;
+    private nint _link, _freeLink;
+    private int _freesFd = -1;
+    private readonly List<(ulong Location, long Delta)> _freshFrees = [];
     private readonly int _dropsFd, _overflowFd;
     private readonly IReadOnlyDictionary<int, string> _reasonNames;
-    private long _overflow;
+    private long _overflow, _corrupt;
+    private nint _ring;
+    private GCHandle _self;
     private readonly byte[] _keys, _values;
     private readonly Lock _readGate = new();
     private (DropAggregator Aggregator, Dictionary<uint, int> ReasonIds)? _reader;
-    private readonly List<(DropKey Key, long Delta)> _fresh = [];
+    private readonly List<(DropKey Key, long Delta, long Sampled)> _fresh = [];
     private const int MaxSampleAttempts = 5;
 
     public string Name => "bpf";
@@ -31,7 +38,19 @@ public sealed unsafe class BpfSource : IDropSource
     /// <summary>Drops the program could not count because its map was full (cumulative).</summary>
     public long LostRecords => Interlocked.Read(ref _overflow);
 
-    public long CorruptRecords => 0;
+    /// <summary>Flow records that could not be read (truncated, a version this agent does not know), cumulative.</summary>
+    public long CorruptRecords => Interlocked.Read(ref _corrupt);
+
+    /// <summary>The highest flow rate cap <see cref="Open"/> takes (samples a second): the ring holds a third of a second of it.</summary>
+    public const int MaxFlowsPerSecond = 10_000;
+
+    /// <summary>Whether normal frees (consume_skb) are counted too (<c>--consume</c>), into <see cref="Frees"/>.</summary>
+    public bool CapturesFrees => _freeLink != 0;
+
+    public DropAggregator? Frees { get; set; }
+
+    /// <summary>Sampled dropped flows since the last flush; null when the source samples none.</summary>
+    public FlowTable? Flows { get; }
 
     public bool KnowsNamespaces => true;
 
@@ -40,22 +59,26 @@ public sealed unsafe class BpfSource : IDropSource
     /// <summary>The map's cumulative counts per key, namespace included, as of the last read.</summary>
     public DropMapDeltas Counts { get; }
 
-    private BpfSource(nint obj, nint link, int dropsFd, int overflowFd, IReadOnlyDictionary<int, string> reasonNames)
+    private BpfSource(nint obj, int dropsFd, int overflowFd, IReadOnlyDictionary<int, string> reasonNames, bool flows)
     {
         _object = obj;
-        _link = link;
+        Flows = flows ? new FlowTable() : null;
         _dropsFd = dropsFd;
         _overflowFd = overflowFd;
         _reasonNames = reasonNames;
         Counts = new DropMapDeltas(LibBpf.PossibleCpus());
         _keys = new byte[BatchKeys * DropKey.Size];
-        _values = new byte[BatchKeys * Counts.Cpus * 8];
+        _values = new byte[BatchKeys * Counts.Cpus * DropMapDeltas.ValueSize];
     }
 
     /// <summary>Loads and attaches the program; says why not (and what to do) when the kernel or process cannot.</summary>
     /// <param name="objectBytes">The compiled program; the one embedded in this library when null.</param>
-    public static BpfSource Open(byte[]? objectBytes = null)
+    /// <param name="flowsPerSecond">Dropped packets' headers sampled a second at most, 0 for none (up to <see cref="MaxFlowsPerSecond"/>).</param>
+    /// <param name="consume">Also count normal frees (consume_skb) per location, apart from drops.</param>
+    public static BpfSource Open(byte[]? objectBytes = null, int flowsPerSecond = 0, bool consume = false)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(flowsPerSecond);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(flowsPerSecond, MaxFlowsPerSecond);
         const string btf = "/sys/kernel/btf/vmlinux";
         if (!File.Exists(btf))
             throw new CaptureUnavailableException($"the kernel has no BTF ({btf} is missing)", "use a kernel built with CONFIG_DEBUG_INFO_BTF, or --source netdm/tracepoint");
@@ -70,29 +93,72 @@ public sealed unsafe class BpfSource : IDropSource
         }
 
         nint obj;
+        BpfSource? source = null;
         fixed (byte* bytes = objectBytes)
             obj = LibBpf.ObjectOpenMem(bytes, (nuint)objectBytes.Length, 0);
         if (obj == 0)
-            throw Unavailable("the eBPF object could not be opened", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "the embedded kfree_skb.bpf.o is damaged: rebuild it with src/Agent/Core/Capture/Bpf/build.sh");
+            throw Unavailable("the eBPF object could not be opened", Marshal.GetLastPInvokeError(), "the embedded kfree_skb.bpf.o is damaged: rebuild it with src/Agent/Core/Capture/Bpf/build.sh");
         try
         {
+            var freeProgram = LibBpf.FindProgram(obj, "count_free");
+            if (freeProgram != 0) LibBpf.SetAutoload(freeProgram, consume ? (byte)1 : (byte)0);
             var loaded = LibBpf.ObjectLoad(obj);
             if (loaded < 0)
                 throw Unavailable("the kernel refused the eBPF program", -loaded, -loaded is 1 or 13
                     ? "run as root or with CAP_BPF and CAP_PERFMON (a locked-down kernel refuses it even then)"
                     : "the kernel may be older than 5.17 (kfree_skb without a reason) or lack tp_btf; use --source netdm/tracepoint");
-            var program = LibBpf.FindProgram(obj, "count_drop");
-            var link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
-            if (link == 0)
-                throw Unavailable("the eBPF program could not be attached to kfree_skb", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "use --source netdm/tracepoint");
             // The maps are created by this load, empty: every count in them is this run's.
-            return new BpfSource(obj, link, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames());
+            source = new BpfSource(obj, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames(), flowsPerSecond > 0);
+            if (flowsPerSecond > 0) source.StartFlows(LibBpf.FindMapFd(obj, "flow_cap"), LibBpf.FindMapFd(obj, "flows"), (ulong)flowsPerSecond);
+            var program = LibBpf.FindProgram(obj, "count_drop");
+            source._link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
+            if (source._link == 0)
+                throw Unavailable("the eBPF program could not be attached to kfree_skb", Marshal.GetLastPInvokeError(), "use --source netdm/tracepoint");
+            if (consume)
+            {
+                source._freesFd = LibBpf.FindMapFd(obj, "frees");
+                source._freeLink = freeProgram == 0 ? 0 : LibBpf.ProgramAttach(freeProgram);
+                if (source._freeLink == 0)
+                    throw Unavailable("the eBPF program could not be attached to consume_skb", Marshal.GetLastPInvokeError(), "use --source tracepoint with --consume");
+            }
+            return source;
         }
         catch
         {
-            LibBpf.ObjectClose(obj);
+            if (source is null) LibBpf.ObjectClose(obj);
+            else source.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Sets the program's rate cap and opens the ring reader, before the program is attached.</summary>
+    private void StartFlows(int capFd, int ringFd, ulong perSecond)
+    {
+        var zero = 0u;
+        var updated = LibBpf.MapUpdate(capFd, &zero, &perSecond, 0);
+        if (updated < 0) throw Unavailable("the flow rate cap could not be set", -updated, "run without --flows");
+        _self = GCHandle.Alloc(this);
+        _ring = LibBpf.RingBufferNew(ringFd, &OnFlowRecord, GCHandle.ToIntPtr(_self), 0);
+        if (_ring == 0) throw Unavailable("the flow ring could not be opened", Marshal.GetLastPInvokeError(), "run without --flows");
+    }
+
+    [UnmanagedCallersOnly]
+    private static int OnFlowRecord(nint context, void* data, nuint size)
+    {
+        var source = (BpfSource)GCHandle.FromIntPtr(context).Target!;
+        source.TakeFlow(new ReadOnlySpan<byte>(data, (int)Math.Min(size, int.MaxValue)));
+        return 0;
+    }
+
+    private void TakeFlow(ReadOnlySpan<byte> bytes)
+    {
+        if (!FlowRecord.TryRead(bytes, out var r, out var problem))
+        {
+            Interlocked.Increment(ref _corrupt);
+            LastError = $"a flow record was skipped: {problem}";
+            return;
+        }
+        Flows!.Add(r.Location, r.Netns, r.IpProtocol, r.Source, r.SourcePort, r.Destination, r.DestinationPort, r.Ifindex);
     }
 
     public void Run(DropAggregator aggregator, IDropSampleSink samples, CancellationToken cancellationToken)
@@ -114,6 +180,8 @@ public sealed unsafe class BpfSource : IDropSource
         {
             LibBpf.LinkDestroy(_link);
             _link = 0;
+            if (_freeLink != 0) LibBpf.LinkDestroy(_freeLink);
+            _freeLink = 0;
             Read(aggregator, reasonIds);
         }
     }
@@ -162,7 +230,7 @@ public sealed unsafe class BpfSource : IDropSource
     {
         var now = Now();
         _fresh.Clear();
-        var valueSize = Counts.Cpus * 8;
+        var valueSize = Counts.Cpus * DropMapDeltas.ValueSize;
         var (keys, values) = (_keys, _values);
         ulong batch = 0;
         var first = true;
@@ -177,8 +245,8 @@ public sealed unsafe class BpfSource : IDropSource
                 for (var i = 0; i < count; i++)
                 {
                     var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
-                    var delta = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
-                    if (delta != 0) _fresh.Add((key, delta));
+                    var (delta, sampled) = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
+                    if (delta != 0 || sampled != 0) _fresh.Add((key, delta, sampled));
                 }
                 if (result == -2) break; // ENOENT: the last batch
                 if (result < 0)
@@ -189,18 +257,60 @@ public sealed unsafe class BpfSource : IDropSource
             }
             var zero = 0u;
             if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
-                Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, valueSize)));
+                Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, Counts.Cpus * 8)));
         }
+        if (_freesFd >= 0) ReadFrees();
+        // After the map: every record the map counts as sampled so far is in the ring by now.
+        if (_ring != 0 && LibBpf.RingBufferConsume(_ring) is < 0 and var failed)
+            LastError = $"reading the flow ring failed: {LibBpf.Describe(-failed)}";
         return now;
+    }
+
+    /// <summary>Reads the frees map into <see cref="_freshFrees"/> (the frees since the last read).</summary>
+    private void ReadFrees()
+    {
+        _freshFrees.Clear();
+        var valueSize = Counts.Cpus * 8;
+        ulong batch = 0;
+        var first = true;
+        fixed (byte* k = _keys, v = _values)
+            while (true)
+            {
+                var count = (uint)BatchKeys;
+                var token = batch;
+                var result = LibBpf.MapLookupBatch(_freesFd, first ? null : &token, &batch, k, v, &count, 0);
+                first = false;
+                for (var i = 0; i < count; i++)
+                {
+                    var location = BitConverter.ToUInt64(_keys, i * 8);
+                    var delta = Counts.UpdateFrees(location, _values.AsSpan(i * valueSize, valueSize));
+                    if (delta != 0) _freshFrees.Add((location, delta));
+                }
+                if (result == -2) break; // ENOENT: the last batch
+                if (result < 0)
+                {
+                    LastError = $"reading the frees map failed: {LibBpf.Describe(-result)}";
+                    break;
+                }
+            }
     }
 
     /// <summary>Hands the drops of the last map read to the aggregator, stamped <paramref name="unixNs"/>.</summary>
     private void Feed(DropAggregator aggregator, Dictionary<uint, int> reasonIds, long unixNs)
     {
-        foreach (var (key, delta) in _fresh)
-            aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), unixNs, delta, key.Protocol, key.Netns);
+        foreach (var (key, delta, sampled) in _fresh)
+        {
+            if (delta != 0) aggregator.Add(key.Location, ReasonId(aggregator, reasonIds, key.Reason), unixNs, delta, key.Protocol, key.Netns);
+            Flows?.AddSampling(key.Location, key.Netns, delta, sampled);
+        }
         _fresh.Clear();
         aggregator.Commit();
+        if (Frees is { } frees && _freshFrees.Count > 0)
+        {
+            foreach (var (location, delta) in _freshFrees) frees.Add(location, DropReasonTable.None, unixNs, delta);
+            _freshFrees.Clear();
+            frees.Commit();
+        }
     }
 
     // A value the print fmt does not name (a distro backport): kept visible rather than folded into another reason.
@@ -243,6 +353,11 @@ public sealed unsafe class BpfSource : IDropSource
     {
         if (_link != 0) LibBpf.LinkDestroy(_link);
         _link = 0;
+        if (_freeLink != 0) LibBpf.LinkDestroy(_freeLink);
+        _freeLink = 0;
+        if (_ring != 0) LibBpf.RingBufferFree(_ring);
+        _ring = 0;
+        if (_self.IsAllocated) _self.Free();
         if (_object != 0) LibBpf.ObjectClose(_object);
         _object = 0;
     }

@@ -26,6 +26,10 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_object__find_map_fd_by_name", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int FindMapFd(nint obj, string name);
 
+    /// <summary>Whether <see cref="ObjectLoad"/> loads the program (1) or leaves it out (0); before the load.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
+    public static partial int SetAutoload(nint program, byte autoload);
+
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     public static partial nint ProgramAttach(nint program);
 
@@ -40,6 +44,20 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem")]
     public static partial int MapLookup(int fd, void* key, void* value);
+
+    [LibraryImport(Library, EntryPoint = "bpf_map_update_elem")]
+    public static partial int MapUpdate(int fd, void* key, void* value, ulong flags);
+
+    /// <summary>A reader of a BPF ring buffer map that calls <paramref name="sample"/> for each record; NULL and errno on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "ring_buffer__new", SetLastError = true)]
+    public static partial nint RingBufferNew(int mapFd, delegate* unmanaged<nint, void*, nuint, int> sample, nint context, nint options);
+
+    /// <summary>Hands every record in the ring to the callback without waiting; the number handed, or a negative errno.</summary>
+    [LibraryImport(Library, EntryPoint = "ring_buffer__consume")]
+    public static partial int RingBufferConsume(nint ring);
+
+    [LibraryImport(Library, EntryPoint = "ring_buffer__free")]
+    public static partial void RingBufferFree(nint ring);
 
     [LibraryImport(Library, EntryPoint = "libbpf_set_print")]
     private static partial nint SetPrint(delegate* unmanaged<int, byte*, nint, int> print);

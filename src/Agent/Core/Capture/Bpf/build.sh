@@ -10,9 +10,9 @@ check=0
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 ((check)) && out="$work/kfree_skb.bpf.o"
-# -g makes the BTF that CO-RE needs; the DWARF beside it (with build paths) is stripped, the BTF kept.
+# -mcpu=v3 for the atomics of the flow rate cap (kernels before 5.12 lack them; the bpf source needs 5.17). -g makes the BTF that CO-RE needs; the DWARF beside it (with build paths) is stripped, the BTF kept.
 # Compiled by relative path with the directory mapped away: the object must not depend on where the clone is.
-(cd "$here" && clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -fdebug-prefix-map="$here"=. \
+(cd "$here" && clang -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -fdebug-prefix-map="$here"=. \
 	-c kfree_skb.bpf.c -o "$work/full.o")
 llvm-strip -g "$work/full.o" -o "$out"
 if ((check)); then

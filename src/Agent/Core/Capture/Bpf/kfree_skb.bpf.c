@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // Counts packet drops in the kernel: one per-CPU hash entry per (drop location, reason, protocol, network
 // namespace). The agent reads the map every bucket period, so no per-drop record crosses to user space and
-// none can be lost; a key that finds the map full is counted in `overflow`, never silently left out.
+// none can be lost; a key that finds the map full is counted in `overflow`, never silently left out. With
+// --consume, normal frees (consume_skb) are counted the same way per location, in a map of their own.
+// Flows: when the agent sets a rate cap, up to that many drops a second also send their packet's headers
+// (5-tuple, ifindex, namespace, reason, site) through a ring buffer; each entry counts its sampled drops beside
+// its drops, so the drops not sampled (over the cap, or the ring full) are known exactly, per key.
 // Built by build.sh. CO-RE: the few kernel fields read are declared below with preserve_access_index and
 // relocated by libbpf against the running kernel's BTF at load time. Declaring them here instead of including a
 // vmlinux.h dumped from the build machine keeps the object independent of the kernel it was built on, so CI can
@@ -15,13 +19,17 @@
 struct ns_common { unsigned int inum; } __attribute__((preserve_access_index));
 struct net { struct ns_common ns; } __attribute__((preserve_access_index));
 typedef struct { struct net *net; } __attribute__((preserve_access_index)) possible_net_t;
-struct net_device { possible_net_t nd_net; } __attribute__((preserve_access_index));
+struct net_device { possible_net_t nd_net; int ifindex; } __attribute__((preserve_access_index));
 struct sock_common { possible_net_t skc_net; } __attribute__((preserve_access_index));
 struct sock { struct sock_common __sk_common; } __attribute__((preserve_access_index));
 struct sk_buff {
 	struct net_device *dev;
 	struct sock *sk;
+	int skb_iif;
 	__be16 protocol;
+	__u16 transport_header;
+	__u16 network_header;
+	unsigned char *head;
 } __attribute__((preserve_access_index));
 
 // Layout shared with BpfDropMap.cs: 24 bytes, padding zeroed so equal drops hash equally.
@@ -33,14 +41,72 @@ struct drop_key {
 	__u16 pad[3];
 };
 
+// Layout shared with DropMapDeltas.cs: per CPU, the drops of a key and how many of them were sampled.
+struct drop_count {
+	__u64 drops;
+	__u64 sampled;
+};
+
+// Layout shared with FlowRecord.cs: 64 bytes, version first so a reader can refuse a layout it does not know.
+#define FLOW_RECORD_VERSION 1
+struct flow_record {
+	__u8 version;
+	__u8 ip_protocol;
+	__u16 protocol;
+	__u32 netns;
+	__u32 ifindex;
+	__u32 reason;
+	__u64 location;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u32 pad;
+};
+
+struct flow_rate {
+	__u64 second;
+	__u64 taken;
+};
+
 #define MAX_KEYS 16384
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, MAX_KEYS);
 	__type(key, struct drop_key);
-	__type(value, __u64);
+	__type(value, struct drop_count);
 } drops SEC(".maps");
+
+// Normal frees (consume_skb) per location, with --consume: counted apart from drops, never mixed with them.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_KEYS);
+	__type(key, __u64);
+	__type(value, __u64);
+} frees SEC(".maps");
+
+// Samples per second, written by the agent before it attaches the program; 0 (the default) samples none.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} flow_cap SEC(".maps");
+
+// The second being sampled and the samples taken in it, shared by every CPU.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_rate);
+} flow_rate SEC(".maps");
+
+// 256 KiB: over 3,000 records, a third of a second at the highest cap the agent allows, read every 10 ms.
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} flows SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -61,11 +127,94 @@ static __always_inline __u32 netns_of(struct sk_buff *skb)
 	return sk ? sk->__sk_common.skc_net.net->ns.inum : 0;
 }
 
+// Whether this drop may be sampled: at most the cap per second over all CPUs. The first drop of a new second
+// starts its count; a drop racing it may land in either second, so a second can see a few over the cap, never
+// the cap twice.
+static __always_inline int take_sample(void)
+{
+	__u32 zero = 0;
+	__u64 *cap = bpf_map_lookup_elem(&flow_cap, &zero);
+	if (!cap || *cap == 0)
+		return 0;
+	struct flow_rate *rate = bpf_map_lookup_elem(&flow_rate, &zero);
+	if (!rate)
+		return 0;
+	__u64 second = bpf_ktime_get_ns() / 1000000000;
+	__u64 seen = rate->second;
+	// Past the cap in this second: a plain read, so a flood does not make every CPU write the shared line.
+	if (seen == second && rate->taken >= *cap)
+		return 0;
+	if (seen != second && __sync_val_compare_and_swap(&rate->second, seen, second) == seen) {
+		__sync_lock_test_and_set(&rate->taken, 1);
+		return 1;
+	}
+	return __sync_fetch_and_add(&rate->taken, 1) < *cap;
+}
+
+// The packet's addresses and ports, from its headers as the kernel last set them (IPv4 and IPv6; TCP, UDP and
+// SCTP ports; the first header after IPv6's fixed one is taken as the transport). What cannot be read stays zero.
+static __always_inline void read_headers(struct sk_buff *skb, struct flow_record *r)
+{
+	unsigned char *head = skb->head;
+	__u16 network = skb->network_header, transport = skb->transport_header;
+	if (network == (__u16)~0U)
+		return;
+	if (r->protocol == 0x0800) {
+		struct { __u8 ver_ihl, tos; __u16 len, id, frag; __u8 ttl, protocol; __u16 check; __u8 saddr[4], daddr[4]; } ip;
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + network))
+			return;
+		r->ip_protocol = ip.protocol;
+		__builtin_memcpy(r->saddr, ip.saddr, 4);
+		__builtin_memcpy(r->daddr, ip.daddr, 4);
+		if (transport == (__u16)~0U || transport <= network)
+			transport = network + (ip.ver_ihl & 0x0f) * 4;
+	} else if (r->protocol == 0x86DD) {
+		struct { __u32 flow; __u16 len; __u8 next, hops; __u8 saddr[16], daddr[16]; } ip6;
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + network))
+			return;
+		r->ip_protocol = ip6.next;
+		__builtin_memcpy(r->saddr, ip6.saddr, 16);
+		__builtin_memcpy(r->daddr, ip6.daddr, 16);
+		if (transport == (__u16)~0U || transport <= network)
+			transport = network + 40;
+	} else {
+		return;
+	}
+	if (r->ip_protocol == 6 || r->ip_protocol == 17 || r->ip_protocol == 132) {
+		__u16 ports[2];
+		if (bpf_probe_read_kernel(ports, sizeof(ports), head + transport) == 0) {
+			r->sport = bpf_ntohs(ports[0]);
+			r->dport = bpf_ntohs(ports[1]);
+		}
+	}
+}
+
+// Sends the drop's headers when the cap allows and the ring has room; says whether it did.
+static __always_inline int sample_flow(struct sk_buff *skb, struct drop_key *key)
+{
+	if (!take_sample())
+		return 0;
+	struct flow_record *r = bpf_ringbuf_reserve(&flows, sizeof(*r), 0);
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	r->version = FLOW_RECORD_VERSION;
+	r->protocol = key->protocol;
+	r->netns = key->netns;
+	r->reason = key->reason;
+	r->location = key->location;
+	struct net_device *dev = skb->dev;
+	r->ifindex = dev ? dev->ifindex : skb->skb_iif;
+	read_headers(skb, r);
+	bpf_ringbuf_submit(r, 0);
+	return 1;
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reason)
 {
 	struct drop_key key;
-	__u64 one = 1, *count;
+	struct drop_count *count;
 
 	__builtin_memset(&key, 0, sizeof(key));
 	key.location = (__u64)location;
@@ -74,14 +223,37 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reaso
 	key.protocol = bpf_ntohs(skb->protocol);
 
 	count = bpf_map_lookup_elem(&drops, &key);
-	if (count) {
-		*count += 1;
+	if (!count) {
+		// Another CPU may have added the key meanwhile (-EEXIST): its entry has a slot for this CPU too.
+		struct drop_count none = {};
+		bpf_map_update_elem(&drops, &key, &none, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&drops, &key);
+	}
+	if (!count) {
+		__u32 zero = 0;
+		__u64 *lost = bpf_map_lookup_elem(&overflow, &zero);
+		if (lost)
+			*lost += 1;
 		return 0;
 	}
-	// Another CPU may have added the key meanwhile (-EEXIST): its entry has a slot for this CPU too.
-	if (bpf_map_update_elem(&drops, &key, &one, BPF_NOEXIST) == 0)
-		return 0;
-	count = bpf_map_lookup_elem(&drops, &key);
+	count->drops += 1;
+	if (sample_flow(skb, &key))
+		count->sampled += 1;
+	return 0;
+}
+
+// Loaded only with --consume (the agent turns its autoload off otherwise): kernels before 6.3 have no location
+// argument on consume_skb, and should not lose the drop program for a feature not asked for.
+SEC("tp_btf/consume_skb")
+int BPF_PROG(count_free, struct sk_buff *skb, void *location)
+{
+	__u64 key = (__u64)location, none = 0, *count;
+
+	count = bpf_map_lookup_elem(&frees, &key);
+	if (!count) {
+		bpf_map_update_elem(&frees, &key, &none, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&frees, &key);
+	}
 	if (count) {
 		*count += 1;
 		return 0;

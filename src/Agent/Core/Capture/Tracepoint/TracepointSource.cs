@@ -8,7 +8,7 @@ namespace DropBoard.Agent.Capture.Tracepoint;
 /// out as they fill (<see cref="RingReader"/>); the thread that calls <see cref="Run"/> decodes and counts behind it.
 /// Works on every kernel with tracepoints, with or without NET_DM.
 /// </summary>
-public sealed class TracepointSource : IDropSource
+public sealed class TracepointSource : IDropSource, IFreeCounting
 {
     private const int CLOCK_MONOTONIC = 1;
 
