@@ -10,30 +10,23 @@ namespace DropBoard.Web.Sessions.Storage;
 /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
 /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
 /// <param name="bind">Adds one row's values, in column order.</param>
-internal sealed class ParameterRowInsert<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) : IRowWriter<T>
+// Not more than 16: the provider looks each parameter up by name in the statement at every run, a cost that grows with their number.
+internal sealed class ParameterRowInsert<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind)
+    : ChunkedRowInsert<T>([16, 4, 1], bind)
 {
-    // Not more: the provider looks each parameter up by name in the statement at every run, a cost that grows with their number.
-    private static readonly int[] Chunks = [16, 4, 1];
     private readonly Dictionary<int, DbCommand> _commands = [];
     private readonly Row _row = new();
+    private DbCommand? _started;
 
-    public int Write(DbTransaction transaction, IReadOnlyList<T> rows)
+    protected override RowValues Start(DbTransaction transaction, int rows)
     {
-        var at = 0;
-        var changed = 0;
-        foreach (var chunk in Chunks)
-        {
-            for (; rows.Count - at >= chunk; at += chunk)
-            {
-                var command = Command(chunk);
-                command.Transaction = transaction;
-                _row.Start(command.Parameters);
-                for (var r = 0; r < chunk; r++) bind(rows[at + r], _row);
-                changed += command.ExecuteNonQuery();
-            }
-        }
-        return changed;
+        _started = Command(rows);
+        _started.Transaction = transaction;
+        _row.Start(_started.Parameters);
+        return _row;
     }
+
+    protected override int Run() => _started!.ExecuteNonQuery();
 
     private DbCommand Command(int rows)
     {
@@ -50,7 +43,7 @@ internal sealed class ParameterRowInsert<T>(DbConnection connection, string head
         return _commands[rows] = command;
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var command in _commands.Values) command.Dispose();
         _commands.Clear();
