@@ -16,7 +16,7 @@ switch (args)
     case ["replicas", ..]: return await ReplicaFanInHarness.RunAsync(args);
     case ["soak", ..]: return await SoakHarness.RunAsync(args);
     case ["livememory", ..]: return await LiveMemoryHarness.RunAsync(args);
-    case ["sessions", ..]: return SessionsHarness.Run(args);
+    case ["sessions", ..]: return await SessionsHarness.RunAsync(args);
     case ["access", ..]: return await AccessCostHarness.RunAsync(args);
 }
 

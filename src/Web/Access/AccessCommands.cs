@@ -18,7 +18,7 @@ public static class AccessCommands
     {
         var database = new Option<string>("--database")
         {
-            Description = "The dashboard's database file (default: DropBoard:Database, else data/dropboard.db)",
+            Description = "The dashboard's database: a file, or a PostgreSQL connection string (default: DropBoard:Database, else data/dropboard.db)",
             DefaultValueFactory = _ => configuration["DropBoard:Database"] ?? Path.Combine("data", "dropboard.db"),
             Recursive = true,
         };

@@ -1,10 +1,10 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.RegularExpressions;
 using Dapper;
 using DropBoard.Web.Sessions;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Access;
 
@@ -177,7 +177,7 @@ public sealed partial class AccessStore(SessionDatabase database, TimeProvider c
         {
             connection.Execute(sql, values);
         }
-        catch (SqliteException e) when (e.SqliteErrorCode == 19) // SQLITE_CONSTRAINT: the name is taken
+        catch (DbException e) when (database.Engine.IsDuplicate(e)) // the name is taken
         {
             throw new AccessException(duplicate);
         }

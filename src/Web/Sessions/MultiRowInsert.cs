@@ -1,7 +1,54 @@
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
 namespace DropBoard.Web.Sessions;
+
+/// <summary>Writes a transaction's rows of one kind, in as few statements as the engine allows.</summary>
+internal interface IRowWriter<in T> : IDisposable
+{
+    /// <summary>Writes the rows in <paramref name="transaction"/>, the connection's open one.</summary>
+    /// <returns>How many rows were inserted or updated (an <c>ON CONFLICT DO NOTHING</c> row that was there counts 0).</returns>
+    int Write(DbTransaction transaction, IReadOnlyList<T> rows);
+}
+
+/// <summary>The statement being filled: each value goes to the next parameter, in column order.</summary>
+internal abstract class RowValues
+{
+    public abstract void Add(long value);
+
+    public abstract void Add(string? value);
+}
+
+/// <summary>Rows written in statements of <paramref name="chunks"/> rows each (the largest that fits first), one statement per row count.</summary>
+/// <param name="bind">Adds one row's values, in column order.</param>
+internal abstract class ChunkedRowInsert<T>(int[] chunks, Action<T, RowValues> bind) : IRowWriter<T>
+{
+    public int Write(DbTransaction transaction, IReadOnlyList<T> rows)
+    {
+        var at = 0;
+        var changed = 0;
+        foreach (var chunk in chunks)
+        {
+            for (; rows.Count - at >= chunk; at += chunk)
+            {
+                var values = Start(transaction, chunk);
+                for (var r = 0; r < chunk; r++) bind(rows[at + r], values);
+                changed += Run();
+            }
+        }
+        return changed;
+    }
+
+    /// <summary>Readies the statement of <paramref name="rows"/> rows for its values.</summary>
+    protected abstract RowValues Start(DbTransaction transaction, int rows);
+
+    /// <summary>Runs the statement started last.</summary>
+    /// <returns>How many rows it inserted or updated.</returns>
+    protected abstract int Run();
+
+    public abstract void Dispose();
+}
 
 /// <summary>
 /// One INSERT of many rows (<c>VALUES (?, …), (?, …), …</c>, standard SQL), prepared once per row count on the writer's
@@ -12,33 +59,26 @@ namespace DropBoard.Web.Sessions;
 /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
 /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
 /// <param name="bind">Adds one row's values, in column order.</param>
-internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head, int columns, string tail, Action<T, MultiRowInsert<T>.Row> bind) : IDisposable
+internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head, int columns, string tail, Action<T, RowValues> bind)
+    : ChunkedRowInsert<T>([64, 8, 1], bind)
 {
-    private static readonly int[] Chunks = [64, 8, 1];
     private readonly Dictionary<int, sqlite3_stmt> _statements = [];
     private readonly Row _row = new();
 
-    /// <summary>Writes the rows in the connection's open transaction.</summary>
-    /// <returns>How many rows SQLite inserted or updated (an <c>ON CONFLICT DO NOTHING</c> row that was there counts 0).</returns>
-    /// <exception cref="SqliteException">SQLite refused a statement (disk full, I/O error, …).</exception>
-    public int Write(IReadOnlyList<T> rows)
+    // The connection's open transaction is the one given.
+    protected override RowValues Start(DbTransaction transaction, int rows)
     {
-        var at = 0;
-        var changed = 0;
-        foreach (var chunk in Chunks)
-        {
-            for (; rows.Count - at >= chunk; at += chunk)
-            {
-                var statement = Statement(chunk);
-                _row.Start(statement);
-                for (var r = 0; r < chunk; r++) bind(rows[at + r], _row);
-                var rc = raw.sqlite3_step(statement);
-                raw.sqlite3_reset(statement);
-                if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, connection.Handle);
-                changed += raw.sqlite3_changes(connection.Handle);
-            }
-        }
-        return changed;
+        _row.Start(Statement(rows));
+        return _row;
+    }
+
+    /// <exception cref="SqliteException">SQLite refused the statement (disk full, I/O error, …).</exception>
+    protected override int Run()
+    {
+        var rc = raw.sqlite3_step(_row.Statement);
+        raw.sqlite3_reset(_row.Statement);
+        if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, connection.Handle);
+        return raw.sqlite3_changes(connection.Handle);
     }
 
     private sqlite3_stmt Statement(int rows)
@@ -55,23 +95,23 @@ internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head
     }
 
     /// <summary>Finalizes the statements; before their connection is closed, which SQLite would otherwise keep open for them.</summary>
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var statement in _statements.Values) statement.Dispose();
         _statements.Clear();
     }
 
-    /// <summary>The statement being filled: each value goes to the next parameter.</summary>
-    public sealed class Row
+    private sealed class Row : RowValues
     {
-        private sqlite3_stmt? _statement;
         private int _next;
 
-        internal void Start(sqlite3_stmt statement) => (_statement, _next) = (statement, 1);
+        public sqlite3_stmt Statement { get; private set; } = null!;
 
-        public void Add(long value) => Check(raw.sqlite3_bind_int64(_statement, _next++, value));
+        internal void Start(sqlite3_stmt statement) => (Statement, _next) = (statement, 1);
 
-        public void Add(string? value) => Check(value is null ? raw.sqlite3_bind_null(_statement, _next++) : raw.sqlite3_bind_text(_statement, _next++, value));
+        public override void Add(long value) => Check(raw.sqlite3_bind_int64(Statement, _next++, value));
+
+        public override void Add(string? value) => Check(value is null ? raw.sqlite3_bind_null(Statement, _next++) : raw.sqlite3_bind_text(Statement, _next++, value));
 
         private static void Check(int rc)
         {

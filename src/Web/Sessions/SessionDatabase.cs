@@ -1,4 +1,6 @@
+using System.Data.Common;
 using Dapper;
+using DropBoard.Web.Sessions.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
@@ -7,7 +9,8 @@ namespace DropBoard.Web.Sessions;
 public sealed class SessionDatabaseException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
-/// The SQLite file that holds sessions and investigations: WAL mode, schema versioned by
+/// The database that holds sessions, investigations and access: an SQLite file (the default), or a PostgreSQL
+/// database when <c>DropBoard:Database</c> is a connection string (<see cref="PostgresEngine"/>). The file: WAL mode, schema versioned by
 /// <c>PRAGMA user_version</c> and migrated in code at start-up, identified by <c>PRAGMA application_id</c>.
 /// An existing file is first looked at read-only; one that is not DropBoard's, is newer than this build, is
 /// damaged, or is locked is reported and left exactly as it was (with its -wal and -shm): nothing is ever
@@ -191,31 +194,35 @@ public sealed class SessionDatabase
     /// <summary>The schema version from which every DropBoard file carries <see cref="ApplicationId"/>.</summary>
     private static readonly int IdentifiedSince = Array.IndexOf(Migrations, StampIdentity) + 1;
 
-    public string Path { get; }
-    private readonly string _connectionString;
+    /// <summary>Where the data is, for messages: the file, or the PostgreSQL server and database.</summary>
+    public string Path => Engine.Where;
 
+    /// <summary>SQLite or PostgreSQL: how to connect, and the few queries they spell differently.</summary>
+    public StoreEngine Engine { get; }
+
+    /// <summary>The SQLite file's schema version.</summary>
     public static int SchemaVersion => Migrations.Length;
 
-    private SessionDatabase(string path)
-    {
-        Path = path;
-        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 5 }.ToString();
-    }
+    private SessionDatabase(StoreEngine engine) => Engine = engine;
 
-    /// <exception cref="SessionDatabaseException">The file is damaged, foreign, newer than this build, or locked.</exception>
-    public static SessionDatabase Open(string path)
+    /// <param name="setting">A file, or a PostgreSQL connection string (<c>Host=…</c>).</param>
+    /// <exception cref="SessionDatabaseException">The file is damaged, foreign, newer than this build, or locked; the server cannot be used.</exception>
+    public static SessionDatabase Open(string setting) =>
+        PostgresEngine.IsConnectionString(setting) ? new SessionDatabase(PostgresEngine.Open(setting)) : OpenFile(setting);
+
+    private static SessionDatabase OpenFile(string path)
     {
         var full = System.IO.Path.GetFullPath(path);
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(full)!);
         var existed = File.Exists(full) && new FileInfo(full).Length > 0;
-        var database = new SessionDatabase(full);
+        var database = new SessionDatabase(new SqliteEngine(full));
         try
         {
-            if (existed) database.Identify();
+            if (existed) Identify(full);
             using var connection = database.Connect();
             // Before anything else, so even a first start killed at once leaves a file that says whose it is.
             if (!existed) connection.Execute(StampIdentity);
-            database.Migrate(connection);
+            Migrate(connection);
         }
         catch (SqliteException e) when (e.SqliteErrorCode is 5 or 6) // SQLITE_BUSY, SQLITE_LOCKED
         {
@@ -228,27 +235,19 @@ public sealed class SessionDatabase
         return database;
     }
 
-    /// <param name="busySeconds">How long a statement waits for another writer (SQLite's busy timeout and the command timeout alike).</param>
-    public SqliteConnection Connect(int busySeconds = 5)
-    {
-        var connection = new SqliteConnection(busySeconds == 5 ? _connectionString
-            : new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = busySeconds }.ToString());
-        connection.Open();
-        // NORMAL is safe with WAL: a power cut may lose the last batches, never the file.
-        connection.Execute($"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busySeconds * 1000}; PRAGMA synchronous = NORMAL;");
-        return connection;
-    }
+    /// <param name="busySeconds">How long a statement waits for another writer's lock.</param>
+    public DbConnection Connect(int busySeconds = 5) => Engine.Connect(busySeconds);
 
     /// <summary>
     /// Whose the existing file is, seen through a connection that cannot write: DropBoard's when it carries
     /// <see cref="ApplicationId"/> at a version this build knows, or when it was made before files carried it and
     /// has exactly DropBoard's tables for its version. Anything else is refused, naming the file.
     /// </summary>
-    private void Identify()
+    private static void Identify(string path)
     {
         using var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
-            DataSource = ReadOnlyUri(Path), Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 5,
+            DataSource = ReadOnlyUri(path), Mode = SqliteOpenMode.ReadOnly, Pooling = false, DefaultTimeout = 5,
         }.ToString());
         try
         {
@@ -256,23 +255,23 @@ public sealed class SessionDatabase
             var id = connection.ExecuteScalar<int>("PRAGMA application_id");
             var version = connection.ExecuteScalar<long>("PRAGMA user_version");
             if (id == ApplicationId && version > Migrations.Length)
-                throw new SessionDatabaseException($"database {Path} has schema version {version}, newer than this DropBoard ({Migrations.Length}); it was left untouched: upgrade DropBoard");
+                throw new SessionDatabaseException($"database {path} has schema version {version}, newer than this DropBoard ({Migrations.Length}); it was left untouched: upgrade DropBoard");
             if (id != ApplicationId && id != 0)
-                throw new SessionDatabaseException($"{Path} is the database of another program (application_id 0x{id:X8}, DropBoard's is 0x{ApplicationId:X8}); it was left untouched: set DropBoard:Database to another file");
+                throw new SessionDatabaseException($"{path} is the database of another program (application_id 0x{id:X8}, DropBoard's is 0x{ApplicationId:X8}); it was left untouched: set DropBoard:Database to another file");
             if (id == 0)
             {
                 var tables = Tables(connection);
                 if (version < 1 || version >= IdentifiedSince || !tables.SetEquals(TablesAt(version)))
-                    throw new SessionDatabaseException($"{Path} is an SQLite database of something else (user_version {version}, tables: {string.Join(", ", tables.Order().Take(5))}); it was left untouched: set DropBoard:Database to another file");
+                    throw new SessionDatabaseException($"{path} is an SQLite database of something else (user_version {version}, tables: {string.Join(", ", tables.Order().Take(5))}); it was left untouched: set DropBoard:Database to another file");
             }
             // Reads every page: a damaged file fails here, before anything is written to it.
             var check = connection.ExecuteScalar<string>("PRAGMA quick_check");
             if (check != "ok")
-                throw new SessionDatabaseException($"database {Path} is damaged (quick_check: {check}); it was left untouched: move it aside or set DropBoard:Database to another file");
+                throw new SessionDatabaseException($"database {path} is damaged (quick_check: {check}); it was left untouched: move it aside or set DropBoard:Database to another file");
         }
         catch (SqliteException e) when (e.SqliteErrorCode == 14) // SQLITE_CANTOPEN: a -wal without its -shm cannot be read without writing one
         {
-            throw new SessionDatabaseException($"database {Path} cannot be read without writing to it ({e.Message}; is its -shm file missing?); it was left untouched: "
+            throw new SessionDatabaseException($"database {path} cannot be read without writing to it ({e.Message}; is its -shm file missing?); it was left untouched: "
                                                + "if it is DropBoard's, open it once with sqlite3 to recover it, else set DropBoard:Database to another file", e);
         }
     }
@@ -303,7 +302,7 @@ public sealed class SessionDatabase
         connection.Query<string>("SELECT name FROM sqlite_master WHERE type = 'table' AND substr(name, 1, 7) <> 'sqlite_'")
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
 
-    private void Migrate(SqliteConnection connection)
+    private static void Migrate(DbConnection connection)
     {
         // Exclusive while migrating: fails fast (busy) when another process holds the file.
         connection.Execute("PRAGMA journal_mode = WAL;");

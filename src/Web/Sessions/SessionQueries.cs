@@ -1,11 +1,12 @@
+using System.Data.Common;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
 using DropBoard.Web.Live;
+using DropBoard.Web.Sessions.Storage;
 using DropBoard.Web.Views;
-using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
 
@@ -25,23 +26,24 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
 
     /// <summary>
     /// Sessions whose name or notes hold <paramref name="search"/>, in the order <paramref name="sort"/> names (newest,
-    /// oldest, name, drops, size, duration; ties by id): one query, sorted by SQLite, whatever the number of sessions.
+    /// oldest, name, drops, size, duration; ties by id): one query, sorted by the database, whatever the number of sessions.
     /// </summary>
     public IReadOnlyList<SessionInfo> List(string? search = null, string sort = "newest")
     {
+        var engine = database.Engine;
+        using var connection = database.Connect();
         var order = sort switch
         {
             "oldest" => "s.started_ms",
-            "name" => $"s.name COLLATE {OrdinalIgnoreCase}",
+            "name" => engine.OrderIgnoringCase(connection, "s.name"),
             "drops" => "Drops DESC",
             "size" => "Size DESC",
-            "duration" => "max(1, coalesce(s.stopped_ms, @now) - s.started_ms) DESC",
+            "duration" => $"{engine.Greatest("1", "coalesce(s.stopped_ms, @now) - s.started_ms")} DESC",
             _ => "s.started_ms DESC",
         };
-        using var connection = database.Connect();
-        connection.CreateCollation(OrdinalIgnoreCase, (a, b) => string.Compare(a, b, StringComparison.OrdinalIgnoreCase));
+        var like = engine.LikeIgnoringCase;
         return connection.Query<SessionRow>(
-                $"{SessionRows} WHERE @search IS NULL OR s.name LIKE '%' || @search || '%' OR s.notes LIKE '%' || @search || '%' ORDER BY {order}, s.id",
+                $"{SessionRows(engine)} WHERE @search IS NULL OR s.name {like} '%' || @search || '%' OR s.notes {like} '%' || @search || '%' ORDER BY {order}, s.id",
                 new { search = string.IsNullOrWhiteSpace(search) ? null : search.Trim(), now = Now })
             .Select(r => r.ToInfo()).ToList();
     }
@@ -49,19 +51,16 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     public SessionInfo? Get(long id)
     {
         using var connection = database.Connect();
-        return connection.QuerySingleOrDefault<SessionRow>($"{SessionRows} WHERE s.id = @id", new { id })?.ToInfo();
+        return connection.QuerySingleOrDefault<SessionRow>($"{SessionRows(database.Engine)} WHERE s.id = @id", new { id })?.ToInfo();
     }
 
-    private const string OrdinalIgnoreCase = "ordinal_ignore_case";
-
     /// <summary>A session with its hosts and gaps (as JSON arrays) and its totals, in one row.</summary>
-    private const string SessionRows =
-        """
+    private static string SessionRows(StoreEngine engine) =>
+        $"""
         SELECT s.id AS Id, s.name AS Name, s.state AS State, s.origin AS Origin, s.started_ms AS StartedMs, s.stopped_ms AS StoppedMs, s.notes AS Notes,
-               (SELECT json_group_array(json_object('hostId', host_id, 'hostName', host_name, 'kernel', kernel, 'source', source,
-                                                    'bucketMs', bucket_ms, 'lostRecords', lost_records, 'drops', drops) ORDER BY host_name)
+               (SELECT {engine.JsonArray("'hostId', host_id, 'hostName', host_name, 'kernel', kernel, 'source', source, 'bucketMs', bucket_ms, 'lostRecords', lost_records, 'drops', drops", "host_name")}
                 FROM session_hosts WHERE session_id = s.id) AS Hosts,
-               (SELECT json_group_array(json_object('fromMs', from_ms, 'toMs', to_ms, 'why', why) ORDER BY from_ms)
+               (SELECT {engine.JsonArray("'fromMs', from_ms, 'toMs', to_ms, 'why', why", "from_ms")}
                 FROM gaps WHERE session_id = s.id) AS Gaps,
                (SELECT coalesce(sum(drops), 0) FROM session_hosts WHERE session_id = s.id) AS Drops,
                (SELECT coalesce(sum(bucket_rows), 0) FROM session_hosts WHERE session_id = s.id) AS Size
@@ -88,11 +87,11 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     }
 
     /// <summary>Since when the session still has its 10 ms rows, and its per-second rows (null: all of them).</summary>
-    private static (long? BucketsFromMs, long? SecondsFromMs) Kept(SqliteConnection connection, long id) =>
+    private static (long? BucketsFromMs, long? SecondsFromMs) Kept(DbConnection connection, long id) =>
         connection.QuerySingle<(long? BucketsFromMs, long? SecondsFromMs)>("SELECT buckets_from_ms, seconds_from_ms FROM sessions WHERE id = @id", new { id });
 
     /// <summary>Since when the session still has its per-second rows (null: all of them); before it, retention left its minutes.</summary>
-    private static long? SecondsFromMs(SqliteConnection connection, long id) =>
+    private static long? SecondsFromMs(DbConnection connection, long id) =>
         connection.ExecuteScalar<long?>("SELECT seconds_from_ms FROM sessions WHERE id = @id", new { id });
 
     /// <summary>
@@ -124,7 +123,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     }
 
     /// <summary>Flow sites of the hosts <paramref name="hosts"/> selects, summed over them, each with its flows most first.</summary>
-    private static List<FlowSite> FlowSites(SqliteConnection connection, string hosts, object filter, int sites, int flows)
+    private static List<FlowSite> FlowSites(DbConnection connection, string hosts, object filter, int sites, int flows)
     {
         var rows = connection.Query<(string Site, string Function, long Netns, string? NetnsName, long Sampled, long NotSampled)>(
             $"""
@@ -245,7 +244,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     /// The finest resolution the view's drops are kept at whose rows stay within <see cref="ExplainRows"/>: the 10 ms
     /// rows are counted as they are written; the seconds are at most 60 a minute row, and at most one a 10 ms row.
     /// </summary>
-    private static Resolution ExplainResolution(SqliteConnection connection, long id, ViewRequest view)
+    private static Resolution ExplainResolution(DbConnection connection, long id, ViewRequest view)
     {
         var kept = Kept(connection, id);
         bool Whole(long? keptFromMs) => keptFromMs is null || view.FromMs >= keptFromMs;
@@ -256,7 +255,7 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
     }
 
     /// <summary>The view's per-minute rows: a bound on its per-second rows is 60 times as many.</summary>
-    private static long MinuteRows(SqliteConnection connection, long id, ViewRequest view) => connection.ExecuteScalar<long>(
+    private static long MinuteRows(DbConnection connection, long id, ViewRequest view) => connection.ExecuteScalar<long>(
         $"SELECT count(*) FROM minutes WHERE session_host IN ({HostFilter}) AND minute >= @from AND minute < @to", new
         {
             id, host = view.Host,
@@ -289,9 +288,9 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
                 JOIN sites s ON s.id = b.site ORDER BY b.start_ms, b.site
                 """,
                 new { key, secondsFrom = kept.SecondsFromMs ?? long.MinValue, bucketsFrom = kept.BucketsFromMs ?? long.MinValue }).Select(r => r.ToBucket()).ToList();
-            var counters = connection.Query<CounterRow>("SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters WHERE session_host = @key ORDER BY rowid", new { key }).Select(r => r.ToDelta()).ToList();
+            var counters = connection.Query<CounterRow>($"SELECT name AS Name, delta AS Delta, at_ms AS AtMs, netns AS Netns FROM counters WHERE session_host = @key ORDER BY {database.Engine.WrittenOrder}", new { key }).Select(r => r.ToDelta()).ToList();
             var samples = connection.Query<SampleRow>(
-                "SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY rowid",
+                $"SELECT ts_ns AS TimestampNs, site AS Site, function AS Function, reason AS Reason, protocol AS Protocol, in_port AS InPort, original_length AS OriginalLength, header AS Header FROM samples WHERE session_host = @key ORDER BY {database.Engine.WrittenOrder}",
                 new { key }).Select(r => r.ToSample()).ToList();
             var texts = connection.Query<(string Name, string Text)>("SELECT name, text FROM counter_texts WHERE session_host = @key ORDER BY name", new { key })
                 .ToDictionary(t => t.Name, t => t.Text, StringComparer.Ordinal);
@@ -302,11 +301,11 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         return new SessionFile(SessionFile.FormatName, 1, info.Name, info.Origin, info.StartedMs, info.StoppedMs, info.Notes, hosts, info.Gaps);
     }
 
-    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(SqliteConnection connection) =>
+    private static Dictionary<long, (string Site, string Function, string? Reason, long Protocol, uint Netns, string? NetnsName)> SiteKeys(DbConnection connection) =>
         connection.Query<(long Id, string Site, string Function, string? Reason, long Protocol, long Netns, string? NetnsName)>("SELECT id, site, function, reason, protocol, netns, netns_name FROM sites")
             .ToDictionary(s => s.Id, s => (s.Site, s.Function, s.Reason, s.Protocol, (uint)s.Netns, s.NetnsName));
 
-    // SQLite hands back 64-bit integers; these rows take them as they come and narrow them once.
+    // The database hands back 64-bit integers (PostgreSQL's sums: numeric); these rows take them as they come and narrow them once.
     private sealed class BucketRow
     {
         public string Site { get; set; } = "";

@@ -1,6 +1,6 @@
+using System.Data.Common;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Live;
-using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
 
@@ -43,7 +43,7 @@ public sealed class SessionRecorder
                 if (version == Volatile.Read(ref _version)) _recording = recording;
             }
         }
-        catch (SqliteException e)
+        catch (DbException e)
         {
             return Task.FromResult<string?>($"the recording sessions could not be read from {_store.Database.Path} ({e.Message})");
         }

@@ -45,7 +45,7 @@ public sealed class SessionRetention(SessionStore store, RetentionSettings setti
             {
                 return;
             }
-            catch (Microsoft.Data.Sqlite.SqliteException e)
+            catch (System.Data.Common.DbException e)
             {
                 logger.LogWarning("Retention could not thin out {Path} ({Error}); trying again in an hour", store.Database.Path, e.Message);
             }

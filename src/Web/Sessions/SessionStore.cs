@@ -1,8 +1,9 @@
+using System.Data.Common;
 using System.Text.Json;
 using Dapper;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Sessions.Import;
-using Microsoft.Data.Sqlite;
+using DropBoard.Web.Sessions.Storage;
 
 namespace DropBoard.Web.Sessions;
 
@@ -16,7 +17,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     private const int MaxSamplesPerHost = 10_000;
     private readonly Lock _write = new();
-    private SqliteConnection? _writer;
+    private DbConnection? _writer;
     private PreparedWrites? _prepared;
     private readonly Dictionary<(string Site, string? Reason, ushort Protocol, uint Netns), long> _siteIds = [];
     private readonly Dictionary<(long Session, string Host), long> _hostKeys = [];
@@ -144,7 +145,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// row each, with the rollups, in statements of many rows.
     /// </summary>
     /// <returns>How many (session, batch) pairs were new.</returns>
-    /// <exception cref="SqliteException">Nothing was stored.</exception>
+    /// <exception cref="DbException">Nothing was stored.</exception>
     public int AppendAll(IReadOnlyList<SessionWrite> writes)
     {
         var written = new HashSet<long>();
@@ -159,7 +160,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 foreach (var sessionId in sessions)
                 {
                     var host = HostKey(connection, transaction, sessionId, hello);
-                    if (!prepared.FirstTime(host, hello.InstanceId, batch.Sequence))
+                    if (!prepared.FirstTime(transaction, host, hello.InstanceId, batch.Sequence))
                         continue;
                     AddDrops(connection, transaction, host, batch.Drops);
                     AddCounters(host, batch.Counters);
@@ -212,6 +213,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             "OR (started_ms < @secondsBeforeMs AND (seconds_from_ms IS NULL OR seconds_from_ms < @secondsBeforeMs))",
             new { bucketsBeforeMs, secondsBeforeMs }).ToList();
         var removed = 0L;
+        lock (_write)
+            removed += Writing(connection => database.Engine.DropBucketsBefore(connection, bucketsBeforeMs));
         foreach (var id in sessions)
         {
             removed += ThinOut(id, "buckets", "start_ms", 1, "buckets_from_ms", bucketsBeforeMs, TimeSpan.FromMinutes(10), cancellationToken);
@@ -293,7 +296,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     }
 
     // Ids cached during a transaction that failed may not exist: forget them, and the connection with them.
-    private T Writing<T>(Func<SqliteConnection, T> write)
+    private T Writing<T>(Func<DbConnection, T> write)
     {
         try
         {
@@ -304,6 +307,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             _siteIds.Clear();
             _hostKeys.Clear();
             _hostsWithTexts.Clear();
+            database.Engine.Forget();
             _prepared?.Dispose();
             _prepared = null;
             _writer?.Dispose();
@@ -316,11 +320,11 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// Waits for another writer (a script, a backup) at most <see cref="WriterBusyTimeout"/>: the batches waiting are
     /// better answered "retry" than held past the hub's acknowledgement wait.
     /// </summary>
-    private SqliteConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
+    private DbConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
 
     public static readonly TimeSpan WriterBusyTimeout = TimeSpan.FromSeconds(2);
 
-    private long HostKey(SqliteConnection connection, SqliteTransaction transaction, long sessionId, AgentHello hello)
+    private long HostKey(DbConnection connection, DbTransaction transaction, long sessionId, AgentHello hello)
     {
         if (_hostKeys.TryGetValue((sessionId, hello.HostId), out var key)) return key;
         connection.Execute(
@@ -333,9 +337,9 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         return key;
     }
 
-    private PreparedWrites Prepared(SqliteConnection connection) => _prepared ??= new PreparedWrites(connection);
+    private PreparedWrites Prepared(DbConnection connection) => _prepared ??= new PreparedWrites(connection, database.Engine);
 
-    private void AddDrops(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
+    private void AddDrops(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
     {
         var prepared = Prepared(connection);
         foreach (var d in drops) prepared.Drops.Add(host, SiteId(connection, transaction, d), d.StartMs, d.Count);
@@ -350,17 +354,17 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
     /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
-    private sealed class PreparedWrites(SqliteConnection connection) : IDisposable
+    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine) : IDisposable
     {
         public DropSums Drops { get; } = new();
         public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
 
         // A bucket can arrive in parts (late records, a batch resent under another instance): parts add up. So do rollups
         // across transactions.
-        private readonly MultiRowInsert<DropRow> _buckets = DropRows(connection, "buckets", "start_ms");
-        private readonly MultiRowInsert<DropRow> _seconds = DropRows(connection, "seconds", "second");
-        private readonly MultiRowInsert<DropRow> _minutes = DropRows(connection, "minutes", "minute");
-        private readonly MultiRowInsert<(long Host, CounterDelta Counter)> _counters = new(connection,
+        private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms");
+        private readonly IRowWriter<DropRow> _seconds = DropRows(connection, engine, "seconds", "second");
+        private readonly IRowWriter<DropRow> _minutes = DropRows(connection, engine, "minutes", "minute");
+        private readonly IRowWriter<(long Host, CounterDelta Counter)> _counters = engine.Rows<(long Host, CounterDelta Counter)>(connection,
             "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, values) =>
             {
                 values.Add(row.Host);
@@ -369,16 +373,16 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 values.Add(row.Counter.Delta);
                 values.Add(row.Counter.Netns);
             });
-        private readonly MultiRowInsert<(long Host, string Instance, long Sequence)> _seen = new(connection,
+        private readonly IRowWriter<(long Host, string Instance, long Sequence)> _seen = engine.Rows<(long Host, string Instance, long Sequence)>(connection,
             "INSERT INTO batches_seen (session_host, instance_id, sequence)", 3, "ON CONFLICT DO NOTHING", (row, values) =>
             {
                 values.Add(row.Host);
                 values.Add(row.Instance);
                 values.Add(row.Sequence);
             });
-        private readonly SqliteCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + $drops, bucket_rows = bucket_rows + $rows WHERE id = $host");
+        private readonly DbCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + @drops, bucket_rows = bucket_rows + @rows WHERE id = @host");
 
-        private static MultiRowInsert<DropRow> DropRows(SqliteConnection connection, string table, string time) => new(connection,
+        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time) => engine.DropRows(connection, table, time) ?? engine.Rows<DropRow>(connection,
             $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
             $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
             {
@@ -388,25 +392,31 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 values.Add(row.Count);
             });
 
-        private static SqliteCommand Command(SqliteConnection connection, string sql)
+        private static DbCommand Command(DbConnection connection, string sql)
         {
             var command = connection.CreateCommand();
             command.CommandText = sql;
-            foreach (var name in System.Text.RegularExpressions.Regex.Matches(sql, @"\$\w+").Select(m => m.Value).Distinct())
-                command.Parameters.Add(new SqliteParameter(name, null));
+            foreach (var name in System.Text.RegularExpressions.Regex.Matches(sql, @"@\w+").Select(m => m.Value).Distinct())
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                command.Parameters.Add(parameter);
+            }
             return command;
         }
 
         /// <summary>Marks the batch as recorded for the host; false when it was already.</summary>
-        public bool FirstTime(long host, string instance, long sequence) => _seen.Write([(host, instance, sequence)]) == 1;
+        public bool FirstTime(DbTransaction transaction, long host, string instance, long sequence) => _seen.Write(transaction, [(host, instance, sequence)]) == 1;
 
-        public void Flush(SqliteTransaction transaction)
+        public void Flush(DbTransaction transaction)
         {
             if (!Drops.IsEmpty)
             {
-                _buckets.Write(Drops.Rows(Resolution.Bucket));
-                _seconds.Write(Drops.Rows(Resolution.Second));
-                _minutes.Write(Drops.Rows(Resolution.Minute));
+                var buckets = Drops.Rows(Resolution.Bucket);
+                engine.BeforeBuckets(connection, transaction, buckets);
+                _buckets.Write(transaction, buckets);
+                _seconds.Write(transaction, Drops.Rows(Resolution.Second));
+                _minutes.Write(transaction, Drops.Rows(Resolution.Minute));
                 _totals.Transaction = transaction;
                 foreach (var (host, drops, rows) in Drops.Hosts)
                 {
@@ -419,7 +429,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             }
             if (Counters.Count > 0)
             {
-                _counters.Write(Counters);
+                _counters.Write(transaction, Counters);
                 Counters.Clear();
             }
         }
@@ -430,7 +440,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         }
     }
 
-    private long SiteId(SqliteConnection connection, SqliteTransaction transaction, DropBucket d)
+    private long SiteId(DbConnection connection, DbTransaction transaction, DropBucket d)
     {
         var key = (d.Site, d.Reason, d.Protocol, d.Netns);
         if (_siteIds.TryGetValue(key, out var id)) return id;
@@ -445,7 +455,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The latest text of each counter; a name not yet stored is taken while the host has fewer than
     /// <see cref="ImportLimits.MaxCounterTextsPerHost"/>, so rules that churn for days cannot grow a session without bound.
     /// </summary>
-    private static void WriteCounterTexts(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyDictionary<string, string>? texts)
+    private static void WriteCounterTexts(DbConnection connection, DbTransaction transaction, long host, IReadOnlyDictionary<string, string>? texts)
     {
         if (texts is null || texts.Count == 0) return;
         connection.Execute(
@@ -462,7 +472,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// <see cref="ImportLimits.MaxFlowSitesPerHost"/>, else its drops are added to <see cref="FlowSitesPastBound"/>, so
     /// they are still said; a flow while its site has fewer than <see cref="ImportLimits.MaxFlowsPerSite"/>.
     /// </summary>
-    private static void WriteFlows(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<FlowSite>? sites)
+    private static void WriteFlows(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<FlowSite>? sites)
     {
         if (sites is null || sites.Count == 0) return;
         foreach (var s in sites)
@@ -475,8 +485,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             connection.Execute(
                 """
                 INSERT INTO flow_sites VALUES (@host, @Site, @Function, @netns, @NetnsName, @Sampled, @NotSampled)
-                ON CONFLICT (session_host, site, netns) DO UPDATE SET sampled = sampled + excluded.sampled, not_sampled = not_sampled + excluded.not_sampled,
-                    netns_name = coalesce(excluded.netns_name, netns_name)
+                ON CONFLICT (session_host, site, netns) DO UPDATE SET sampled = flow_sites.sampled + excluded.sampled,
+                    not_sampled = flow_sites.not_sampled + excluded.not_sampled, netns_name = coalesce(excluded.netns_name, flow_sites.netns_name)
                 """, new { host, site.Site, site.Function, netns = (long)site.Netns, site.NetnsName, site.Sampled, site.NotSampled }, transaction);
             connection.Execute(
                 """
@@ -484,7 +494,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 WHERE EXISTS (SELECT 1 FROM flows WHERE session_host = @host AND site = @site AND netns = @netns AND ip_protocol = @IpProtocol AND source = @Source
                                   AND source_port = @SourcePort AND destination = @Destination AND destination_port = @DestinationPort AND ifindex = @Ifindex)
                    OR (SELECT count(*) FROM flows WHERE session_host = @host AND site = @site AND netns = @netns) < @max
-                ON CONFLICT DO UPDATE SET count = count + excluded.count
+                ON CONFLICT (session_host, site, netns, ip_protocol, source, source_port, destination, destination_port, ifindex)
+                    DO UPDATE SET count = flows.count + excluded.count
                 """, site.Top.Select(f => new
                 {
                     host, site = site.Site, netns = (long)site.Netns, IpProtocol = (int)f.IpProtocol, f.Source, SourcePort = (int)f.SourcePort, f.Destination,
@@ -496,7 +507,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// <summary>Where the drops of flow sites past a host's bound are added up: a site that names what it is.</summary>
     public const string FlowSitesPastBoundFunction = "flow_sites", FlowSitesPastBound = "flow_sites (past the bound of a session host)";
 
-    private static void WriteSamples(SqliteConnection connection, SqliteTransaction transaction, long host, IReadOnlyList<DropSample> samples)
+    private static void WriteSamples(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropSample> samples)
     {
         if (samples.Count == 0) return;
         var room = MaxSamplesPerHost - connection.ExecuteScalar<long>("SELECT count(*) FROM samples WHERE session_host = @host", new { host }, transaction);

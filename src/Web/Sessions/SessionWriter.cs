@@ -1,7 +1,7 @@
+using System.Data.Common;
 using System.Threading.Channels;
 using DropBoard.Shared.Contracts;
 using DropBoard.Web.Metrics;
-using Microsoft.Data.Sqlite;
 
 namespace DropBoard.Web.Sessions;
 
@@ -114,9 +114,9 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
         {
             store.AppendAll(batch.Select(w => w.Batch).ToList());
         }
-        catch (SqliteException e)
+        catch (DbException e)
         {
-            why = Describe(e);
+            why = store.Database.Engine.DescribeWriteFailure(e);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {
@@ -141,15 +141,6 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
         }
     }
 
-    private string Describe(SqliteException e) => e.SqliteErrorCode switch
-    {
-        13 => $"the disk holding {store.Database.Path} is full (SQLite: {e.Message}); free some space",
-        5 or 6 => $"{store.Database.Path} is locked by another process for more than {SessionStore.WriterBusyTimeout.TotalSeconds:0} s (SQLite: {e.Message})",
-        8 => $"{store.Database.Path} is read-only (SQLite: {e.Message})",
-        10 => $"I/O error writing {store.Database.Path} (SQLite: {e.Message})",
-        _ => $"{store.Database.Path} could not be written (SQLite: {e.Message})",
-    };
-
     /// <summary>
     /// Batches refused and not sent again within <see cref="GiveUpAfter"/>: a gap in each session they were for,
     /// naming how many from which host and why. A gap that cannot be written yet (the disk still full) is tried again.
@@ -171,7 +162,7 @@ public sealed class SessionWriter(SessionStore store, PrometheusMetrics metrics,
                 store.MarkGap(group.Key.Session, batches.Min(Earliest), batches.Max(b => b.SentAtMs), why);
                 logger.LogError("Session {Session}: {Why}", group.Key.Session, why);
             }
-            catch (SqliteException e)
+            catch (DbException e)
             {
                 logger.LogError("Could not mark in session {Session} that {Why}: {Error}; trying again in a minute", group.Key.Session, why, e.Message);
                 failed.UnionWith(group.Select(x => x.Refusal));

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using DropBoard.TestKit;
+using DropBoard.Web.Tests.Sessions;
 using static DropBoard.Web.Tests.Hub.AgentHubClient;
 
 namespace DropBoard.Web.Tests.Access;
@@ -54,12 +55,16 @@ public sealed class AccessTests
         Assert.Contains("users add NAME --role admin", page);
     }
 
-    [Fact]
-    public async Task Api_tokens_carry_their_role_and_a_revoked_token_is_refused_within_seconds()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Api_tokens_carry_their_role_and_a_revoked_token_is_refused_within_seconds(string engine)
     {
-        var db = WebAppProcess.NewDatabasePath();
+        var db = await StoreEngines.NewDatabaseAsync(engine);
         var viewer = WebAppProcess.NewSecret(db, "tokens", "add", "grafana", "--role", "viewer");
         var editor = WebAppProcess.NewSecret(db, "tokens", "add", "ci", "--role", "editor");
+        // Names are one whatever their case, in either engine.
+        var (code, _, error) = WebAppProcess.Admin(db, "tokens", "add", "CI", "--role", "admin");
+        Assert.Equal((1, "dropboard: a token named 'CI' exists already"), (code, error.Trim()));
         await using var app = await StartSignedInAsync(db);
 
         Assert.Equal(HttpStatusCode.Unauthorized, (await Send(app, HttpMethod.Get, "api/sessions", null)).StatusCode);
@@ -148,10 +153,11 @@ public sealed class AccessTests
         Assert.Equal(HttpStatusCode.TooManyRequests, (await http.PostAsync("account/signin", Form(form, "ed", password))).StatusCode);
     }
 
-    [Fact]
-    public async Task A_removed_user_loses_a_signed_in_session_within_seconds()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task A_removed_user_loses_a_signed_in_session_within_seconds(string engine)
     {
-        var db = WebAppProcess.NewDatabasePath();
+        var db = await StoreEngines.NewDatabaseAsync(engine);
         var password = WebAppProcess.NewSecret(db, "users", "add", "temp", "--role", "editor");
         await using var app = await StartSignedInAsync(db);
         using var browser = await SignInAsync(app, "temp", password);

@@ -6,12 +6,13 @@ using DropBoard.TestKit;
 using DropBoard.Web.Tests.Hub;
 using DropBoard.Web.Tests.Live;
 using DropBoard.Web.Tests.Metrics;
+using DropBoard.Web.Tests.Sessions;
 using static DropBoard.Web.Tests.Sessions.SessionApiReads;
 
 namespace DropBoard.Web.Tests.Replicas;
 
 /// <summary>
-/// Two dashboard replicas on one database file and a real <c>redis-server</c> (<c>DropBoard:Redis</c>), all on loopback,
+/// Two dashboard replicas on one database (an SQLite file, or a real PostgreSQL) and a real <c>redis-server</c> (<c>DropBoard:Redis</c>), all on loopback,
 /// with a real agent streaming real kernel drops (a UDP flood into a tiny receive buffer in a network namespace). Each
 /// replica's live API and the session show exactly the namespace's own RcvbufErrors rise, whichever replica the agent
 /// speaks to, and after the replica it spoke to is killed.
@@ -22,13 +23,15 @@ public sealed class ReplicaTests
     private const string Token = "replica-token";
     private const string Reason = "SOCKET_RCVBUFF";
 
-    [Fact]
-    public async Task An_agent_on_replica_A_is_live_and_exact_on_replica_B_into_a_session_B_started_and_after_A_is_killed_it_fails_over_to_B_with_nothing_lost_or_doubled()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task An_agent_on_replica_A_is_live_and_exact_on_replica_B_into_a_session_B_started_and_after_A_is_killed_it_fails_over_to_B_with_nothing_lost_or_doubled(string engine)
     {
+        var database = await StoreEngines.NewDatabaseAsync(engine);
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
         await using var redis = await RedisServer.StartAsync();
-        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}",
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={database}",
             $"DropBoard:Redis={redis.Configuration}"];
         await using var a = await WebAppProcess.StartAsync(settings);
         await using var b = await WebAppProcess.StartAsync(settings);
@@ -83,11 +86,13 @@ public sealed class ReplicaTests
         spool.Delete(recursive: true);
     }
 
-    [Fact]
-    public async Task The_same_batches_sent_to_both_replicas_at_once_are_recorded_once_and_counted_once_live_on_each_and_an_agent_leaving_A_shows_on_B()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task The_same_batches_sent_to_both_replicas_at_once_are_recorded_once_and_counted_once_live_on_each_and_an_agent_leaving_A_shows_on_B(string engine)
     {
+        var database = await StoreEngines.NewDatabaseAsync(engine);
         await using var redis = await RedisServer.StartAsync();
-        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}",
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={database}",
             $"DropBoard:Redis={redis.Configuration}"];
         await using var a = await WebAppProcess.StartAsync(settings);
         await using var b = await WebAppProcess.StartAsync(settings);

@@ -9,10 +9,11 @@ namespace DropBoard.Web.Tests.Sessions;
 
 public sealed class InvestigationTests
 {
-    [Fact]
-    public async Task An_investigation_keeps_its_view_under_an_unguessable_link_and_every_edit_keeps_the_previous_version()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task An_investigation_keeps_its_view_under_an_unguessable_link_and_every_edit_keeps_the_previous_version(string engine)
     {
-        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:Database={await StoreEngines.NewDatabaseAsync(engine)}", "DropBoard:EmbeddedAgent=false");
         var (_, imported) = await ImportAsync(app, "dropwatch", Dropwatch(Fixture("seed-rhel7", "dropwatch-session.txt")));
         var session = imported.GetProperty("sessionId").GetInt64();
 
@@ -39,10 +40,11 @@ public sealed class InvestigationTests
         Assert.Equal("udp_queue_rcv_skb+0x218", previous.GetProperty("body").GetProperty("pinned")[0].GetString());
     }
 
-    [Fact]
-    public async Task An_investigation_of_a_session_that_does_not_exist_is_refused()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task An_investigation_of_a_session_that_does_not_exist_is_refused(string engine)
     {
-        await using var app = await WebAppProcess.StartAsync("DropBoard:EmbeddedAgent=false");
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:Database={await StoreEngines.NewDatabaseAsync(engine)}", "DropBoard:EmbeddedAgent=false");
         using var response = await app.Http.PostAsJsonAsync("api/investigations", new { title = "x", sessions = new[] { 42 }, notes = "" });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Contains("session 42 does not exist", await response.Content.ReadAsStringAsync());

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -11,7 +12,7 @@ using Microsoft.Data.Sqlite;
 namespace DropBoard.Web.Tests.Sessions;
 
 /// <summary>
-/// The per-second and per-minute sums of a real SQLite file against the 10 ms rows they sum, and against the drops
+/// The per-second and per-minute sums of a real SQLite file and a real PostgreSQL database against the 10 ms rows they sum, and against the drops
 /// sent, worked out here from the batches; and retention thinning a file out with every total left as it was.
 /// </summary>
 public sealed class RollupTests
@@ -19,10 +20,11 @@ public sealed class RollupTests
     // 59.5 s into a minute: the batches cross minute and second edges.
     private const long Start = 1_700_000_039_500;
 
-    [Fact]
-    public void The_per_second_and_per_minute_sums_equal_the_10_ms_rows_and_the_drops_sent_in_every_view()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task The_per_second_and_per_minute_sums_equal_the_10_ms_rows_and_the_drops_sent_in_every_view(string engine)
     {
-        var database = SessionDatabase.Open(WebAppProcess.NewDatabasePath());
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
         var id = store.Create("rollups", null);
@@ -72,10 +74,11 @@ public sealed class RollupTests
         Assert.Equal((total, 10), (explain.Drops.Sum(d => d.Count), explain.BucketMs));
     }
 
-    [Fact]
-    public async Task Retention_thins_out_old_rows_on_a_real_file_and_every_total_and_the_session_page_stay_as_they_were()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Retention_thins_out_old_rows_and_every_total_and_the_session_page_stay_as_they_were(string engine)
     {
-        var path = WebAppProcess.NewDatabasePath();
+        var path = await StoreEngines.NewDatabaseAsync(engine);
         var database = SessionDatabase.Open(path);
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
@@ -114,10 +117,11 @@ public sealed class RollupTests
         }
     }
 
-    [Fact]
-    public void A_chart_in_seconds_that_would_read_more_than_a_million_per_second_rows_is_drawn_in_minutes_with_the_same_drops()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task A_chart_in_seconds_that_would_read_more_than_a_million_per_second_rows_is_drawn_in_minutes_with_the_same_drops(string engine)
     {
-        var database = SessionDatabase.Open(WebAppProcess.NewDatabasePath());
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
         // 200 hosts x 50 sites x 2 minutes: 20,000 minute rows, so up to 1.2 million per-second rows.
@@ -135,7 +139,7 @@ public sealed class RollupTests
         Assert.Equal(61, queries.DropsOverTime(id, 1, new ViewRequest(Host: "edge-7")).Seconds.Length);
     }
 
-    private sealed record Totals(long Drops, Dictionary<string, long> Sites, long OverTime, long Exported, long Explained, string Counters)
+    internal sealed record Totals(long Drops, Dictionary<string, long> Sites, long OverTime, long Exported, long Explained, string Counters)
     {
         public bool Equals(Totals? other) => other is not null && (Drops, OverTime, Exported, Explained, Counters) == (other.Drops, other.OverTime, other.Exported, other.Explained, other.Counters)
                                              && Sites.OrderBy(s => s.Key).SequenceEqual(other.Sites.OrderBy(s => s.Key));
@@ -143,7 +147,7 @@ public sealed class RollupTests
         public override int GetHashCode() => Drops.GetHashCode();
     }
 
-    private static Totals Read(SessionQueries queries, long id) => new(
+    internal static Totals Read(SessionQueries queries, long id) => new(
         queries.Get(id)!.Drops,
         queries.Sites(id).ToDictionary(s => s.Site, s => s.Count),
         queries.DropsOverTime(id, 5).Series.Sum(s => s.Values.Sum()),
@@ -159,7 +163,7 @@ public sealed class RollupTests
         return connection.Query<long>("SELECT id FROM sessions").ToDictionary(id => id, id => (Count("buckets", id), Count("seconds", id), Count("minutes", id)));
     }
 
-    private static SessionFile File(string name, long start, int seed)
+    internal static SessionFile File(string name, long start, int seed)
     {
         var batches = Batches(start, hosts: 2, seconds: 130, seed).ToList();
         var hosts = batches.GroupBy(b => b.Hello.HostId).Select(g => new SessionFileHost(g.Key, g.Key, "6.18.0", "tracepoint", 10, 0,
@@ -197,7 +201,7 @@ public sealed class RollupTests
     private static Dictionary<(long, long, long), long> Sums(IEnumerable<(long Host, long StartMs, long Site, long Count)> buckets, long unitMs) =>
         buckets.GroupBy(b => (b.Host, Rollup.Floor(b.StartMs, unitMs), b.Site)).ToDictionary(g => g.Key, g => g.Sum(b => b.Count));
 
-    private static Dictionary<(long, long, long), long> Table(SqliteConnection connection, string table, string time) =>
+    private static Dictionary<(long, long, long), long> Table(DbConnection connection, string table, string time) =>
         connection.Query<(long Host, long At, long Site, long Count)>($"SELECT session_host, {time}, site, count FROM {table}")
             .ToDictionary(r => (r.Host, r.At, r.Site), r => r.Count);
 }

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -5,13 +6,12 @@ using System.Text.Json;
 using DropBoard.TestKit;
 using DropBoard.Web.Tests.Access;
 using Microsoft.AspNetCore.SignalR.Client;
-using Microsoft.Data.Sqlite;
 using static DropBoard.Web.Tests.Hub.AgentHubClient;
 using static DropBoard.Web.Tests.Sessions.SessionApiReads;
 
 namespace DropBoard.Web.Tests.Sessions;
 
-/// <summary>Renaming and deleting sessions through the API of the real web process, checked in its SQLite file.</summary>
+/// <summary>Renaming and deleting sessions through the API of the real web process, checked in its database (an SQLite file, a PostgreSQL database).</summary>
 public sealed class SessionEditTests
 {
     private const string Token = "session-edit-agent-token";
@@ -39,10 +39,11 @@ public sealed class SessionEditTests
         Assert.Contains($"no session {id + 1000}", await missing.Content.ReadAsStringAsync());
     }
 
-    [Fact]
-    public async Task A_deleted_session_takes_every_row_recorded_for_it_and_leaves_the_others_whole()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task A_deleted_session_takes_every_row_recorded_for_it_and_leaves_the_others_whole(string engine)
     {
-        var database = WebAppProcess.NewDatabasePath();
+        var database = await StoreEngines.NewDatabaseAsync(engine);
         await using var app = await WebAppProcess.StartAsync($"DropBoard:Database={database}", $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         await using var agent = await Connect(app, Token);
         var kept = await CreateAsync(app, "kept", "edge-1");
@@ -110,10 +111,11 @@ public sealed class SessionEditTests
         Assert.Equal(HttpStatusCode.NoContent, (await app.Http.DeleteAsync($"api/sessions/{id}")).StatusCode);
     }
 
-    [Fact]
-    public async Task After_the_newest_session_is_deleted_a_new_one_gets_a_new_id_and_records_exactly_its_own_batches()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task After_the_newest_session_is_deleted_a_new_one_gets_a_new_id_and_records_exactly_its_own_batches(string engine)
     {
-        var database = WebAppProcess.NewDatabasePath();
+        var database = await StoreEngines.NewDatabaseAsync(engine);
         await using var app = await WebAppProcess.StartAsync($"DropBoard:Database={database}", $"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
         await using var agent = await Connect(app, Token);
         var hello = Hello("edge-1");
@@ -205,14 +207,9 @@ public sealed class SessionEditTests
                + Scalar(connection, "SELECT count(*) FROM gaps WHERE session_id NOT IN (SELECT id FROM sessions)");
     }
 
-    private static SqliteConnection Open(string database)
-    {
-        var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        return connection;
-    }
+    private static DbConnection Open(string database) => StoreEngines.Look(database);
 
-    private static long Scalar(SqliteConnection connection, string sql)
+    private static long Scalar(DbConnection connection, string sql)
     {
         using var command = connection.CreateCommand();
         command.CommandText = sql;

@@ -1,12 +1,11 @@
 using System.Text;
 using DropBoard.Shared.Contracts;
-using DropBoard.TestKit;
 using DropBoard.Web.Sessions;
 using DropBoard.Web.Sessions.Import;
 
 namespace DropBoard.Web.Tests.Sessions;
 
-/// <summary>Dropped flows recorded into a real SQLite file: summed per site and flow, shown most first, exported and imported losslessly.</summary>
+/// <summary>Dropped flows recorded into a real SQLite file and a real PostgreSQL: summed per site and flow, shown most first, exported and imported losslessly.</summary>
 public sealed class SessionFlowsTests
 {
     private static readonly long Start = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000 * 1000;
@@ -19,10 +18,11 @@ public sealed class SessionFlowsTests
         new(Hello.HostId, sequence, Start + sequence * 1000, [new DropBucket(Udp, UdpFunction, "SOCKET_RCVBUFF", Start + sequence * 1000, 1, 0x0800, 4026532246, "blue")],
             [], [], 0, 0, Flows: flows);
 
-    [Fact]
-    public void Flows_of_a_recording_add_up_per_site_and_flow_and_survive_export_and_import()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Flows_of_a_recording_add_up_per_site_and_flow_and_survive_export_and_import(string engine)
     {
-        var database = SessionDatabase.Open(WebAppProcess.NewDatabasePath());
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
         var id = store.Create("flows", null);

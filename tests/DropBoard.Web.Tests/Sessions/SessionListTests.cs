@@ -3,23 +3,24 @@ using DropBoard.Web.Sessions;
 
 namespace DropBoard.Web.Tests.Sessions;
 
-/// <summary>The session list, read and sorted by SQLite in one query, from a real database file.</summary>
-public sealed class SessionListTests : IDisposable
+/// <summary>The session list, read and sorted by the database in one query, from a real SQLite file and a real PostgreSQL database.</summary>
+public sealed class SessionListTests
 {
-    private readonly string _path = Path.Combine(Path.GetTempPath(), $"dropboard-list-{Guid.NewGuid():n}.db");
-    private readonly SessionStore _store;
-    private readonly SessionQueries _queries;
+    private SessionStore _store = null!;
+    private SessionQueries _queries = null!;
 
-    public SessionListTests()
+    private async Task OpenAsync(string engine)
     {
-        var database = SessionDatabase.Open(_path);
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
         _store = new SessionStore(database, TimeProvider.System);
         _queries = new SessionQueries(database, TimeProvider.System);
     }
 
-    [Fact]
-    public void Every_sort_orders_as_the_page_promises_and_each_row_is_the_whole_session()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Every_sort_orders_as_the_page_promises_and_each_row_is_the_whole_session(string engine)
     {
+        await OpenAsync(engine);
         var t0 = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000;
         // Names differing in case and beyond ASCII, equal drop counts and durations: ties must fall by id.
         Import("beta", t0, 60_000, ("edge-2", 40), ("edge-1", 5));
@@ -47,7 +48,7 @@ public sealed class SessionListTests : IDisposable
         foreach (var (sort, order) in expected)
             Assert.True(order.Select(s => s.Name).SequenceEqual(_queries.List(null, sort).Select(s => s.Name)),
                 $"{sort}: {string.Join(", ", _queries.List(null, sort).Select(s => s.Name))}");
-        // Ordinal, ignoring case as .NET does beyond ASCII too (SQLite's NOCASE folds ASCII only): É sorts after R.
+        // Ordinal, ignoring case as .NET does beyond ASCII too (SQLite's NOCASE folds ASCII only, as does PostgreSQL's upper() in the C locale): É sorts after R.
         Assert.Equal(["Alpha", "alpha two", "beta", "recording now", "élan", "Émile"], _queries.List(null, "name").Select(s => s.Name));
 
         foreach (var listed in _queries.List())
@@ -65,9 +66,11 @@ public sealed class SessionListTests : IDisposable
         Assert.Equal(0, _queries.Get(recording)!.Drops);
     }
 
-    [Fact]
-    public void Search_reads_names_and_notes_and_a_missing_session_is_null()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Search_reads_names_and_notes_and_a_missing_session_is_null(string engine)
     {
+        await OpenAsync(engine);
         var id = Import("rmem fix", 1_000, 1_000, ("edge-1", 3));
         _store.SetNotes(id, "after raising net.core.rmem_max");
         Import("baseline", 1_000, 1_000);
@@ -89,10 +92,4 @@ public sealed class SessionListTests : IDisposable
     private static string Summary(SessionInfo s) =>
         $"{s.Id} {s.Name} {s.State} {s.Origin} {s.StartedMs} {s.StoppedMs} {s.Notes} {s.Drops} {s.Rows} " +
         string.Join(";", s.Hosts) + " | " + string.Join(";", s.Gaps);
-
-    public void Dispose()
-    {
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var file in Directory.GetFiles(Path.GetDirectoryName(_path)!, Path.GetFileName(_path) + "*")) File.Delete(file);
-    }
 }
