@@ -35,5 +35,5 @@ public sealed class IncomingConverter<T> : JsonConverter<Incoming<T>> where T : 
     }
 
     public override void Write(Utf8JsonWriter writer, Incoming<T> value, JsonSerializerOptions options) =>
-        JsonSerializer.Serialize(writer, value.Value, Contract);
+        JsonSerializer.Serialize(writer, value.Value!, Contract);
 }

@@ -268,7 +268,7 @@ public sealed class LiveStoreTests
                     .OrderByDescending(f => f.PerSecond).ThenBy(f => f.Function, StringComparer.Ordinal).Take(3);
                 Assert.Equal(sites.Sum(s => s.Count), listed.DropsLastMinute);
                 Assert.Equal(top, listed.TopFunctions);
-                Assert.Equal(listed, store.Host(listed.HostId) with { TopFunctions = listed.TopFunctions });
+                Assert.Equal(listed, store.Host(listed.HostId)! with { TopFunctions = listed.TopFunctions });
             }
         }
     }
