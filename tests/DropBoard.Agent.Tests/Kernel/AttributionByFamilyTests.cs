@@ -65,15 +65,27 @@ public sealed class AttributionByFamilyTests
         using var _ = KernelTestLock.Acquire();
         var (discardsBefore, sndbufBefore, tcBefore) = (host.Snmp("Ip", "OutDiscards"), host.Snmp("Udp", "SndbufErrors"), TcDropped(host, device));
 
-        var (summary, _) = await WatchWhile(host, () => TcpTraffic.Bulk(host, peer, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7531), TimeSpan.FromSeconds(2),
-            connected: () => UdpTraffic.SendTo(host, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7532), 300)), done: null);
+        var (summary, _) = await WatchWhile(host, () =>
+        {
+            var sent = TcpTraffic.Bulk(host, peer, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7531), TimeSpan.FromSeconds(2),
+                connected: () => UdpTraffic.SendTo(host, new IPEndPoint(IPAddress.Parse(link.RightAddress), 7532), 300));
+            // The connection's last packets (its reset, answers to the peer's FIN) meet the full queue just after: the
+            // watch ends once the qdisc has stopped dropping, not in the middle of those drops.
+            QdiscQuiet(host, device);
+            return sent;
+        }, done: null);
 
         var dropped = TcDropped(host, device) - tcBefore;
         var udpDropped = host.Snmp("Udp", "SndbufErrors") - sndbufBefore;
         Assert.Equal(udpDropped, host.Snmp("Ip", "OutDiscards") - discardsBefore);
         Assert.True(udpDropped > 200 && dropped > udpDropped, $"the tbf should drop most of 300 datagrams and some TCP segments; tc says {dropped}, UDP {udpDropped}");
         var qdiscRow = $"Qdisc.{device}.{TcHandle(host, device)}.dropped";
-        AssertCredited(summary, qdiscRow, dropped, "QDISC_DROP", QdiscSites);
+        // The qdisc's own row is proven exact by the UDP-only test above; with TCP beside it, a GSO segment dropped inside
+        // tbf's own segmentation (tbf_enqueue, freed NOT_SPECIFIED on 6.18) is counted by the qdisc but not as QDISC_DROP,
+        // so here the row has the kernel's rise and reads Exact or Close, never Over.
+        var qdisc = Rows(summary).Single(r => r.GetProperty("counter").GetString() == qdiscRow);
+        Assert.Equal(dropped, qdisc.GetProperty("delta").GetInt64());
+        Assert.Contains(qdisc.GetProperty("match").GetString(), new[] { "Exact", "Close" });
         // The IPv4 ones (an ARP packet may be dropped too: the qdisc counts it, the IP counters' table rows do not take it).
         var ipv4Dropped = OwnQdiscDrops(Rows(summary).Single(r => r.GetProperty("counter").GetString() == qdiscRow), ipv4Only: true);
         Assert.True(ipv4Dropped > udpDropped, $"TCP segments should have been dropped beside the datagrams: {ipv4Dropped} IPv4 qdisc drops, UDP {udpDropped}");
@@ -305,6 +317,19 @@ public sealed class AttributionByFamilyTests
             .Single(q => q.GetProperty("root").ValueKind == JsonValueKind.True);
 
     private static long TcDropped(NetNamespace ns, string device) => Qdisc(ns, device).GetProperty("drops").GetInt64();
+
+    /// <summary>Until the qdisc's drop count has stood still for a second (at most 15 s).</summary>
+    private static void QdiscQuiet(NetNamespace ns, string device)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (var last = TcDropped(ns, device); clock.Elapsed < TimeSpan.FromSeconds(15);)
+        {
+            Thread.Sleep(1000);
+            var now = TcDropped(ns, device);
+            if (now == last) return;
+            last = now;
+        }
+    }
 
     private static string TcHandle(NetNamespace ns, string device) => Qdisc(ns, device).GetProperty("handle").GetString()!;
 }
