@@ -115,11 +115,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             state.TrimFine(state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds, Math.Max(MinFinePerHost, FineBudget / _hosts.Count));
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
-            while (state.Samples.Count > 0 && state.Samples.Min < keepSince)
-            {
-                state.Heads.Remove(state.Samples.Min);
-                state.Samples.Remove(state.Samples.Min);
-            }
+            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
         }
         Changed?.Invoke(host.HostId);
         return ValueTask.CompletedTask;
@@ -205,7 +201,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
     /// fits the last <paramref name="window"/> (<see cref="SampleSpan.Between"/>). The span ends at the last
     /// sample a later batch followed, so every drop before it has arrived. Drops come as the 10 ms buckets when
     /// the window fits in <see cref="FineKeep"/>, else as per-second sums (bursts then show at one-second
-    /// resolution), whose first second leaves out the drops before the first sample (see <see cref="HostState.Heads"/>)
+    /// resolution), whose first second leaves out the drops before the first sample (see <see cref="HostState.HeadOf"/>)
     /// and whose last second is taken from the 10 ms buckets up to the last sample: the same span as the rises.
     /// </summary>
     public LiveExplainInput ExplainInput(string hostId, TimeSpan window) =>
@@ -215,7 +211,8 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             var windowMs = (long)Math.Ceiling(window.TotalMilliseconds);
             // One interval more than the window, so that a span near its length can start before the window does.
             var fromMs = from * 1000 - 1500;
-            var span = SampleSpan.Between(state.Samples, fromMs, Math.Min(to * 1000 + 999, state.LatestBatchMs - 1), windowMs);
+            var toMs = Math.Min(to * 1000 + 999, state.LatestBatchMs - 1);
+            var span = SampleSpan.Between(state.Samples, fromMs, toMs, windowMs);
             if (span is null) return new LiveExplainInput([], [], state.Hello.BucketMs, null);
             if (window <= FineKeep && span.StartMs >= state.FineCompleteFromMs)
                 return new LiveExplainInput(
@@ -223,11 +220,15 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
                     state.Fine.Where(d => d.StartMs >= span.StartMs && d.StartMs <= span.EndMs).Select(state.Bucket).Where(span.Holds).ToList(),
                     state.FineCounters.Where(c => c.AtMs >= span.StartMs && c.AtMs <= span.EndMs).Select(state.Delta).Where(span.Holds).ToList(),
                     state.Hello.BucketMs, span);
+            // Per-second sums stamp a second's rises at its last sample, and its head is kept for that sample only: so
+            // only a second's last sample can be an edge here.
+            span = SampleSpan.Between(state.LastSampleOfEachSecond(fromMs, toMs), fromMs, toMs, windowMs);
+            if (span is null) return new LiveExplainInput([], [], 1000, null);
             var (firstSecond, lastSecond) = (span.StartMs / 1000, span.EndMs / 1000);
             var counters = new List<CounterDelta>();
             foreach (var (second, sums) in state.Counters.Range(firstSecond, lastSecond))
             {
-                // A second holds one sample (they are a second apart): its rises are stamped with its time.
+                // A second's rises are stamped with its last sample's time: the span's edges are such samples.
                 var at = state.Samples.GetViewBetween(second * 1000, second * 1000 + 999) is { Count: > 0 } inSecond ? inSecond.Max : second * 1000 + 999;
                 foreach (var (id, delta) in sums)
                     counters.Add(new CounterDelta(state.CounterNames[id].Name, delta, at, state.CounterNames[id].Netns));
@@ -378,33 +379,45 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         }
 
         /// <summary>
-        /// For each sample older than <see cref="FineKeep"/>, the drops of its second that came before it, by site: the
-        /// per-second sums cannot be split at a sample, so a long window starting at one takes these off its first second.
-        /// Filled as the 10 ms buckets leave the ring (aged out, or gone to the host's share of the budget).
+        /// For each second whose 10 ms buckets have left the ring, its drops before the second's last counter sample, by
+        /// site: the per-second sums cannot be split at a sample, so a long window starting at one takes these off its
+        /// first second. One packed second each, as the sums themselves, so a host that sends many samples a second
+        /// costs no more than one that sends one.
         /// </summary>
-        public readonly Dictionary<long, Dictionary<int, long>> Heads = [];
+        private readonly SecondRing _heads = new((int)Keep.TotalSeconds);
 
         private void KeepHead(in FineDrop drop)
         {
+            // Before the second's last sample exactly when a sample follows it within its second.
             var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
-            if (drop.StartMs >= secondEndMs) return;
-            var samples = Samples.GetViewBetween(drop.StartMs + 1, secondEndMs);
-            if (samples.Count == 0) return;
-            foreach (var sample in samples)
-            {
-                if (!Heads.TryGetValue(sample, out var head)) Heads[sample] = head = [];
-                head[drop.SiteId] = head.GetValueOrDefault(drop.SiteId) + drop.Count;
-            }
+            if (drop.StartMs < secondEndMs && Samples.GetViewBetween(drop.StartMs + 1, secondEndMs).Count > 0)
+                _heads.Add(drop.StartMs / 1000, drop.SiteId, drop.Count);
         }
 
-        /// <summary>The drops of the sample's second before it, by site: those that left the ring (<see cref="Heads"/>) and those still in it.</summary>
+        /// <summary>The drops of the second of <paramref name="sampleMs"/> (its last sample) before it, by site: those that left the ring and those still in it.</summary>
         public Dictionary<int, long> HeadOf(long sampleMs)
         {
-            var secondMs = sampleMs / 1000 * 1000;
-            var head = new Dictionary<int, long>(Heads.GetValueOrDefault(sampleMs) ?? []);
-            foreach (var d in Fine.Where(d => d.StartMs >= secondMs && d.StartMs < sampleMs))
+            var second = sampleMs / 1000;
+            var head = new Dictionary<int, long>();
+            foreach (var (_, sums) in _heads.Range(second, second))
+                foreach (var (id, count) in sums)
+                    head[id] = count;
+            foreach (var d in Fine.Where(d => d.StartMs >= second * 1000 && d.StartMs < sampleMs))
                 head[d.SiteId] = head.GetValueOrDefault(d.SiteId) + d.Count;
             return head;
+        }
+
+        /// <summary>The samples in [<paramref name="fromMs"/>, <paramref name="toMs"/>], only the last of each second.</summary>
+        public IEnumerable<long> LastSampleOfEachSecond(long fromMs, long toMs)
+        {
+            if (fromMs > toMs) yield break;
+            long? previous = null;
+            foreach (var t in Samples.GetViewBetween(fromMs, toMs))
+            {
+                if (previous is { } p && p / 1000 != t / 1000) yield return p;
+                previous = t;
+            }
+            if (previous is { } last) yield return last;
         }
 
         public int SiteId(DropBucket d)

@@ -158,6 +158,31 @@ public sealed class LiveStoreTests
         Assert.Equal(8L * (seconds - 1), input.Drops.Sum(d => d.Count));
     }
 
+    [Theory]
+    [InlineData(290, 5)] // the 10 ms buckets of the first seconds have aged out
+    [InlineData(60, 15)]
+    public async Task With_several_samples_a_second_a_long_window_starts_at_a_seconds_last_sample_and_stays_exact(int seconds, int minutes)
+    {
+        var store = new LiveStore(new FixedClock(Now));
+        // Four samples a second (37, 287, 537 and 787 ms in), each batch with 2 drops 27 ms before its sample: every
+        // rise is 2. Per-second sums cannot be cut inside a second, so a span longer than the 10 ms buckets reach
+        // must start and end at a second's last sample, where its counters are stamped.
+        var first = Now - seconds * 1000L;
+        long sequence = 0;
+        for (var second = first; second < Now; second += 1000)
+            foreach (var offset in new[] { 37, 287, 537, 787 })
+                await store.OnBatchAsync(Hello, Batch(++sequence, Drop("f", 1, null, second + offset - 27, 2))
+                    with { SentAtMs = second + offset, Counters = [new CounterDelta("Udp.InErrors", 2, second + offset)] }, default);
+        await store.OnBatchAsync(Hello, Batch(++sequence) with { SentAtMs = Now + 100 }, default);
+
+        var input = store.ExplainInput("h1", TimeSpan.FromMinutes(minutes));
+
+        Assert.Equal(1000, input.BucketMs);
+        Assert.Equal(new SampleSpan(first + 787, Now - 1000 + 787), input.Span);
+        Assert.Equal(8L * (seconds - 1), input.Counters.Sum(c => c.Delta));
+        Assert.Equal(8L * (seconds - 1), input.Drops.Sum(d => d.Count));
+    }
+
     [Fact]
     public async Task Without_a_later_batch_the_last_sample_is_not_an_edge_yet()
     {
