@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
@@ -174,20 +175,27 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         if (stepSeconds < 60 && 60 * MinuteRows(connection, id, view) > ChartRows) stepSeconds = 60;
         var sites = SiteKeys(connection);
         var plan = DropPlan.ForSteps(stepSeconds, view.FromMs, view.ToMs, SecondsFromMs(connection, id));
-        var shown = sites.Where(s => view.Drops.Matches(s.Value.Site, s.Value.Reason, EtherType.Name((ushort)s.Value.Protocol), s.Value.Netns))
-            .ToDictionary(s => s.Key, s => s.Value.Function);
-        var rows = connection.Query<(long Step, long Site, long Count)>(
-            $"SELECT second / @step, site, sum(count) FROM ({plan.Rows}) r GROUP BY 1, 2",
-            plan.Parameters(id, view.Host, new { step = stepSeconds }))
-            .Where(r => shown.ContainsKey(r.Site))
-            .GroupBy(r => (r.Step, Function: shown[r.Site]))
-            .Select(g => (g.Key.Step, g.Key.Function, Count: g.Sum(r => r.Count)))
-            .ToList();
-        if (rows.Count == 0) return TimeSeries.Empty;
-        var first = rows.Min(r => r.Step);
-        var last = rows.Max(r => r.Step);
+        var functions = new Dictionary<string, int>(StringComparer.Ordinal);
+        var functionOf = new Dictionary<long, int>();
+        foreach (var (siteId, site) in sites)
+        {
+            if (!view.Drops.Matches(site.Site, site.Reason, EtherType.Name((ushort)site.Protocol), site.Netns)) continue;
+            if (!functions.TryGetValue(site.Function, out var function)) functions[site.Function] = function = functions.Count;
+            functionOf[siteId] = function;
+        }
+        var names = functions.OrderBy(f => f.Value).Select(f => f.Key).ToArray();
+        // Summed here as the rows stream in (they come in the key's order, not the step's): a GROUP BY over an
+        // expression makes the database sort every row first, which cost ~5x one plain scan of them.
+        var sums = new Dictionary<(long Step, int Function), long>();
+        using (var reader = connection.ExecuteReader($"SELECT second, site, count FROM ({plan.Rows}) r", plan.Parameters(id, view.Host)))
+            while (reader.Read())
+                if (functionOf.TryGetValue(reader.GetInt64(1), out var function))
+                    CollectionsMarshal.GetValueRefOrAddDefault(sums, (Rollup.Floor(reader.GetInt64(0), stepSeconds), function), out _) += reader.GetInt64(2);
+        if (sums.Count == 0) return TimeSeries.Empty;
+        var first = sums.Keys.Min(k => k.Step);
+        var last = sums.Keys.Max(k => k.Step);
         var seconds = Enumerable.Range(0, (int)(last - first + 1)).Select(i => (first + i) * stepSeconds).ToArray();
-        return TimeSeries.Top(seconds, rows.Select(r => ((int)(r.Step - first), r.Function, r.Count)), top);
+        return TimeSeries.Top(seconds, sums.Select(kv => ((int)(kv.Key.Step - first), names[kv.Key.Function], kv.Value)), top);
     }
 
     /// <summary>
