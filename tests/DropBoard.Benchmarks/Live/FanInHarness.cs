@@ -17,7 +17,8 @@ namespace DropBoard.Benchmarks.Live;
 /// figures are the server's. Steps up the number of agents; at each step prints batches per second, the hub's
 /// acknowledgement latency (p50, p99), the share of batches sent late because the previous one was still
 /// unacknowledged (queueing), the web process's CPU, and its CPU per 1,000 buckets as a ratio to decoding the same
-/// batches alone (System.Text.Json from the hub's JSON text, in this process, measured in the same run).
+/// batches alone (System.Text.Json from the hub's JSON text, in this process, measured in the same run), and the agents'
+/// process's CPU: near 100 % of its core, the agents themselves are what is late, not the server.
 /// Baseline: the acknowledgement latency of a single agent in the same run.
 /// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- fanin [max-agents] [seconds-per-step]</c>.
 /// </summary>
@@ -43,7 +44,7 @@ internal static class FanInHarness
 
         Console.WriteLine($"web on core {WebCore}, agents in process {agents.Id} on core {AgentCore}; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; " +
                           $"decoding alone {decodeUsPer1k:F0} µs CPU per 1,000 buckets");
-        Console.WriteLine($"{"agents",6} {"sites",7} {"batches/s",10} {"buckets/s",10} {"ack p50",8} {"ack p99",8} {"late %",7} {"web CPU %",9} {"µs/1k bkt",9} {"x decode",8}");
+        Console.WriteLine($"{"agents",6} {"sites",7} {"batches/s",10} {"buckets/s",10} {"ack p50",8} {"ack p99",8} {"late %",7} {"web CPU %",9} {"µs/1k bkt",9} {"x decode",8} {"agents CPU %",12}");
         double? baselineP50 = null;
         foreach (var step in new[] { 1, 25, 50, 100, 150, 200, 250, 300, 400 }.Where(s => s <= maxAgents))
         {
@@ -53,17 +54,21 @@ internal static class FanInHarness
                 await hostPage.GotoAsync("hosts/sim-000");
             }
             var cpuBefore = app.CpuTime;
+            agents.Refresh();
+            var agentsCpuBefore = agents.TotalProcessorTime;
             var clock = Stopwatch.StartNew();
             await agents.StandardInput.WriteLineAsync(FormattableString.Invariant($"{step} {stepSeconds}"));
             var line = await agents.StandardOutput.ReadLineAsync() ?? throw new InvalidOperationException("the agents' process ended");
             var cpu = (app.CpuTime - cpuBefore).TotalSeconds;
+            agents.Refresh();
+            var agentsCpu = (agents.TotalProcessorTime - agentsCpuBefore).TotalSeconds;
             var elapsed = clock.Elapsed.TotalSeconds;
             var r = JsonSerializer.Deserialize<StepResult>(line)!;
             var p50 = r.P50;
             baselineP50 ??= p50;
             var usPer1k = cpu * 1e6 / (r.Sent * SitesPerAgent / 1000.0);
             Console.WriteLine($"{step,6} {step * SitesPerAgent,7} {r.Sent / r.Seconds,10:F0} {r.Sent * SitesPerAgent / r.Seconds,10:F0} " +
-                              $"{p50,8:F1} {r.P99,8:F1} {100.0 * r.Late / Math.Max(1, r.Sent),7:F1} {100 * cpu / elapsed,9:F0} {usPer1k,9:F0} {usPer1k / decodeUsPer1k,8:F1}" +
+                              $"{p50,8:F1} {r.P99,8:F1} {100.0 * r.Late / Math.Max(1, r.Sent),7:F1} {100 * cpu / elapsed,9:F0} {usPer1k,9:F0} {usPer1k / decodeUsPer1k,8:F1} {100 * agentsCpu / elapsed,12:F0}" +
                               $"   (ack p50 {p50 / baselineP50:F1}x one agent; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]})");
         }
         await Chromium.ScreenshotAsync(hostPage, "fan-in-host");
