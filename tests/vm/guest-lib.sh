@@ -32,13 +32,26 @@ udp_flood() {
 watch_udp_flood() {
     ns=$1 datagrams=$2
     shift 2
-    env --default-signal=INT $AGENT watch --json --netns "$ns" "$@" >agent.json 2>agent.err &
+    watch_udp_floods "$ns" "$datagrams" --netns "$ns" "$@" || return
+    cp "$ns.rcvbuf-errors" rcvbuf-errors
+}
+
+# The same with floods of $2 datagrams into each of the namespaces listed in $1 ("a b") at once; the kernel's count
+# over the flood for each is left in NS.rcvbuf-errors.
+watch_udp_floods() {
+    namespaces=$1 datagrams=$2
+    shift 2
+    env --default-signal=INT $AGENT watch --json "$@" >agent.json 2>agent.err &
     agent=$!
     wait_for agent.err "watching" 90 || return 11
-    before=$(udp_rcvbuf_errors "$ns")
-    udp_flood "$ns" "$datagrams"
-    after=$(udp_rcvbuf_errors "$ns")
-    echo $((after - before)) >rcvbuf-errors
+    floods=
+    for ns in $namespaces; do
+        udp_rcvbuf_errors "$ns" >"$ns.before"
+        udp_flood "$ns" "$datagrams" &
+        floods="$floods $!"
+    done
+    wait $floods
+    for ns in $namespaces; do echo $(($(udp_rcvbuf_errors "$ns") - $(cat "$ns.before"))) >"$ns.rcvbuf-errors"; done
     kill -INT $agent
     wait $agent
     echo $? >agent.exit

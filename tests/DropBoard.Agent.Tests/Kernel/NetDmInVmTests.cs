@@ -173,13 +173,13 @@ public sealed partial class NetDmInVmTests
         int.TryParse(vm.Read(file).Trim(), out var refs) ? refs : throw new InvalidOperationException($"{file}: '{vm.Read(file)}'");
 
     /// <summary>The VM ran the whole script and the agent in it exited 0.</summary>
-    private static void AssertAgentRanCleanly(TestVm vm, int code, string console)
+    internal static void AssertAgentRanCleanly(TestVm vm, int code, string console)
     {
         Assert.True(code == 0, console + vm.Read("agent.err"));
         Assert.Equal("0", vm.Read("agent.exit").Trim());
     }
 
-    private static JsonElement Summary(string jsonLines) =>
+    internal static JsonElement Summary(string jsonLines) =>
         JsonDocument.Parse(jsonLines.Split('\n').Last(l => l.Contains("\"type\":\"summary\"", StringComparison.Ordinal))).RootElement;
 
     private static Dictionary<string, long> AgentSites(string jsonLines) =>

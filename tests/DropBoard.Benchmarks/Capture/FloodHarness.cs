@@ -1,138 +1,117 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Text.Json;
-using Tmds.Linux;
+using DropBoard.TestKit;
 
 namespace DropBoard.Benchmarks.Capture;
 
 /// <summary>
-/// Real drops at full speed: a UDP flood into a receiver with a tiny buffer in a fresh network namespace,
-/// watched by dropboard-agent on the tracepoint, by dropboard-agent's eBPF source (flows sampled, and not) and by
-/// <c>perf record -e skb:kfree_skb -a</c>. Prints drops/s, lost records and CPU seconds per million drops for each. Needs root.
-/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- flood [seconds]</c>.
+/// Real drops at full speed: 2M-datagram floods into a receiver with a tiny buffer in a fresh network namespace, with
+/// no capture (the baseline), dropboard-agent's eBPF source with flows off and on, <c>perf record -e skb:kfree_skb -a</c>
+/// and dropboard-agent on the tracepoint. The modes alternate, in a rotated order each round, so none always goes
+/// first. Per mode (medians of per-round ratios): the flood's time to the round's no-capture flood; the tool's CPU per
+/// drop to perf record's; and the whole machine's busy CPU over the flood (/proc/stat) to no capture's, which holds
+/// the kernel-side cost charged to the flooding process that a tool's own CPU misses (busy % shows how full the
+/// machine was: near 100 %, other load hides the difference). Also drops, records lost, and whether the agent
+/// counted every drop. Holds the machine-wide kernel-test lock. Needs root.
+/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- flood [rounds]</c>.
 /// </summary>
 internal static class FloodHarness
 {
-    public static int Run(string[] args)
-    {
-        var seconds = args.Length > 1 ? double.Parse(args[1]) : 4;
-        var ns = $"dbflood-{Environment.ProcessId}";
-        Sh("ip", "netns", "add", ns);
-        try
-        {
-            Sh("ip", "-n", ns, "link", "set", "lo", "up");
-            var agentDll = Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll");
-            var agent = Measure("agent tracepoint", "dotnet", [agentDll, "watch", "--json", "--source", "tracepoint", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
-            var bpf = Measure("agent bpf", "dotnet", [agentDll, "watch", "--json", "--source", "bpf", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
-            var bpfNoFlows = Measure("agent bpf -flows", "dotnet", [agentDll, "watch", "--json", "--source", "bpf", "--flows", "0", "--seconds", $"{seconds + 3}"], "watching", ns, seconds);
-            var perfData = Path.Combine(Path.GetTempPath(), $"dbflood-{Environment.ProcessId}.data");
-            var perf = Measure("perf record", "perf", ["record", "-e", "skb:kfree_skb", "-a", "-o", perfData, "--", "sleep", $"{seconds + 3}"], null, ns, seconds);
-            File.Delete(perfData);
+    private sealed record Mode(string Name, string[]? Agent = null, bool Perf = false);
 
-            Console.WriteLine();
-            Console.WriteLine($"{"tool",-16} {"drops",10} {"drops/s",10} {"seen",10} {"lost",8} {"CPU s",7} {"CPU s/M drops",14}");
-            foreach (var r in new[] { agent, bpf, bpfNoFlows, perf })
-                Console.WriteLine($"{r.Tool,-16} {r.Drops,10} {r.Drops / r.FloodSeconds,10:F0} {r.Seen?.ToString() ?? "-",10} {r.Lost?.ToString() ?? "?",8} {r.CpuSeconds,7:F2} {r.CpuSeconds / (r.Drops / 1e6),14:F3}");
-            Console.WriteLine($"agent CPU per drop / perf CPU per drop = {(agent.CpuSeconds / agent.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
-            Console.WriteLine($"agent bpf CPU per drop / agent tracepoint = {(bpf.CpuSeconds / bpf.Drops) / (agent.CpuSeconds / agent.Drops):F2}, / perf = {(bpf.CpuSeconds / bpf.Drops) / (perf.CpuSeconds / perf.Drops):F2}");
-            // Flows on (the default 100 a second) and off: the agent's own CPU; the program's per-drop cost is the kernel's, in drops/s.
-            Console.WriteLine($"agent bpf (flows on) CPU per drop / perf = {(bpf.CpuSeconds / bpf.Drops) / (perf.CpuSeconds / perf.Drops):F3}, flows off / perf = {(bpfNoFlows.CpuSeconds / bpfNoFlows.Drops) / (perf.CpuSeconds / perf.Drops):F3}");
-            Console.WriteLine($"flood drops/s with bpf flows on / flows off = {(bpf.Drops / bpf.FloodSeconds) / (bpfNoFlows.Drops / bpfNoFlows.FloodSeconds):F2}");
-            return 0;
-        }
-        finally
+    private sealed record Result(long Drops, double FloodSeconds, double ToolCpu, double MachineCpu, long? Seen, long? Lost);
+
+    private static readonly Mode[] Modes =
+    [
+        new("no capture"),
+        new("bpf flows off", Agent: ["--source", "bpf", "--flows", "0"]),
+        new("bpf flows on", Agent: ["--source", "bpf"]),
+        new("perf record", Perf: true),
+        new("tracepoint", Agent: ["--source", "tracepoint"]),
+    ];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var rounds = args.Length > 1 ? int.Parse(args[1]) : 3;
+        using var ns = NetNamespace.Create("dbflood");
+        using var kernel = KernelTestLock.Acquire(holder: "flood benchmark");
+        var results = Modes.ToDictionary(m => m, _ => new List<Result>());
+        var port = 9000;
+        Console.WriteLine($"{"round",5} {"mode",-14} {"drops",9} {"flood s",8} {"tool CPU-s",10} {"machine CPU-s",13} {"busy %",6} {"seen",9} {"lost",6}");
+        for (var round = 0; round < rounds; round++)
+            for (var i = 0; i < Modes.Length; i++)
+            {
+                var mode = Modes[(i + round) % Modes.Length];
+                var r = await MeasureAsync(mode, ns, port++);
+                results[mode].Add(r);
+                Console.WriteLine($"{round + 1,5} {mode.Name,-14} {r.Drops,9} {r.FloodSeconds,8:F2} {r.ToolCpu,10:F2} {r.MachineCpu,13:F2} {100 * r.MachineCpu / (Environment.ProcessorCount * r.FloodSeconds),6:F0} {r.Seen?.ToString() ?? "-",9} {r.Lost?.ToString() ?? "-",6}");
+            }
+
+        var none = results[Modes[0]];
+        var perf = results[Modes.Single(m => m.Perf)];
+        Console.WriteLine();
+        Console.WriteLine($"medians over {rounds} rounds of per-round ratios:");
+        Console.WriteLine($"{"mode",-14} {"flood time / no capture",23} {"CPU per drop / perf record",26} {"machine CPU / no capture",24} {"lost",6} {"exact",6}");
+        foreach (var mode in Modes)
         {
-            Sh("ip", "netns", "del", ns);
+            var runs = results[mode];
+            var time = Floods.Median(runs.Select((r, i) => r.FloodSeconds / none[i].FloodSeconds));
+            var cpu = mode.Agent is null && !mode.Perf ? "-" : $"{Floods.Median(runs.Select((r, i) => r.ToolCpu / r.Drops / (perf[i].ToolCpu / perf[i].Drops))):F3}";
+            var machine = Floods.Median(runs.Select((r, i) => r.MachineCpu / none[i].MachineCpu));
+            var lost = mode.Agent is null && !mode.Perf ? "-" : runs.Sum(r => r.Lost ?? 0).ToString();
+            var exact = mode.Agent is null ? "-" : $"{runs.Count(r => r.Seen == r.Drops)}/{runs.Count}";
+            Console.WriteLine($"{mode.Name,-14} {time,23:F2} {cpu,26} {machine,24:F2} {lost,6} {exact,6}");
         }
+        return 0;
     }
 
-    private sealed record Result(string Tool, long Drops, double FloodSeconds, long? Seen, long? Lost, double CpuSeconds);
-
-    private static Result Measure(string tool, string file, string[] args, string? readyMarker, string ns, double seconds)
+    private static async Task<Result> MeasureAsync(Mode mode, NetNamespace ns, int port)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = new List<string>();
-        var stderr = new List<string>();
-        var ready = new ManualResetEventSlim(readyMarker is null);
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.Add(e.Data); };
-        process.ErrorDataReceived += (_, e) =>
+        if (mode.Agent is { } options)
         {
-            if (e.Data is null) return;
-            lock (stderr) stderr.Add(e.Data);
-            if (readyMarker is not null && e.Data.Contains(readyMarker)) ready.Set();
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        ready.Wait(TimeSpan.FromSeconds(30));
-        Thread.Sleep(readyMarker is null ? 1500 : 300); // perf prints nothing when ready: give it time to open its rings
-
-        var cpuBefore = ProcessFigures.CpuSeconds(process.Id);
-        var before = RcvbufErrors(ns);
-        var watch = Stopwatch.StartNew();
-        Flood(ns, TimeSpan.FromSeconds(seconds));
-        var floodSeconds = watch.Elapsed.TotalSeconds;
-        var drops = RcvbufErrors(ns) - before;
-        Thread.Sleep(1000); // let the tool drain its rings
-        var cpuAfter = ProcessFigures.CpuSeconds(process.Id);
-        process.WaitForExit();
-
-        long? seen = null, lost = null;
-        if (tool.StartsWith("agent", StringComparison.Ordinal))
-        {
-            var summary = JsonDocument.Parse(stdout.Last(l => l.Contains("\"summary\""))).RootElement;
-            seen = summary.GetProperty("drops").EnumerateArray().Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(d => d.GetProperty("count").GetInt64());
-            lost = summary.GetProperty("lost").GetInt64();
+            using var agent = AgentProcess.Start(["watch", "--json", "--netns", ns.Name, .. options]);
+            await agent.WaitUntilCapturingAsync();
+            await Task.Delay(500);
+            var (drops, seconds, cpu, machine) = Watched(agent.Id, ns, port);
+            agent.Terminate();
+            await agent.WaitForExitAsync();
+            var summary = agent.Summary();
+            var seen = summary.GetProperty("drops").EnumerateArray()
+                .Where(d => d.GetProperty("reason").GetString() == "SOCKET_RCVBUFF").Sum(d => d.GetProperty("count").GetInt64());
+            return new Result(drops, seconds, cpu, machine, seen, summary.GetProperty("lost").GetInt64());
         }
-        else
+        if (mode.Perf)
         {
-            // perf warns "Processed N events and lost M chunks!" when its rings overflowed.
-            var warning = stderr.FirstOrDefault(l => l.Contains("lost", StringComparison.OrdinalIgnoreCase) && l.Contains("chunks"));
-            lost = warning is null ? 0 : long.Parse(warning.Split(' ').SkipWhile(w => w != "lost").Skip(1).First());
-            Console.WriteLine($"// perf: {string.Join(" | ", stderr.Where(l => l.Contains("perf record") || l.Contains("lost")))}");
+            var data = Path.Combine(Path.GetTempPath(), $"dbflood-{Environment.ProcessId}.data");
+            var (started, stderr) = Floods.StartPerf(data);
+            using var perf = started;
+            await Task.Delay(2000); // perf says nothing when its rings are open
+            var (drops, seconds, cpu, machine) = Watched(perf.Id, ns, port);
+            Tmds.Linux.LibC.kill(perf.Id, Tmds.Linux.LibC.SIGINT);
+            await perf.WaitForExitAsync();
+            File.Delete(data);
+            return new Result(drops, seconds, cpu, machine, null, Floods.PerfLost(await stderr));
         }
-        return new Result(tool, drops, floodSeconds, seen, lost, cpuAfter - cpuBefore);
+        var busyBefore = MachineBusySeconds();
+        var (noneDrops, noneSeconds) = Floods.Run(ns, port);
+        return new Result(noneDrops, noneSeconds, 0, MachineBusySeconds() - busyBefore, null, null);
     }
 
-    private static unsafe void Flood(string ns, TimeSpan duration)
+    /// <summary>A flood watched by process <paramref name="pid"/>: its CPU includes 1.5 s after the flood to drain what it queued.</summary>
+    private static (long Drops, double Seconds, double ToolCpu, double MachineCpu) Watched(int pid, NetNamespace ns, int port)
     {
-        Socket? receiver = null, sender = null;
-        var thread = new Thread(() =>
-        {
-            using var nsFile = File.OpenHandle($"/run/netns/{ns}");
-            LibC.setns((int)nsFile.DangerousGetHandle(), LibC.CLONE_NEWNET);
-            receiver = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 1024 };
-            receiver.Bind(new IPEndPoint(IPAddress.Loopback, 9999));
-            sender = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-            sender.Connect(new IPEndPoint(IPAddress.Loopback, 9999));
-            var payload = new byte[32];
-            var end = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-            while (Stopwatch.GetTimestamp() < end)
-                for (var i = 0; i < 1000; i++) sender.Send(payload);
-        });
-        thread.Start();
-        thread.Join();
-        receiver?.Dispose();
-        sender?.Dispose();
+        var cpuBefore = ProcessFigures.CpuSeconds(pid);
+        var busyBefore = MachineBusySeconds();
+        var (drops, seconds) = Floods.Run(ns, port);
+        var machine = MachineBusySeconds() - busyBefore;
+        Thread.Sleep(1500);
+        return (drops, seconds, ProcessFigures.CpuSeconds(pid) - cpuBefore, machine);
     }
 
-    private static long RcvbufErrors(string ns)
+    /// <summary>Every CPU's non-idle time so far (/proc/stat's first line less idle and iowait), in seconds (ticks of 1/100 s).</summary>
+    private static double MachineBusySeconds()
     {
-        var lines = Sh("ip", "netns", "exec", ns, "cat", "/proc/net/snmp").Split('\n').Where(l => l.StartsWith("Udp: ")).ToArray();
-        var names = lines[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        var values = lines[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return long.Parse(values[Array.IndexOf(names, "RcvbufErrors")]);
-    }
-
-    private static string Sh(string file, params string[] args)
-    {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return output;
+        var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(long.Parse).ToArray();
+        // user nice system idle iowait irq softirq steal (guest time is already in user).
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) / 100.0;
     }
 }

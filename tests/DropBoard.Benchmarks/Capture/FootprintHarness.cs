@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using DropBoard.TestKit;
 
 namespace DropBoard.Benchmarks.Capture;
@@ -15,7 +13,6 @@ namespace DropBoard.Benchmarks.Capture;
 /// </summary>
 internal static class FootprintHarness
 {
-    private const int FloodDatagrams = 2_000_000;
     private const int Starts = 3;
 
     public static async Task<int> RunAsync(string[] args)
@@ -64,12 +61,12 @@ internal static class FootprintHarness
                 agent.Terminate();
                 await agent.WaitForExitAsync();
             }
-            Console.WriteLine($"{name,-18} {Median(starts.Select(s => s.Wall)),12:F2} {Median(starts.Select(s => s.Cpu)),11:F2} " +
-                              $"{Median(starts.Select(s => s.Rss)),8:F1} {idleCpu,16:F3} {idleRss,12:F1}");
+            Console.WriteLine($"{name,-18} {Floods.Median(starts.Select(s => s.Wall)),12:F2} {Floods.Median(starts.Select(s => s.Cpu)),11:F2} " +
+                              $"{Floods.Median(starts.Select(s => s.Rss)),8:F1} {idleCpu,16:F3} {idleRss,12:F1}");
         }
 
         Console.WriteLine();
-        Console.WriteLine($"{FloodDatagrams / 1e6:0}M-datagram floods, each agent flood paired with perf record on a flood of the same size:");
+        Console.WriteLine($"{Floods.Datagrams / 1e6:0}M-datagram floods, each agent flood paired with perf record on a flood of the same size:");
         Console.WriteLine($"{"agent",-18} {"flood",5} {"drops",9} {"drops/s",9} {"seen",9} {"lost",7} {"peak RSS MiB",12} {"CPU-s",6} {"perf CPU-s",10} {"perf lost",9} {"CPU/drop vs perf",16}");
         var port = 9000;
         foreach (var (name, start) in variants)
@@ -84,7 +81,7 @@ internal static class FootprintHarness
                 Console.WriteLine($"{name,-18} {i,5} {agentFlood.Drops,9} {agentFlood.Drops / agentFlood.Seconds,9:F0} {agentFlood.Seen,9} {agentFlood.Lost,7} " +
                                   $"{agentFlood.PeakRss,12:F1} {agentFlood.Cpu,6:F2} {perfFlood.Cpu,10:F2} {perfFlood.Lost,9} {ratio,16:F2}");
             }
-            Console.WriteLine($"{name,-18} median CPU per drop vs perf record: {Median(ratios):F2}");
+            Console.WriteLine($"{name,-18} median CPU per drop vs perf record: {Floods.Median(ratios):F2}");
         }
         return 0;
     }
@@ -97,7 +94,7 @@ internal static class FootprintHarness
         await agent.WaitUntilCapturingAsync();
         await Task.Delay(500);
         var cpuBefore = ProcessFigures.CpuSeconds(agent.Id);
-        var (drops, seconds) = FloodNamespace(ns, port);
+        var (drops, seconds) = Floods.Run(ns, port);
         await Task.Delay(1500); // the same drain time perf gets
         var cpu = ProcessFigures.CpuSeconds(agent.Id) - cpuBefore;
         var peak = ProcessFigures.ResidentMiB(agent.Id).Peak;
@@ -112,48 +109,17 @@ internal static class FootprintHarness
     private static Flood PerfFlood(NetNamespace ns, int port)
     {
         var data = Path.Combine(Path.GetTempPath(), $"dbfoot-{Environment.ProcessId}.data");
-        var psi = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "record", "-e", "skb:kfree_skb", "-a", "-o", data }) psi.ArgumentList.Add(a);
-        using var perf = Process.Start(psi)!;
-        var stderr = perf.StandardError.ReadToEndAsync();
+        var (started, stderr) = Floods.StartPerf(data);
+        using var perf = started;
         Thread.Sleep(2000); // perf says nothing when its rings are open
         var cpuBefore = ProcessFigures.CpuSeconds(perf.Id);
-        var (drops, seconds) = FloodNamespace(ns, port);
+        var (drops, seconds) = Floods.Run(ns, port);
         Thread.Sleep(1500);
         var cpu = ProcessFigures.CpuSeconds(perf.Id) - cpuBefore;
         var peak = ProcessFigures.ResidentMiB(perf.Id).Peak;
         Tmds.Linux.LibC.kill(perf.Id, Tmds.Linux.LibC.SIGINT);
         perf.WaitForExit();
         File.Delete(data);
-        // perf warns "Processed N events and lost M chunks!" when its rings overflowed.
-        var words = stderr.Result.Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries);
-        var lostAt = Array.IndexOf(words, "lost");
-        var lost = lostAt > 0 && long.TryParse(words[lostAt + 1], out var n) ? n : 0;
-        return new Flood(drops, seconds, 0, lost, peak, cpu);
-    }
-
-    /// <summary>
-    /// <see cref="FloodDatagrams"/> small datagrams into a receiver that never reads and holds a few: nearly every one a
-    /// receive-buffer drop. Returns the namespace's RcvbufErrors rise and how long the sending took.
-    /// </summary>
-    private static (long Drops, double Seconds) FloodNamespace(NetNamespace ns, int port)
-    {
-        var before = ns.Snmp("Udp", "RcvbufErrors");
-        using var receiver = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        receiver.ReceiveBufferSize = 1024;
-        receiver.Bind(new IPEndPoint(IPAddress.Loopback, port));
-        using var sender = ns.CreateSocket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        sender.Connect(new IPEndPoint(IPAddress.Loopback, port));
-        var payload = new byte[32];
-        var clock = Stopwatch.StartNew();
-        for (var i = 0; i < FloodDatagrams; i++) sender.Send(payload);
-        var seconds = clock.Elapsed.TotalSeconds;
-        return (ns.Snmp("Udp", "RcvbufErrors") - before, seconds);
-    }
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        return new Flood(drops, seconds, 0, Floods.PerfLost(stderr.Result), peak, cpu);
     }
 }

@@ -225,8 +225,11 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
 
     private void Read(DropAggregator aggregator, Dictionary<uint, int> reasonIds) => Feed(aggregator, reasonIds, ReadMap());
 
+    /// <summary>The drop map's descriptor: the map-read benchmark fills it with keys from user space.</summary>
+    internal int DropsMapFd => _dropsFd;
+
     /// <summary>Reads the map into <see cref="_fresh"/> (the drops since the last read) and returns when the read began.</summary>
-    private long ReadMap()
+    internal long ReadMap()
     {
         var now = Now();
         _fresh.Clear();
