@@ -300,7 +300,10 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     {
         try
         {
-            return write(_writer ??= WriterConnection());
+            var writer = _writer ??= WriterConnection();
+            var result = write(writer);
+            database.Engine.Written(writer);
+            return result;
         }
         catch
         {
@@ -320,7 +323,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// Waits for another writer (a script, a backup) at most <see cref="WriterBusyTimeout"/>: the batches waiting are
     /// better answered "retry" than held past the hub's acknowledgement wait.
     /// </summary>
-    private DbConnection WriterConnection() => database.Connect((int)WriterBusyTimeout.TotalSeconds);
+    private DbConnection WriterConnection() => database.Engine.ConnectWriter((int)WriterBusyTimeout.TotalSeconds);
 
     public static readonly TimeSpan WriterBusyTimeout = TimeSpan.FromSeconds(2);
 

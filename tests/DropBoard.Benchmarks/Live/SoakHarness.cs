@@ -13,7 +13,9 @@ namespace DropBoard.Benchmarks.Live;
 /// <summary>
 /// Durable delivery under load: simulated agents over real SignalR on loopback into a real dashboard with a real
 /// SQLite file, each making a batch every 250 ms with drops at its sites and keeping it until the dashboard takes it
-/// (resending on "retry", as the agent's spool does). First a baseline phase with no session recording (the hub
+/// (resending on "retry", and after reconnecting a lost connection, as the agent's spool does). As the real agent
+/// (<c>AgentOptions.CounterInterval</c>), each samples its 20 counters once a second and sends their rises in the batch
+/// after the sample, not in every batch. First a baseline phase with no session recording (the hub
 /// acknowledges at once), then the same agents with a session recording every host for the set duration (the hub
 /// acknowledges after the commit). Prints per phase: batches made, acknowledged, answered retry, still unacknowledged
 /// after a drain, ack latency p50/p99 (and as a ratio to the baseline phase), the web process's CPU; for the recording
@@ -27,6 +29,7 @@ internal static class SoakHarness
 {
     private const string Token = "soak";
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(250);
+    private const long CounterInterval = 1000;
     private static readonly TimeSpan Baseline = TimeSpan.FromSeconds(30);
 
     public static async Task<int> RunAsync(string[] args)
@@ -77,7 +80,7 @@ internal static class SoakHarness
         return recording.AckedDrops <= stored && !doubled && recording.Unacked == 0 && pageErrors == 0 && lostCircuits == 0 ? 0 : 1;
     }
 
-    private sealed record Phase(long Made, long Acked, long Retried, long Unacked, long AckedDrops, long UnackedDrops, List<double> AckMs, double Seconds, double CpuShare,
+    private sealed record Phase(long Made, long Acked, long Retried, long Reconnects, long Unacked, long AckedDrops, long UnackedDrops, List<double> AckMs, double Seconds, double CpuShare,
         List<(double Minutes, double Batches)> Backlog);
 
     /// <summary>Makes batches for <paramref name="duration"/>, then stops making them and lets every agent drain (at most a minute).</summary>
@@ -101,7 +104,7 @@ internal static class SoakHarness
         }
         await Task.WhenAll(runs);
         var cpu = (app.CpuTime - cpuBefore).TotalSeconds / clock.Elapsed.TotalSeconds;
-        return new Phase(agents.Sum(a => a.Made), agents.Sum(a => a.Acked), agents.Sum(a => a.Retried), agents.Sum(a => a.Waiting),
+        return new Phase(agents.Sum(a => a.Made), agents.Sum(a => a.Acked), agents.Sum(a => a.Retried), agents.Sum(a => a.Reconnects), agents.Sum(a => a.Waiting),
             agents.Sum(a => a.AckedDrops), agents.Sum(a => a.WaitingDrops), agents.SelectMany(a => a.AckMs).Order().ToList(), clock.Elapsed.TotalSeconds, cpu, backlog);
     }
 
@@ -119,7 +122,7 @@ internal static class SoakHarness
         var p50 = Percentile(p.AckMs, 0.5);
         var p99 = Percentile(p.AckMs, 0.99);
         var ratio = baseline is null ? "" : $" ({p50 / Percentile(baseline.AckMs, 0.5):F1}x, {p99 / Percentile(baseline.AckMs, 0.99):F1}x not recording)";
-        Console.WriteLine($"{name,-14} {p.Seconds,5:F0} s: batches made {p.Made:N0}, acked {p.Acked:N0}, answered retry {p.Retried:N0}, unacked after drain {p.Unacked:N0}; " +
+        Console.WriteLine($"{name,-14} {p.Seconds,5:F0} s: batches made {p.Made:N0}, acked {p.Acked:N0}, answered retry {p.Retried:N0}, reconnects {p.Reconnects:N0}, unacked after drain {p.Unacked:N0}; " +
                           $"ack p50 {p50:F1} ms p99 {p99:F1} ms{ratio}; {p.Acked / p.Seconds:F0} batches/s; web CPU {100 * p.CpuShare:F0} %");
     }
 
@@ -146,7 +149,7 @@ internal static class SoakHarness
         private readonly Random _random = new(hello.HostId.GetHashCode());
         private long _sequence;
 
-        public long Made, Acked, Retried, AckedDrops;
+        public long Made, Acked, Retried, AckedDrops, Reconnects;
         public List<double> AckMs { get; private set; } = [];
         public int Waiting => _spool.Count;
         public long WaitingDrops => _spool.Sum(b => b.Drops.Sum(d => (long)d.Count));
@@ -156,6 +159,7 @@ internal static class SoakHarness
         {
             var connection = new HubConnectionBuilder()
                 .WithUrl(new Uri(server, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
+                .WithAutomaticReconnect(new EverySecond())
                 .Build();
             connection.ServerTimeout = TimeSpan.FromMinutes(2);
             await connection.StartAsync();
@@ -164,7 +168,7 @@ internal static class SoakHarness
 
         public void Reset()
         {
-            Made = Acked = Retried = AckedDrops = 0;
+            Made = Acked = Retried = AckedDrops = Reconnects = 0;
             AckMs = [];
         }
 
@@ -184,7 +188,18 @@ internal static class SoakHarness
                 }
                 if (DateTime.UtcNow > drainUntil) return;
                 var started = Stopwatch.GetTimestamp();
-                var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                BatchAck ack;
+                try
+                {
+                    ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                }
+                catch (Exception e) when (e is InvalidOperationException or Microsoft.AspNetCore.SignalR.HubException or IOException && connection.State != HubConnectionState.Connected)
+                {
+                    // The connection was lost (a dashboard too busy to answer its pings): the batch stays, it is sent once reconnected.
+                    Reconnects++;
+                    await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+                    continue;
+                }
                 AckMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 if (ack.Rejection == BatchRejection.None)
                 {
@@ -205,6 +220,7 @@ internal static class SoakHarness
         private async Task MakeAsync(CancellationToken making)
         {
             using var timer = new PeriodicTimer(Interval);
+            var sampleAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + CounterInterval;
             try
             {
                 while (await timer.WaitForNextTickAsync(making))
@@ -213,7 +229,12 @@ internal static class SoakHarness
                     var drops = new DropBucket[sites];
                     for (var i = 0; i < drops.Length; i++)
                         drops[i] = new DropBucket($"site_function_{i:D3}+0x{i * 16:x}", $"site_function_{i:D3}", Reasons[i % 3], (now - _random.Next(250)) / 10 * 10, _random.Next(1, 50), 0x0800);
-                    var counters = Enumerable.Range(0, 20).Select(i => new CounterDelta($"Udp.Counter{i}", _random.Next(100), now)).ToArray();
+                    CounterDelta[] counters = [];
+                    if (now >= sampleAt)
+                    {
+                        counters = Enumerable.Range(0, 20).Select(i => new CounterDelta($"Udp.Counter{i}", _random.Next(100), sampleAt)).ToArray();
+                        sampleAt += CounterInterval;
+                    }
                     _spool.Enqueue(new AgentBatch(hello.HostId, ++_sequence, now, drops, counters, [], 0, 0));
                     Made++;
                 }
@@ -224,5 +245,11 @@ internal static class SoakHarness
         }
 
         public ValueTask DisposeAsync() => connection.DisposeAsync();
+
+        /// <summary>A lost connection is tried again every second, for as long as it takes, as the agent does.</summary>
+        private sealed class EverySecond : IRetryPolicy
+        {
+            public TimeSpan? NextRetryDelay(RetryContext retryContext) => TimeSpan.FromSeconds(1);
+        }
     }
 }

@@ -13,7 +13,8 @@ namespace DropBoard.Benchmarks.Sessions;
 /// commits not waited for, as DropBoard's SQLite in WAL with <c>synchronous = NORMAL</c>), in the same run: recording rate through <see cref="SessionStore.AppendAll"/> (10 ms bucket rows
 /// per second, with their per-second and per-minute sums, against plain prepared INSERTs of the same rows in the same
 /// transactions), for one host's hour (16 batches a transaction) and for a fleet as the soak makes it (200 hosts x 200
-/// sites, a batch every 250 ms each: 800 batches a second, 200 a transaction); then, on two recorded one-hour
+/// sites, a batch every 250 ms each: 800 batches a second, 200 a transaction, and as many as the writer takes when
+/// behind; with the writer's thread's own CPU time and the WAL's largest size); then, on two recorded one-hour
 /// sessions of 200 active sites at 10 ms buckets (each site drops in 2% of its buckets: 1.44 million rows a session),
 /// the histogram, compare, drops-over-time and explain-input queries, against one plain scan summing the session's
 /// 10 ms rows.
@@ -24,8 +25,12 @@ namespace DropBoard.Benchmarks.Sessions;
 internal static class SessionsHarness
 {
     private const int Sites = 200, BucketMs = 10, BatchMs = 250, HourPerTransaction = 16;
-    private const int FleetHosts = 200, FleetSeconds = 5, FleetPerTransaction = 200;
+    // FleetBehind: as many batches a transaction as the writer takes when it is behind (SessionWriter.MaxPerTransaction).
+    private const int FleetHosts = 200, FleetSeconds = 15, FleetPerTransaction = 200, FleetBehind = 1024;
     private const long HourMs = 3_600_000;
+
+    // The largest the SQLite file's write-ahead log grew while recording.
+    private static long _walPeak;
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -69,7 +74,7 @@ internal static class SessionsHarness
         Console.WriteLine($"== {database.Path}");
         var store = new SessionStore(database, TimeProvider.System);
         var queries = new SessionQueries(database, TimeProvider.System);
-        if (fleetOnly) return [("fleet, batches/s", RecordFleet(database, store, cpu))];
+        if (fleetOnly) return [("fleet, batches/s", RecordFleet(database, store, cpu, FleetPerTransaction)), ("fleet, behind, batches/s", RecordFleet(database, store, cpu, FleetBehind))];
 
         var (a, rowsA, secondsA) = Record(store, cpu, "hour A", Batches("bench-host", seed: 1).Chunk(HourPerTransaction).ToList());
         var (b, _, _) = Record(store, cpu, "hour B", Batches("bench-host", seed: 2).Chunk(HourPerTransaction).ToList());
@@ -79,7 +84,8 @@ internal static class SessionsHarness
 
         var (buckets, seconds, minutes, counters, year) = PrintSize(database);
 
-        var fleetRate = RecordFleet(database, store, cpu);
+        var fleetRate = RecordFleet(database, store, cpu, FleetPerTransaction);
+        var fleetBehindRate = RecordFleet(database, store, cpu, FleetBehind);
 
         var scan = Time(cpu, () => { using var c = database.Connect(); return c.ExecuteScalar<long>("SELECT sum(count) FROM buckets WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @a)", new { a }); });
         var histogram = Time(cpu, () => queries.Sites(a).Count);
@@ -98,7 +104,7 @@ internal static class SessionsHarness
             Console.WriteLine($"{name,-38} {ms,20:F1} {ms / scan,14:F2}");
         return
         [
-            ("one host's hour, rows/s", rowsA / secondsA), ("fleet, batches/s", fleetRate),
+            ("one host's hour, rows/s", rowsA / secondsA), ("fleet, batches/s", fleetRate), ("fleet, behind, batches/s", fleetBehindRate),
             ("MB a host-day: 10 ms rows", buckets / 1e6), ("MB a host-day: per second", seconds / 1e6), ("MB a host-day: per minute", minutes / 1e6),
             ("MB a host-day: counters", counters / 1e6), ("GB a host-year (default retention)", year / 1e9),
             .. timed.Select(t => ($"query ms: {t.Item1}", t.Item2)),
@@ -106,15 +112,20 @@ internal static class SessionsHarness
     }
 
     /// <returns>Batches recorded per CPU second.</returns>
-    private static double RecordFleet(SessionDatabase database, SessionStore store, Func<double> cpu)
+    private static double RecordFleet(SessionDatabase database, SessionStore store, Func<double> cpu, int perTransaction)
     {
-        var fleet = Fleet().Chunk(FleetPerTransaction).ToList();
+        var fleet = Fleet().Chunk(perTransaction).ToList();
+        var writerStarted = ThreadCpu();
         var (_, fleetRows, fleetSeconds) = Record(store, cpu, "fleet", fleet);
+        var writerSeconds = ThreadCpu() - writerStarted;
         var fleetPlain = PlainInserts(database, cpu, fleet);
         var fleetBatches = fleet.Sum(t => t.Length);
-        Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
+        Console.WriteLine($"recording a fleet ({FleetHosts} hosts x {Sites} sites, {FleetHosts * 4} batches/s made, {perTransaction} a transaction): {fleetBatches:N0} batches ({fleetRows:N0} rows) in {fleetSeconds:F2} CPU s = " +
                           $"{fleetBatches / fleetSeconds:N0} batches/s, {fleetBatches / fleetSeconds / (FleetHosts * 4):F2}x what the fleet makes; " +
                           $"plain INSERTs of the same rows {fleetBatches / fleetPlain:N0} batches/s; store / plain = {fleetPlain / fleetSeconds:F2}");
+        if (database.Engine is SqliteEngine)
+            Console.WriteLine($"  of which the writer's thread {writerSeconds:F2} CPU s = {fleetBatches / writerSeconds:N0} batches/s on the thread that commits " +
+                              $"(store / plain = {fleetPlain / writerSeconds:F2}); WAL at most {_walPeak / 1e6:F0} MB");
         return fleetBatches / fleetSeconds;
     }
 
@@ -136,7 +147,7 @@ internal static class SessionsHarness
         }
     }
 
-    /// <summary>A batch every 250 ms from each host, one bucket at each site in it, 20 counters, as the soak's agents make them.</summary>
+    /// <summary>A batch every 250 ms from each host, one bucket at each site in it, 20 counters once a second, as the soak's agents make them.</summary>
     private static IEnumerable<(AgentHello Hello, AgentBatch Batch)> Fleet()
     {
         var random = new Random(3);
@@ -150,7 +161,8 @@ internal static class SessionsHarness
                 var now = 1_700_000_000_000 + start + random.Next(BatchMs);
                 var drops = Enumerable.Range(0, Sites).Select(s => new DropBucket($"site_function_{s:D3}+0x{s * 16:x}", $"site_function_{s:D3}",
                     s % 3 == 0 ? "SOCKET_RCVBUFF" : "NO_SOCKET", (now - random.Next(BatchMs)) / 10 * 10, random.Next(1, 50), 0x0800)).ToArray();
-                var counters = Enumerable.Range(0, 20).Select(i => new CounterDelta($"Udp.Counter{i}", random.Next(100), now)).ToArray();
+                // Sampled once a second, in the batch after the sample.
+                var counters = start % 1000 == 0 ? Enumerable.Range(0, 20).Select(i => new CounterDelta($"Udp.Counter{i}", random.Next(100), now)).ToArray() : [];
                 yield return (hello, new AgentBatch(hello.HostId, sequence, now, drops, counters, [], 0, 0));
             }
         }
@@ -161,7 +173,10 @@ internal static class SessionsHarness
         var id = store.Create(name, null);
         var started = cpu();
         foreach (var transaction in transactions)
+        {
             store.AppendAll(transaction.Select(w => new SessionWrite([id], w.Hello, w.Batch)).ToList());
+            if (store.Database.Engine is SqliteEngine && new FileInfo(store.Database.Path + "-wal") is { Exists: true } wal) _walPeak = Math.Max(_walPeak, wal.Length);
+        }
         return (id, transactions.Sum(t => t.Sum(w => (long)w.Batch.Drops.Count)), cpu() - started);
     }
 
@@ -247,7 +262,14 @@ internal static class SessionsHarness
         return times.Order().ElementAt(2);
     }
 
-    /// <summary>CPU seconds of this process (every thread: SQLite, the GC, compare's two sides).</summary>
+    /// <summary>CPU seconds of the calling thread: the writer's, whose rate bounds what one store can record.</summary>
+    private static double ThreadCpu()
+    {
+        clock_gettime(3 /* CLOCK_THREAD_CPUTIME_ID */, out var time);
+        return time.Seconds + time.Nanoseconds / 1e9;
+    }
+
+    /// <summary>CPU seconds of this process (every thread: SQLite, its checkpoints, the GC, compare's two sides).</summary>
     private static double ProcessCpu()
     {
         clock_gettime(2 /* CLOCK_PROCESS_CPUTIME_ID */, out var time);

@@ -10,13 +10,36 @@ public sealed class SqliteEngine(string path) : StoreEngine
     private const string OrdinalIgnoreCase = "ordinal_ignore_case";
 
     private readonly string _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 5 }.ToString();
+    private readonly WalCheckpoints _checkpoints = new(path);
+
+    /// <summary>The size past which the write-ahead log is started over and cut back (<see cref="WalCheckpoints"/>).</summary>
+    internal long WalLimitBytes
+    {
+        get => _checkpoints.LimitBytes;
+        set => _checkpoints.LimitBytes = value;
+    }
 
     public override string Where => path;
 
-    public override DbConnection Connect(int busySeconds)
+    public override DbConnection Connect(int busySeconds) =>
+        Open(busySeconds == 5 ? _connectionString : new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = busySeconds }.ToString(), busySeconds);
+
+    /// <summary>
+    /// Not pooled, so its settings never reach another connection: no automatic checkpoint in its commits (<see cref="WalCheckpoints"/>
+    /// does them), and the log cut back to <see cref="WalLimitBytes"/> whenever it starts it over.
+    /// </summary>
+    public override DbConnection ConnectWriter(int busySeconds)
     {
-        var connection = new SqliteConnection(busySeconds == 5 ? _connectionString
-            : new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = busySeconds }.ToString());
+        var connection = Open(new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = busySeconds, Pooling = false }.ToString(), busySeconds);
+        connection.Execute($"PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WalLimitBytes};");
+        return connection;
+    }
+
+    public override void Written(DbConnection writer) => _checkpoints.Written((SqliteConnection)writer);
+
+    private static SqliteConnection Open(string connectionString, int busySeconds)
+    {
+        var connection = new SqliteConnection(connectionString);
         connection.Open();
         // NORMAL is safe with WAL: a power cut may lose the last batches, never the file.
         connection.Execute($"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busySeconds * 1000}; PRAGMA synchronous = NORMAL;");

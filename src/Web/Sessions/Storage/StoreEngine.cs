@@ -15,6 +15,15 @@ public abstract class StoreEngine
     /// <param name="busySeconds">How long a statement waits for another writer's lock.</param>
     public abstract DbConnection Connect(int busySeconds);
 
+    /// <summary>The one connection the store writes recorded batches on.</summary>
+    /// <param name="busySeconds">How long a statement waits for another writer's lock.</param>
+    public virtual DbConnection ConnectWriter(int busySeconds) => Connect(busySeconds);
+
+    /// <summary>After a transaction on the writer's connection, on the writer's thread, before its next one. Never throws.</summary>
+    public virtual void Written(DbConnection writer)
+    {
+    }
+
     /// <summary>A JSON array (as text) of one object per row, from <c>'key', value, …</c> pairs, in <paramref name="order"/>.</summary>
     public abstract string JsonArray(string pairs, string order);
 
