@@ -251,6 +251,19 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
         }
     }
 
+    /// <summary>What the kernel holds for one of the program's maps: its size and whether any entry is in it (tests, diagnostics).</summary>
+    internal (uint MaxEntries, bool Empty) MapState(string name)
+    {
+        var fd = LibBpf.FindMapFd(_object, name);
+        if (fd < 0) throw new InvalidOperationException($"the program has no map {name}");
+        var info = stackalloc byte[64]; // struct bpf_map_info: type, id, key_size, value_size, max_entries, ...
+        new Span<byte>(info, 64).Clear();
+        var length = 64u;
+        if (LibBpf.ObjectInfo(fd, info, &length) is < 0 and var failed) throw new InvalidOperationException($"map {name}: {LibBpf.Describe(-failed)}");
+        var key = stackalloc byte[256];
+        return (*(uint*)(info + 16), LibBpf.MapNextKey(fd, null, key) == -2);
+    }
+
     private long Now() => ((IDropSource)this).NowUnixNs();
 
     private Dictionary<uint, int> ReasonIdsFor(DropAggregator aggregator)

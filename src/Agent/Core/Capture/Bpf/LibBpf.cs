@@ -56,6 +56,14 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem")]
     public static partial int MapLookup(int fd, void* key, void* value);
 
+    /// <summary>The key after <paramref name="key"/> (the first when null); -ENOENT past the last, or in an empty map.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key")]
+    public static partial int MapNextKey(int fd, void* key, void* nextKey);
+
+    /// <summary>The kernel's description of a map or program (<c>struct bpf_map_info</c>); a negative errno on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_obj_get_info_by_fd")]
+    public static partial int ObjectInfo(int fd, void* info, uint* length);
+
     [LibraryImport(Library, EntryPoint = "bpf_map_update_elem")]
     public static partial int MapUpdate(int fd, void* key, void* value, ulong flags);
 
