@@ -169,6 +169,8 @@ public static class WatchCommand
         await pipeline.DisposeAsync();
         if (pipeline.Source.CorruptRecords > 0 || pipeline.Source.LastError is not null)
             await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.Source.CorruptRecords} malformed records skipped; last problem: {pipeline.Source.LastError}");
+        if (pipeline.Source is Capture.Bpf.BpfSource { PathsLost: > 0 and var pathsLost })
+            await Console.Error.WriteLineAsync($"dropboard-agent: {pathsLost} drops are counted but on no path: the kernel's path map (--stacks) was full");
         Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, WatchOutput.Explain(total, pipeline.Hello.KernelRelease, options.BucketMs), json));
         return exitCode;
     }
