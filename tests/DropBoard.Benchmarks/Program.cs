@@ -4,11 +4,12 @@ using DropBoard.Benchmarks.Capture;
 using DropBoard.Benchmarks.Live;
 using DropBoard.Benchmarks.Sessions;
 
-// `flood`, `samplecost`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `livememory`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
+// `flood`, `samplecost`, `stacks`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `livememory`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
 switch (args)
 {
     case ["flood", ..]: return FloodHarness.Run(args);
     case ["samplecost", ..]: return SampleCostHarness.Run(args);
+    case ["stacks", ..]: return StacksHarness.Run(args);
     case ["footprint", ..]: return await FootprintHarness.RunAsync(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);

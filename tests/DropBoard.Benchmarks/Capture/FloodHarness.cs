@@ -47,9 +47,9 @@ internal static class FloodHarness
         }
     }
 
-    private sealed record Result(string Tool, long Drops, double FloodSeconds, long? Seen, long? Lost, double CpuSeconds);
+    internal sealed record Result(string Tool, long Drops, double FloodSeconds, long? Seen, long? Lost, double CpuSeconds);
 
-    private static Result Measure(string tool, string file, string[] args, string? readyMarker, string ns, double seconds)
+    internal static Result Measure(string tool, string file, string[] args, string? readyMarker, string ns, double seconds)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
@@ -126,7 +126,7 @@ internal static class FloodHarness
         return long.Parse(values[Array.IndexOf(names, "RcvbufErrors")]);
     }
 
-    private static string Sh(string file, params string[] args)
+    internal static string Sh(string file, params string[] args)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in args) psi.ArgumentList.Add(a);
