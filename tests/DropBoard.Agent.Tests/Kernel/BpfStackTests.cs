@@ -102,6 +102,20 @@ public sealed class BpfStackTests
         Assert.Contains("--stacks needs --source bpf (or auto, which uses it where the kernel has BTF): netdm has no kernel stacks", refused.Stderr);
     }
 
+    [Fact]
+    public void Stacks_when_auto_cannot_load_the_bpf_source_are_said_to_be_missing_on_the_start_line()
+    {
+        Privileged.RequireRoot();
+        Privileged.RequireCommand("setpriv", "util-linux");
+        // Root without CAP_BPF and CAP_SYS_ADMIN: the kernel refuses the program, auto falls back to a source without stacks.
+        var auto = Commands.TryRun("setpriv", "--bounding-set=-bpf,-sys_admin", "--inh-caps=-bpf,-sys_admin", "--", "dotnet",
+            Path.Combine(AppContext.BaseDirectory, "dropboard-agent.dll"), "watch", "--json", "--seconds", "0.2", "--source", "auto", "--stacks");
+
+        Assert.True(auto.ExitCode == 0, $"auto should fall back: {auto.Stderr}");
+        Assert.Contains("no drop paths: --stacks needs the bpf source", auto.Stderr);
+        Assert.DoesNotContain("\"type\":\"paths\"", auto.Stdout);
+    }
+
     private static async Task<BpfSource> CaptureWhile(Symbolizer symbolizer, bool stacks, Action makeDrops)
     {
         Privileged.RequireRoot();

@@ -26,7 +26,7 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
     private readonly int _dropsFd, _overflowFd;
     private int _pathsFd = -1, _pathOverflowFd = -1, _stacksFd = -1;
     private readonly Dictionary<int, ulong[]> _stackFrames = [];
-    private long _pathOverflow;
+    private long _pathOverflow, _dropsRead, _pathDropsRead;
     private readonly IReadOnlyDictionary<int, string> _reasonNames;
     private long _overflow, _corrupt;
     private nint _ring;
@@ -287,10 +287,13 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
             var key = DropKey.Read(_keys.AsSpan(i * DropKey.Size, DropKey.Size));
             var (delta, sampled) = Counts.Update(key, _values.AsSpan(i * valueSize, valueSize));
             if (delta != 0 || sampled != 0) _fresh.Add((key, delta, sampled));
+            _dropsRead += delta;
         });
         ReadCount(_overflowFd, ref _overflow);
         if (_freesFd >= 0) ReadFrees();
-        if (Paths is not null) ReadPaths();
+        // Every drop the program counts it also counts on a path (or as a path lost): while the paths read so far are
+        // all the drops read so far, none is new, and a quiet host is spared the path map's read.
+        if (Paths is not null && _pathDropsRead + PathsLost < _dropsRead) ReadPaths();
         // After the map: every record the map counts as sampled so far is in the ring by now.
         if (_ring != 0 && LibBpf.RingBufferConsume(_ring) is < 0 and var failed)
             LastError = $"reading the flow ring failed: {LibBpf.Describe(-failed)}";
@@ -319,6 +322,7 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
             var key = PathKey.Read(_keys.AsSpan(i * PathKey.Size, PathKey.Size));
             var delta = Counts.UpdatePaths(key, _values.AsSpan(i * valueSize, valueSize));
             if (delta != 0) Paths!.Add(key.Location, key.Netns, key.StackId, FramesOf(key.StackId), delta);
+            _pathDropsRead += delta;
         });
         ReadCount(_pathOverflowFd, ref _pathOverflow);
     }
