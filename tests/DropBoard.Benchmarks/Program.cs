@@ -4,12 +4,13 @@ using DropBoard.Benchmarks.Capture;
 using DropBoard.Benchmarks.Live;
 using DropBoard.Benchmarks.Sessions;
 
-// `flood`, `samplecost`, `mapread`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `livememory`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
+// `flood`, `samplecost`, `mapread`, `stacks`, `footprint`, `latency`, `fanin`, `replicas`, `soak`, `livememory`, `sessions` and `access` measure the real system end to end; they are not BenchmarkDotNet micro-benchmarks.
 switch (args)
 {
     case ["flood", ..]: return await FloodHarness.RunAsync(args);
     case ["samplecost", ..]: return SampleCostHarness.Run(args);
     case ["mapread", ..]: return MapReadHarness.Run(args);
+    case ["stacks", ..]: return await StacksHarness.RunAsync(args);
     case ["footprint", ..]: return await FootprintHarness.RunAsync(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);

@@ -79,9 +79,10 @@ public static class RunCommand
         var command = new Command("run", "Capture drops and counters and stream them to a DropBoard dashboard")
         {
             server, token, tokenFile, spool, spoolMax, backlogKb, session, WatchCommand.SourceOption, WatchCommand.NetNsOption, WatchCommand.ModeOption,
-            WatchCommand.RingKbOption, WatchCommand.FlowsOption,
+            WatchCommand.RingKbOption, WatchCommand.FlowsOption, WatchCommand.StacksOption,
             PrivilegeDrop.UserOption,
         };
+        command.Validators.Add(WatchCommand.RefuseStacksWithoutBpf);
         command.Validators.Add(result =>
         {
             if ((result.GetResult(token) is null) == (result.GetResult(tokenFile) is null))
@@ -101,6 +102,7 @@ public static class RunCommand
                     NetNamespace = result.GetValue(WatchCommand.NetNsOption),
                     RingKb = result.GetValue(WatchCommand.RingKbOption),
                     FlowsPerSecond = result.GetValue(WatchCommand.FlowsOption),
+                    Stacks = result.GetValue(WatchCommand.StacksOption),
                     NetDm = new() { Mode = result.GetValue(WatchCommand.ModeOption) },
                 },
                 result.GetValue(PrivilegeDrop.UserOption), result.GetValue(spool)!,

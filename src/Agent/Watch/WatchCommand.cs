@@ -34,6 +34,18 @@ public static class WatchCommand
 
     public static readonly Option<int> RingKbOption = RingKb();
 
+    public static readonly Option<bool> StacksOption = new("--stacks")
+    {
+        Description = "bpf source: count each site's drops per kernel stack, to show the paths that lead to it (top paths per site)",
+    };
+
+    /// <summary>Refuses --stacks with a source that has no stacks: only the eBPF program counts them.</summary>
+    public static void RefuseStacksWithoutBpf(System.CommandLine.Parsing.CommandResult result)
+    {
+        if (result.GetValue(StacksOption) && result.GetValue(SourceOption) is SourceKind.NetDm or SourceKind.Tracepoint)
+            result.AddError($"--stacks needs --source bpf (or auto, which uses it where the kernel has BTF): {result.GetValue(SourceOption).ToString().ToLowerInvariant()} has no kernel stacks");
+    }
+
     public static readonly Option<int> FlowsOption = Flows();
 
     private static Option<int> Flows()
@@ -89,8 +101,9 @@ public static class WatchCommand
         };
         var command = new Command("watch", "Print kernel packet drops and counter deltas live, then a summary")
         {
-            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, RingKbOption, FlowsOption, ModeOption, pcap, recordNetlink, PrivilegeDrop.UserOption,
+            SourceOption, seconds, json, interval, NetNsOption, ConsumeOption, RingKbOption, FlowsOption, StacksOption, ModeOption, pcap, recordNetlink, PrivilegeDrop.UserOption,
         };
+        command.Validators.Add(RefuseStacksWithoutBpf);
         command.SetAction(async (result, cancellationToken) =>
         {
             var options = new AgentOptions
@@ -100,6 +113,7 @@ public static class WatchCommand
                 ConsumeSkb = result.GetValue(ConsumeOption),
                 RingKb = result.GetValue(RingKbOption),
                 FlowsPerSecond = result.GetValue(FlowsOption),
+                Stacks = result.GetValue(StacksOption),
                 NetDm = new NetDmOptions
                 {
                     // --pcap means packets: no need to say --mode packet as well.
@@ -155,6 +169,8 @@ public static class WatchCommand
         await pipeline.DisposeAsync();
         if (pipeline.Source.CorruptRecords > 0 || pipeline.Source.LastError is not null)
             await Console.Error.WriteLineAsync($"dropboard-agent: {pipeline.Source.CorruptRecords} malformed records skipped; last problem: {pipeline.Source.LastError}");
+        if (pipeline.Source is Capture.Bpf.BpfSource { PathsLost: > 0 and var pathsLost })
+            await Console.Error.WriteLineAsync($"dropboard-agent: {pathsLost} drops are counted but on no path: the kernel's path map (--stacks) was full");
         Console.WriteLine(WatchOutput.Summary(total, pipeline.Source.Name, WatchOutput.Explain(total, pipeline.Hello.KernelRelease, options.BucketMs), json));
         return exitCode;
     }

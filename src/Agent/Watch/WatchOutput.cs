@@ -34,6 +34,10 @@ public static class WatchOutput
             yield return json
                 ? JsonSerializer.Serialize(new FlowLine("flows", f.Function, f.Site, f.Sampled, f.NotSampled, [.. f.Top], f.Netns, f.NetnsName), Json.FlowLine)
                 : FlowText(f);
+        foreach (var p in interval.Paths)
+            yield return json
+                ? JsonSerializer.Serialize(new PathLine("paths", p.Function, p.Site, p.Drops, [.. p.Top.Take(1)], p.Drops - p.Top.Take(1).Sum(t => t.Drops), p.Netns, p.NetnsName), Json.PathLine)
+                : PathText(p);
         if (interval.LostRecords > 0)
             yield return json
                 ? JsonSerializer.Serialize(new LostLine("lost", interval.LostRecords, lostFix), Json.LostLine)
@@ -51,7 +55,7 @@ public static class WatchOutput
         if (json)
             return JsonSerializer.Serialize(
                 new SummaryLine("summary", source, total.LostRecords, [.. total.Drops], [.. total.Counters], [.. explain.Attribution], relations, [.. total.Frees],
-                    [.. total.Flows], explain.Headline, [.. explain.Verdicts.Select(v => VerdictLine.Of(v, explain.Attribution))],
+                    [.. total.Flows], [.. total.Paths], explain.Headline, [.. explain.Verdicts.Select(v => VerdictLine.Of(v, explain.Attribution))],
                     [.. VerdictText.Advice(explain.Verdicts)]),
                 Json.SummaryLine);
 
@@ -76,6 +80,8 @@ public static class WatchOutput
         }
         foreach (var f in total.Flows.Take(10))
             text.AppendLine($"  {FlowText(f)}");
+        foreach (var p in total.Paths.Take(10))
+            text.AppendLine($"  {PathText(p)}");
         var counters = total.Counters.ToList();
         if (counters.Count > 0)
         {
@@ -93,6 +99,17 @@ public static class WatchOutput
     {
         var top = string.Join(", ", f.Top.Take(3).Select(t => $"{Shared.Flows.FlowText.Of(t)} x{t.Count}"));
         return $"flows at {f.Site}{In(f.Netns, f.NetnsName)}: {f.Sampled} drops sampled, {f.NotSampled} not sampled (rate cap --flows){(top.Length == 0 ? "" : $"; top: {top}")}";
+    }
+
+    /// <summary>A site's top path in one line, innermost frame first ("a &lt; b": a was called from b), with the drops it accounts for.</summary>
+    private static string PathText(PathSite p)
+    {
+        var top = p.Top.Count == 0 ? "" : p.Top[0] switch
+        {
+            { Missing: { } why } path => $"; top path: {path.Drops} drops with no stack ({why})",
+            var path => $"; top path: {path.Drops} drops via {string.Join(" < ", path.Frames)}",
+        };
+        return $"paths to {p.Site}{In(p.Netns, p.NetnsName)}: {p.Drops} drops{top}";
     }
 
     private static string LocalTime(long ms) =>
@@ -114,13 +131,18 @@ public sealed record FreeLine(string Type, string Function, string Site, long Co
 public sealed record FlowLine(string Type, string Function, string Site, long Sampled, long NotSampled, DroppedFlow[] Top,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
+/// <summary>A site's top path in an interval (bpf with --stacks): the site's drops, the path most of them took, and the drops on other paths.</summary>
+public sealed record PathLine(string Type, string Function, string Site, long Drops, StackPath[] Top, long Other,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null);
 /// <param name="Flows">Sampled flows per site (bpf with --flows), the drops not sampled said.</param>
+/// <param name="Paths">The kernel stacks to each site (bpf with --stacks), the top paths with the drops each accounts for.</param>
 /// <param name="Headline">The verdict in one sentence (null: nothing to explain).</param>
 /// <param name="Verdicts">One line per function that matters, with the counters that count its drops.</param>
 /// <param name="WhatToDo">Each advice once, with the functions it is for.</param>
 public sealed record SummaryLine(
     string Type, string Source, long Lost, DropTotal[] Drops, CounterTotal[] Counters, CounterAttribution[] Attribution, LeadLagRelation[] LeadLag,
-    FreeTotal[] Frees, FlowSite[] Flows, string? Headline, VerdictLine[] Verdicts, VerdictAdvice[] WhatToDo);
+    FreeTotal[] Frees, FlowSite[] Flows, PathSite[] Paths, string? Headline, VerdictLine[] Verdicts, VerdictAdvice[] WhatToDo);
 
 /// <summary>A verdict line as fields: what it is about, its kind and count, and (a loss, a rise nothing explains) the counters it names.</summary>
 public sealed record VerdictLine(VerdictKind Kind, string Subject, long Drops, string Badge, string Line, long? FirstMs, string? WhatToDo,
@@ -148,5 +170,6 @@ public sealed record VerdictCounter(string Name, long Delta, long Explained, Att
 [JsonSerializable(typeof(LostLine))]
 [JsonSerializable(typeof(FreeLine))]
 [JsonSerializable(typeof(FlowLine))]
+[JsonSerializable(typeof(PathLine))]
 [JsonSerializable(typeof(SummaryLine))]
 internal sealed partial class WatchJson : JsonSerializerContext;

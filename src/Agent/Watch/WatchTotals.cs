@@ -12,6 +12,30 @@ public sealed class WatchTotals
     private readonly Dictionary<(string Site, string Function), long> _frees = [];
     private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Site, string Function, uint Netns), FlowCounts> _flows = [];
+    private readonly Dictionary<(string Site, string Function, uint Netns), PathCounts> _paths = [];
+
+    // A site's paths over the run: the sum of each batch's top paths, at most MaxPathsPerSite told apart; the drops
+    // of the rest (and of each batch's paths past its top) are the site's other drops, so the drops always add up.
+    private sealed class PathCounts
+    {
+        public const int MaxPathsPerSite = 1000;
+        public long Other;
+        public readonly Dictionary<string, StackPath> Paths = new(StringComparer.Ordinal);
+
+        public long Drops => Other + Paths.Values.Sum(p => p.Drops);
+
+        public void Add(long other, IEnumerable<StackPath> top)
+        {
+            Other += other;
+            foreach (var p in top)
+            {
+                var key = p.Missing ?? string.Join('\n', p.Frames);
+                if (Paths.TryGetValue(key, out var known)) Paths[key] = known with { Drops = known.Drops + p.Drops };
+                else if (Paths.Count < MaxPathsPerSite) Paths[key] = p;
+                else Other += p.Drops;
+            }
+        }
+    }
 
     // A site's flows over the run: the sum of each batch's top flows, at most MaxFlowsPerSite told apart.
     private sealed class FlowCounts
@@ -63,6 +87,11 @@ public sealed class WatchTotals
             FlowsAt(f.Site, f.Function, f.Netns).Add(f.Sampled, f.NotSampled, f.Top);
             if (f.NetnsName is not null) _netnsNames[f.Netns] = f.NetnsName;
         }
+        foreach (var p in batch.Paths ?? [])
+        {
+            PathsAt(p.Site, p.Function, p.Netns).Add(p.Other, p.Top);
+            if (p.NetnsName is not null) _netnsNames[p.Netns] = p.NetnsName;
+        }
         LostRecords += batch.LostRecords;
     }
 
@@ -77,15 +106,34 @@ public sealed class WatchTotals
         foreach (var (name, text) in other._texts) _texts[name] = text;
         foreach (var (key, flows) in other._flows)
             FlowsAt(key.Site, key.Function, key.Netns).Add(flows.Sampled, flows.NotSampled, Top(flows, int.MaxValue));
+        foreach (var (key, paths) in other._paths)
+            PathsAt(key.Site, key.Function, key.Netns).Add(paths.Other, paths.Paths.Values);
         LostRecords += other.LostRecords;
     }
 
-    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && _frees.Count == 0 && _flows.Count == 0 && LostRecords == 0;
+    public bool IsEmpty => _drops.Count == 0 && _counters.Count == 0 && _frees.Count == 0 && _flows.Count == 0 && _paths.Count == 0 && LostRecords == 0;
 
     /// <summary>Dropped flows per site (bpf source sampling them), most drops first, each with its top flows.</summary>
     public IEnumerable<FlowSite> Flows =>
         _flows.Select(kv => new FlowSite(kv.Key.Site, kv.Key.Function, kv.Value.Sampled, kv.Value.NotSampled, Top(kv.Value, FlowSite.MaxTop), kv.Key.Netns, NameOf(kv.Key.Netns)))
               .OrderByDescending(f => f.Sampled + f.NotSampled).ThenBy(f => f.Site, StringComparer.Ordinal).ThenBy(f => f.Netns);
+
+    /// <summary>The kernel stacks that led to each site's drops (bpf source with --stacks), most drops first, each with its top paths.</summary>
+    public IEnumerable<PathSite> Paths =>
+        _paths.Select(kv =>
+            {
+                var ordered = kv.Value.Paths.Values.OrderByDescending(p => p.Drops).ThenBy(p => p.Missing, StringComparer.Ordinal)
+                    .ThenBy(p => string.Join('\n', p.Frames), StringComparer.Ordinal).ToList();
+                return new PathSite(kv.Key.Site, kv.Key.Function, kv.Value.Drops, ordered.Take(PathSite.MaxTop).ToList(),
+                    kv.Value.Other + ordered.Skip(PathSite.MaxTop).Sum(p => p.Drops), kv.Key.Netns, NameOf(kv.Key.Netns));
+            })
+            .OrderByDescending(p => p.Drops).ThenBy(p => p.Site, StringComparer.Ordinal).ThenBy(p => p.Netns);
+
+    private PathCounts PathsAt(string site, string function, uint netns)
+    {
+        if (!_paths.TryGetValue((site, function, netns), out var counts)) _paths[(site, function, netns)] = counts = new PathCounts();
+        return counts;
+    }
 
     private FlowCounts FlowsAt(string site, string function, uint netns)
     {

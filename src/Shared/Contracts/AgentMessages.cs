@@ -62,6 +62,30 @@ public sealed record FlowSite(string Site, string Function, long Sampled, long N
 /// <param name="Ifindex">Interface index in the flow's namespace, 0 when the kernel did not say.</param>
 public sealed record DroppedFlow(byte IpProtocol, string Source, ushort SourcePort, string Destination, ushort DestinationPort, long Count, int Ifindex = 0);
 
+/// <summary>
+/// The kernel stacks that led to one site's drops in one network namespace during a batch (bpf source with
+/// <c>--stacks</c>): every drop of the site is on one path, so <see cref="Top"/>'s drops and <see cref="Other"/> make
+/// <see cref="Drops"/>.
+/// </summary>
+/// <param name="Top">The paths most drops took, most first, at most <see cref="MaxTop"/>.</param>
+/// <param name="Other">Drops on paths past the top ones.</param>
+public sealed record PathSite(string Site, string Function, long Drops, IReadOnlyList<StackPath> Top, long Other,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] uint Netns = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? NetnsName = null)
+{
+    public const int MaxTop = 5;
+}
+
+/// <summary>One path to a drop site: its frames from the site outwards, and the drops that took it.</summary>
+/// <param name="Frames">Return addresses as sites (<c>udp_queue_rcv_one_skb+0x437</c>), the drop site first, at most <see cref="MaxFrames"/>.</param>
+/// <param name="Missing">Why the drops have no stack (<c>EEXIST</c>: another stack holds its slot in the kernel's stack
+/// map; <c>ENOMEM</c>: the map is full), null when they have one.</param>
+public sealed record StackPath(IReadOnlyList<string> Frames, long Drops,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Missing = null)
+{
+    public const int MaxFrames = 16;
+}
+
 /// <summary>How much a kernel counter rose during [AtMs - interval, AtMs). Never negative: wraps and resets are resolved by the sampler.</summary>
 /// <param name="Name">
 /// Group and counter, <c>Udp.RcvbufErrors</c>, <c>TcpExt.ListenOverflows</c>, <c>Softnet.dropped</c>, <c>Dev.eth0.rx_dropped</c>,
@@ -84,6 +108,7 @@ public sealed record CounterDelta(string Name, long Delta, long AtMs,
 /// <param name="SpoolProblem">Why the agent's spool cannot keep batches right now (<c>No space left on device</c>), null while it can:
 /// batches wait in the agent's memory meanwhile, and are discarded past its bound.</param>
 /// <param name="Flows">Dropped flows per site (bpf source sampling flows); null when the agent samples none.</param>
+/// <param name="Paths">The kernel stacks that led to each site's drops (bpf source with --stacks); null without.</param>
 /// <param name="CounterTexts">
 /// What a counter counts, in words, by counter name: a netfilter rule's text for <c>Netfilter.ip.filter.INPUT.5</c>.
 /// Sent when the counter first appears or its text changes; null (older agents, nothing new) when none did.
@@ -102,4 +127,5 @@ public sealed record AgentBatch(
     long DropsDiscarded = 0,
     string? SpoolProblem = null,
     IReadOnlyDictionary<string, string>? CounterTexts = null,
-    IReadOnlyList<FlowSite>? Flows = null);
+    IReadOnlyList<FlowSite>? Flows = null,
+    IReadOnlyList<PathSite>? Paths = null);

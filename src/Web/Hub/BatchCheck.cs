@@ -55,7 +55,40 @@ public static class BatchCheck
             ?? Counters(batch.Counters)
             ?? (batch.CounterTexts is null ? null : CounterTexts(batch.CounterTexts))
             ?? Samples(batch.Samples)
-            ?? (batch.Flows is null ? null : Flows(batch.Flows));
+            ?? (batch.Flows is null ? null : Flows(batch.Flows))
+            ?? (batch.Paths is null ? null : Paths(batch.Paths));
+    }
+
+    /// <summary>Each site's paths (--stacks): bounded as the agent bounds them, every frame a site as drop sites are, the drops adding up.</summary>
+    private static string? Paths(IReadOnlyList<PathSite> sites)
+    {
+        if (sites.Count > MaxFlowSites) return $"too large: {sites.Count} path sites, at most {MaxFlowSites}";
+        for (var i = 0; i < sites.Count; i++)
+        {
+            var s = sites[i];
+            if (s is null || s.Top is null || s.Drops < 0 || s.Other < 0)
+                return $"paths[{i}]: a path site has no top list or a negative count ({s?.Drops} drops, {s?.Other} other)";
+            if (Where($"paths[{i}]", s.Site, s.Function, null) is { } problem) return problem;
+            if (s.NetnsName is not null && Printable($"paths[{i}].netnsName", s.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
+            if (s.Top.Count > PathSite.MaxTop) return $"paths[{i}]: {s.Top.Count} top paths, at most {PathSite.MaxTop}";
+            for (var j = 0; j < s.Top.Count; j++)
+                if (PathProblem(s.Top[j]) is { } pathProblem) return $"paths[{i}].top[{j}]: {pathProblem}";
+            if (s.Top.Sum(p => p.Drops) + s.Other != s.Drops)
+                return $"paths[{i}]: its paths' drops and the other drops make {s.Top.Sum(p => p.Drops) + s.Other}, not the site's {s.Drops}";
+        }
+        return null;
+    }
+
+    private static string? PathProblem(StackPath path)
+    {
+        if (path is null || path.Frames is null || path.Drops < 0) return "a path has no frames list or a negative count";
+        if (path.Frames.Count > StackPath.MaxFrames) return $"{path.Frames.Count} frames, at most {StackPath.MaxFrames}";
+        if (path.Missing is not null && !KernelNames.IsReason(path.Missing))
+            return $"missing {Quote(path.Missing)} is not an errno name ({KernelNames.ReasonRule}; at most {MaxReason})";
+        for (var k = 0; k < path.Frames.Count; k++)
+            if (!DropBoard.Shared.Sites.DropSite.TryParse(path.Frames[k], out var frame) || Where($"frames[{k}]", path.Frames[k], frame.Function, null) is not null)
+                return $"frames[{k}] {Quote(path.Frames[k])} is not a kernel address as 'function+0xOFFSET' or 'function+0xOFFSET [module]'";
+        return null;
     }
 
     private static string? Flows(IReadOnlyList<FlowSite> sites)

@@ -18,6 +18,8 @@ public static class LiveServices
         services.AddSingleton<IAgentPresence>(sp => sp.GetRequiredService<LiveStore>());
         services.AddSingleton<LiveFlows>();
         services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LiveFlows>());
+        services.AddSingleton<LivePaths>();
+        services.AddSingleton<IBatchListener>(sp => sp.GetRequiredService<LivePaths>());
         services.AddSingleton<BatchIngest>();
         services.AddSingleton<EmbeddedAgent>();
         services.AddHostedService(sp => sp.GetRequiredService<EmbeddedAgent>());

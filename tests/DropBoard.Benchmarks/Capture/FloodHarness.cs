@@ -16,9 +16,9 @@ namespace DropBoard.Benchmarks.Capture;
 /// </summary>
 internal static class FloodHarness
 {
-    private sealed record Mode(string Name, string[]? Agent = null, bool Perf = false);
+    internal sealed record Mode(string Name, string[]? Agent = null, bool Perf = false);
 
-    private sealed record Result(long Drops, double FloodSeconds, double ToolCpu, double MachineCpu, long? Seen, long? Lost);
+    internal sealed record Result(long Drops, double FloodSeconds, double ToolCpu, double MachineCpu, long? Seen, long? Lost);
 
     private static readonly Mode[] Modes =
     [
@@ -64,7 +64,7 @@ internal static class FloodHarness
         return 0;
     }
 
-    private static async Task<Result> MeasureAsync(Mode mode, NetNamespace ns, int port)
+    internal static async Task<Result> MeasureAsync(Mode mode, NetNamespace ns, int port)
     {
         if (mode.Agent is { } options)
         {

@@ -246,4 +246,40 @@ public sealed class BatchCheckTests
         Assert.StartsWith("flows[0].function", BatchCheck.Problem(Hello, Flows(FlowSite() with { Function = "<script>" })));
         Assert.StartsWith("too large: 16385 flow sites", BatchCheck.Problem(Hello, Flows([.. Enumerable.Repeat(FlowSite(), BatchCheck.MaxFlowSites + 1)])));
     }
+
+    private static AgentBatch Paths(params PathSite[] sites) => Batch() with { Paths = sites };
+
+    private static readonly string[] ReceivePath = ["udp_queue_rcv_one_skb+0x437", "udp_unicast_rcv_skb+0x74", "ip_protocol_deliver_rcu+0xb3", "nf_hook_slow+0x45 [nf_conntrack]"];
+
+    private static PathSite PathSite(params StackPath[] top) =>
+        new("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", top.Sum(p => p.Drops) + 3, top, 3, 4026532246, "blue");
+
+    [Fact]
+    public void Paths_as_the_agent_sends_them_pass()
+    {
+        Assert.Null(BatchCheck.Problem(Hello, Paths(PathSite(new StackPath(ReceivePath, 90), new StackPath([], 7, "EEXIST")))));
+    }
+
+    [Theory]
+    [InlineData("<img src=x onerror=alert(1)>+0x1", "paths[0].top[0]: frames[1] '<img src=x onerror=alert(1)>+0x1' is not a kernel address")]
+    [InlineData("udp_rcv", "paths[0].top[0]: frames[1] 'udp_rcv' is not a kernel address")]
+    [InlineData("udp_rcv+0x1 [<b>]", "paths[0].top[0]: frames[1] 'udp_rcv+0x1 [<b>]' is not a kernel address")]
+    [InlineData("udp_rcv+0x01", "paths[0].top[0]: frames[1] 'udp_rcv+0x01' is not a kernel address")]
+    public void A_frame_that_is_not_a_kernel_address_as_the_agent_writes_it_is_refused(string frame, string problem) =>
+        Assert.StartsWith(problem, BatchCheck.Problem(Hello, Paths(PathSite(new StackPath([ReceivePath[0], frame], 5)))));
+
+    [Fact]
+    public void Path_sites_are_bounded_their_drops_add_up_and_their_names_are_checked()
+    {
+        var path = new StackPath(ReceivePath, 1);
+        Assert.Equal("paths[0]: 6 top paths, at most 5", BatchCheck.Problem(Hello, Paths(PathSite(path, path, path, path, path, path))));
+        Assert.Equal("paths[0].top[0]: 17 frames, at most 16",
+            BatchCheck.Problem(Hello, Paths(PathSite(new StackPath([.. Enumerable.Repeat(ReceivePath[1], 17)], 1)))));
+        Assert.StartsWith("paths[0].top[0]: missing '<b>' is not an errno name", BatchCheck.Problem(Hello, Paths(PathSite(new StackPath([], 1, "<b>")))));
+        Assert.Equal("paths[0]: its paths' drops and the other drops make 4, not the site's 5", BatchCheck.Problem(Hello, Paths(PathSite(path) with { Drops = 5 })));
+        Assert.StartsWith("paths[0]: a path site has no top list or a negative count", BatchCheck.Problem(Hello, Paths(PathSite(path) with { Other = -1 })));
+        Assert.StartsWith("paths[0].netnsName", BatchCheck.Problem(Hello, Paths(PathSite(path) with { NetnsName = "blue\u202e" })));
+        Assert.StartsWith("paths[0].function", BatchCheck.Problem(Hello, Paths(PathSite(path) with { Function = "<script>" })));
+        Assert.StartsWith("too large: 16385 path sites", BatchCheck.Problem(Hello, Paths([.. Enumerable.Repeat(PathSite(path), BatchCheck.MaxFlowSites + 1)])));
+    }
 }

@@ -55,4 +55,24 @@ public sealed class HostLivePageTests : PageTest
         Assert.Contains("in <b>blue</b>", panel.TextContent);
         Assert.Empty(panel.QuerySelectorAll("b"));
     }
+
+    [Fact]
+    public async Task A_sites_paths_show_with_the_drops_each_accounts_for_and_every_frame_as_text()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 10 * 10;
+        // The hub refuses a frame that is markup; the page writes frames as text all the same.
+        var batch = new AgentBatch("edge-3", 1, now, [new DropBucket("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", "SOCKET_RCVBUFF", now, 500, 0x0800, 7, "blue")],
+            [], [], 0, 0, Paths: [new PathSite("udp_queue_rcv_one_skb+0x437", "udp_queue_rcv_one_skb", 500,
+                [new StackPath(["udp_queue_rcv_one_skb+0x437", "<b>udp_unicast_rcv_skb</b>+0x74"], 480), new StackPath([], 15, "EEXIST")], 5, 7, "blue")]);
+        await Live.OnBatchAsync(Hello("edge-3"), batch, Xunit.TestContext.Current.CancellationToken);
+        await Services.GetRequiredService<DropBoard.Web.Live.LivePaths>().OnBatchAsync(Hello("edge-3"), batch, Xunit.TestContext.Current.CancellationToken);
+
+        var page = Render<HostLive>(p => p.Add(x => x.HostId, "edge-3"));
+
+        var panel = page.Find("section[aria-label='Paths to drop sites']");
+        Assert.Contains("500 drops, 5 on other paths", panel.TextContent);
+        Assert.Equal(["udp_queue_rcv_one_skb+0x437", "<b>udp_unicast_rcv_skb</b>+0x74"], panel.QuerySelectorAll("li.frame").Select(f => f.TextContent));
+        Assert.Contains("15 drops with no stack (EEXIST)", panel.TextContent);
+        Assert.Empty(panel.QuerySelectorAll("b"));
+    }
 }

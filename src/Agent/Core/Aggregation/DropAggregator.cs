@@ -140,6 +140,12 @@ public sealed class DropAggregator
         lock (_gate) return flows.Flush(SiteOf, NamespaceName);
     }
 
+    /// <summary>The paths gathered in <paramref name="paths"/> since the last call, sites and frames named as the drops' sites are.</summary>
+    public IReadOnlyList<PathSite> Flush(PathTable paths)
+    {
+        lock (_gate) return paths.Flush(SiteOf, NamespaceName);
+    }
+
     /// <summary>Takes a reloaded symbol table (modules came or went): sites are resolved afresh from here on.</summary>
     public void UseSymbolizer(Symbolizer symbolizer)
     {

@@ -17,36 +17,36 @@ public static class DropSourceFactory
             case SourceKind.NetDm:
                 return OpenNetDm(options, "asked for", out note);
             case SourceKind.Bpf:
-                note = $"using the eBPF program on kfree_skb{(options.ConsumeSkb ? " and consume_skb" : "")} (asked for)";
-                return BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: options.ConsumeSkb);
+                note = $"using the eBPF program on kfree_skb{(options.ConsumeSkb ? " and consume_skb" : "")} (asked for){StacksNote(options)}";
+                return BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: options.ConsumeSkb, stacks: options.Stacks);
             default:
                 if (options.ConsumeSkb)
                 {
                     // NET_DM cannot count normal frees: eBPF, else the tracepoint.
                     try
                     {
-                        var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: true);
-                        note = "using the eBPF programs on kfree_skb and consume_skb (--consume; the kernel has BTF)";
+                        var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, consume: true, stacks: options.Stacks);
+                        note = $"using the eBPF programs on kfree_skb and consume_skb (--consume; the kernel has BTF){StacksNote(options)}";
                         return bpf;
                     }
                     catch (CaptureUnavailableException e)
                     {
-                        return OpenTracepoint(options, $"using the skb:kfree_skb tracepoint (--consume needs it or eBPF; eBPF is not available: {e.Message})", out note);
+                        return OpenTracepoint(options, $"using the skb:kfree_skb tracepoint (--consume needs it or eBPF; eBPF is not available: {e.Message}){NoStacks(options)}", out note);
                     }
                 }
                 // Packet mode and its pcapng exist only with NET_DM: asking for them is asking for NET_DM.
                 if (options.NetDm.Mode == NetDmMode.Packet || options.NetDm.PcapPath is not null)
-                    return OpenNetDm(options, "packet mode asked for", out note);
+                    return OpenNetDm(options, $"packet mode asked for{NoStacks(options)}", out note);
                 string bpfMissing;
                 try
                 {
-                    var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond);
-                    note = "using the eBPF program on kfree_skb (the kernel has BTF)";
+                    var bpf = BpfSource.Open(flowsPerSecond: options.FlowsPerSecond, stacks: options.Stacks);
+                    note = $"using the eBPF program on kfree_skb (the kernel has BTF){StacksNote(options)}";
                     return bpf;
                 }
                 catch (CaptureUnavailableException e)
                 {
-                    bpfMissing = $"eBPF is not available: {e.Message}";
+                    bpfMissing = $"eBPF is not available: {e.Message}{NoStacks(options)}";
                 }
                 try
                 {
@@ -60,6 +60,11 @@ public static class DropSourceFactory
                 }
         }
     }
+
+    private static string StacksNote(AgentOptions options) => options.Stacks ? "; counting the kernel stacks to each site (--stacks)" : "";
+
+    // Auto fell back from bpf: --stacks was asked for and cannot be had, which the start line says.
+    private static string NoStacks(AgentOptions options) => options.Stacks ? "; no drop paths: --stacks needs the bpf source" : "";
 
     private static TracepointSource OpenTracepoint(AgentOptions options, string why, out string note)
     {

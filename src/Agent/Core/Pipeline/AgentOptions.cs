@@ -21,6 +21,8 @@ public sealed record AgentOptions
     public const int DefaultFlowsPerSecond = 100;
     /// <summary>bpf source: dropped packets' headers sampled a second at most, for the top dropped flows per site; 0 for none.</summary>
     public int FlowsPerSecond { get; init; } = DefaultFlowsPerSecond;
+    /// <summary>bpf source: also count each site's drops per kernel stack, to show the paths that led to it.</summary>
+    public bool Stacks { get; init; }
     /// <summary>Also count normal frees (skb:consume_skb) per site, to tell drops from frees; costly on a busy host.</summary>
     public bool ConsumeSkb { get; init; }
     /// <summary>How the NET_DM source runs (summary or packet mode, pcapng file), when it is the one used.</summary>

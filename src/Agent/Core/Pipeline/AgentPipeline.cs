@@ -170,13 +170,15 @@ public sealed class AgentPipeline : IAsyncDisposable
         _namespaces?.Watch(drops);
         var frees = _frees?.Flush();
         var flows = _source is Capture.Bpf.BpfSource { Flows: { } table } ? _aggregator.Flush(table) : null;
+        var paths = _source is Capture.Bpf.BpfSource { Paths: { } pathTable } ? _aggregator.Flush(pathTable) : null;
         var (samples, suppressed) = _samples.Take();
         var lost = _source.LostRecords;
         var lostNow = lost - _lostReported;
         _lostReported = lost;
-        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 } && flows is not { Count: > 0 })
+        if (drops.Count == 0 && counters.Count == 0 && samples.Count == 0 && lostNow == 0 && suppressed == 0 && !takeCounters && frees is not { Count: > 0 } && flows is not { Count: > 0 }
+            && paths is not { Count: > 0 })
             return;
-        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, CounterTexts: texts, Flows: flows));
+        _batches.Writer.TryWrite(new AgentBatch(Hello.HostId, ++_sequence, now, drops, counters, samples, lostNow, suppressed, frees, CounterTexts: texts, Flows: flows, Paths: paths));
     }
 
     private Task? _disposal;

@@ -1,3 +1,4 @@
+using DropBoard.Shared.Contracts;
 using DropBoard.Web.Components.Refresh;
 using DropBoard.Web.Live;
 using Microsoft.AspNetCore.Components;
@@ -15,6 +16,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
 {
     [Inject] private LiveStore Store { get; set; } = null!;
     [Inject] private LiveFlows FlowStore { get; set; } = null!;
+    [Inject] private LivePaths PathStore { get; set; } = null!;
     [Inject] private NavigationManager Navigation { get; set; } = null!;
 
     [Parameter] public string HostId { get; set; } = "";
@@ -27,6 +29,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
 
     private HostLiveView View { get; set; } = null!;
     private LiveFlows.Window Flows { get; set; } = LiveFlows.Window.Empty;
+    private IReadOnlyList<PathSite> Paths { get; set; } = [];
     private StoreRefresh? _refresh;
     private string SiteFilter { get; set; } = "";
     private string ReasonFilter { get; set; } = "";
@@ -73,6 +76,7 @@ public sealed partial class HostLive : ComponentBase, IDisposable
         View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown, NetnsFilter);
         View.Refresh();
         Flows = FlowStore.Top(HostId, TimeSpan.FromSeconds(View.WindowSeconds), uint.TryParse(NetnsFilter, out var netns) ? netns : null);
+        Paths = PathStore.Top(HostId, TimeSpan.FromSeconds(View.WindowSeconds), uint.TryParse(NetnsFilter, out var pathNetns) ? pathNetns : null);
     }
 
     private void TogglePause()

@@ -11,7 +11,8 @@ namespace DropBoard.Agent.Capture.Bpf;
 /// per drop crosses to user space, so a flood costs the agent one map read per bucket, and nothing can be lost but
 /// keys that find the map full, which the program counts (<see cref="LostRecords"/>). With a flow rate cap, the
 /// program also sends up to that many dropped packets' headers a second through a ring buffer, read with the map
-/// (<see cref="Flows"/>), and counts per key how many drops it sampled, so the rest are known exactly.
+/// (<see cref="Flows"/>), and counts per key how many drops it sampled, so the rest are known exactly. With --stacks,
+/// it also counts each key's drops per kernel stack (<see cref="Paths"/>), read with the map.
 /// </summary>
 public sealed unsafe class BpfSource : IDropSource, IFreeCounting
 {
@@ -23,6 +24,9 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
     private int _freesFd = -1;
     private readonly List<(ulong Location, long Delta)> _freshFrees = [];
     private readonly int _dropsFd, _overflowFd;
+    private int _pathsFd = -1, _pathOverflowFd = -1, _stacksFd = -1;
+    private readonly Dictionary<int, ulong[]> _stackFrames = [];
+    private long _pathOverflow, _dropsRead, _pathDropsRead;
     private readonly IReadOnlyDictionary<int, string> _reasonNames;
     private long _overflow, _corrupt;
     private nint _ring;
@@ -54,6 +58,12 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
 
     public bool KnowsNamespaces => true;
 
+    /// <summary>The kernel stacks that led to each site's drops since the last flush (<c>--stacks</c>); null without.</summary>
+    public PathTable? Paths { get; private set; }
+
+    /// <summary>Drops whose path could not be counted because the path map was full (cumulative); they are in the drop counts.</summary>
+    public long PathsLost => Interlocked.Read(ref _pathOverflow);
+
     public string? LastError { get; private set; }
 
     /// <summary>The map's cumulative counts per key, namespace included, as of the last read.</summary>
@@ -75,7 +85,8 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
     /// <param name="objectBytes">The compiled program; the one embedded in this library when null.</param>
     /// <param name="flowsPerSecond">Dropped packets' headers sampled a second at most, 0 for none (up to <see cref="MaxFlowsPerSecond"/>).</param>
     /// <param name="consume">Also count normal frees (consume_skb) per location, apart from drops.</param>
-    public static BpfSource Open(byte[]? objectBytes = null, int flowsPerSecond = 0, bool consume = false)
+    /// <param name="stacks">Also count each site's drops per kernel stack (<see cref="Paths"/>).</param>
+    public static BpfSource Open(byte[]? objectBytes = null, int flowsPerSecond = 0, bool consume = false, bool stacks = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(flowsPerSecond);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(flowsPerSecond, MaxFlowsPerSecond);
@@ -102,6 +113,7 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
         {
             var freeProgram = LibBpf.FindProgram(obj, "count_free");
             if (freeProgram != 0) LibBpf.SetAutoload(freeProgram, consume ? (byte)1 : (byte)0);
+            ConfigureStacks(obj, stacks);
             var loaded = LibBpf.ObjectLoad(obj);
             if (loaded < 0)
                 throw Unavailable("the kernel refused the eBPF program", -loaded, -loaded is 1 or 13
@@ -109,6 +121,11 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
                     : "the kernel may be older than 5.17 (kfree_skb without a reason) or lack tp_btf; use --source netdm/tracepoint");
             // The maps are created by this load, empty: every count in them is this run's.
             source = new BpfSource(obj, LibBpf.FindMapFd(obj, "drops"), LibBpf.FindMapFd(obj, "overflow"), ReasonNames(), flowsPerSecond > 0);
+            if (stacks)
+            {
+                (source._pathsFd, source._pathOverflowFd, source._stacksFd) = (LibBpf.FindMapFd(obj, "paths"), LibBpf.FindMapFd(obj, "path_overflow"), LibBpf.FindMapFd(obj, "stacks"));
+                source.Paths = new PathTable();
+            }
             if (flowsPerSecond > 0) source.StartFlows(LibBpf.FindMapFd(obj, "flow_cap"), LibBpf.FindMapFd(obj, "flows"), (ulong)flowsPerSecond);
             var program = LibBpf.FindProgram(obj, "count_drop");
             source._link = program == 0 ? 0 : LibBpf.ProgramAttach(program);
@@ -129,6 +146,27 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
             else source.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Turns the program's stack counting on (its read-only flag, so the verifier keeps the branch), or leaves it off
+    /// and shrinks the stack and path maps to one entry each, so a run without --stacks pays neither time nor memory.
+    /// </summary>
+    private static void ConfigureStacks(nint obj, bool on)
+    {
+        int result;
+        if (on)
+        {
+            var flag = LibBpf.FindMap(obj, ".rodata.stacks");
+            byte one = 1;
+            result = flag == 0 ? -2 : LibBpf.SetInitialValue(flag, &one, 1);
+        }
+        else
+        {
+            var (stackMap, pathMap) = (LibBpf.FindMap(obj, "stacks"), LibBpf.FindMap(obj, "paths"));
+            result = stackMap == 0 || pathMap == 0 ? -2 : Math.Min(LibBpf.SetMaxEntries(stackMap, 1), LibBpf.SetMaxEntries(pathMap, 1));
+        }
+        if (result < 0) throw Unavailable("the eBPF object's stack maps could not be set up", -result, "the embedded kfree_skb.bpf.o is damaged: rebuild it with src/Agent/Core/Capture/Bpf/build.sh");
     }
 
     /// <summary>Sets the program's rate cap and opens the ring reader, before the program is attached.</summary>
@@ -213,6 +251,19 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
         }
     }
 
+    /// <summary>What the kernel holds for one of the program's maps: its size and whether any entry is in it (tests, diagnostics).</summary>
+    internal (uint MaxEntries, bool Empty) MapState(string name)
+    {
+        var fd = LibBpf.FindMapFd(_object, name);
+        if (fd < 0) throw new InvalidOperationException($"the program has no map {name}");
+        var info = stackalloc byte[64]; // struct bpf_map_info: type, id, key_size, value_size, max_entries, ...
+        new Span<byte>(info, 64).Clear();
+        var length = 64u;
+        if (LibBpf.ObjectInfo(fd, info, &length) is < 0 and var failed) throw new InvalidOperationException($"map {name}: {LibBpf.Describe(-failed)}");
+        var key = stackalloc byte[256];
+        return (*(uint*)(info + 16), LibBpf.MapNextKey(fd, null, key) == -2);
+    }
+
     private long Now() => ((IDropSource)this).NowUnixNs();
 
     private Dictionary<uint, int> ReasonIdsFor(DropAggregator aggregator)
@@ -234,35 +285,18 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
         var now = Now();
         _fresh.Clear();
         var valueSize = Counts.Cpus * DropMapDeltas.ValueSize;
-        var (keys, values) = (_keys, _values);
-        ulong batch = 0;
-        var first = true;
-        fixed (byte* k = keys, v = values)
+        LookupAll(_dropsFd, "drop", DropKey.Size, valueSize, i =>
         {
-            while (true)
-            {
-                var count = (uint)BatchKeys;
-                var token = batch;
-                var result = LibBpf.MapLookupBatch(_dropsFd, first ? null : &token, &batch, k, v, &count, 0);
-                first = false;
-                for (var i = 0; i < count; i++)
-                {
-                    var key = DropKey.Read(keys.AsSpan(i * DropKey.Size, DropKey.Size));
-                    var (delta, sampled) = Counts.Update(key, values.AsSpan(i * valueSize, valueSize));
-                    if (delta != 0 || sampled != 0) _fresh.Add((key, delta, sampled));
-                }
-                if (result == -2) break; // ENOENT: the last batch
-                if (result < 0)
-                {
-                    LastError = $"reading the drop map failed: {LibBpf.Describe(-result)}";
-                    break;
-                }
-            }
-            var zero = 0u;
-            if (LibBpf.MapLookup(_overflowFd, &zero, v) == 0)
-                Interlocked.Exchange(ref _overflow, (long)Counts.Sum(values.AsSpan(0, Counts.Cpus * 8)));
-        }
+            var key = DropKey.Read(_keys.AsSpan(i * DropKey.Size, DropKey.Size));
+            var (delta, sampled) = Counts.Update(key, _values.AsSpan(i * valueSize, valueSize));
+            if (delta != 0 || sampled != 0) _fresh.Add((key, delta, sampled));
+            _dropsRead += delta;
+        });
+        ReadCount(_overflowFd, ref _overflow);
         if (_freesFd >= 0) ReadFrees();
+        // Every drop the program counts it also counts on a path (or as a path lost): while the paths read so far are
+        // all the drops read so far, none is new, and a quiet host is spared the path map's read.
+        if (Paths is not null && _pathDropsRead + PathsLost < _dropsRead) ReadPaths();
         // After the map: every record the map counts as sampled so far is in the ring by now.
         if (_ring != 0 && LibBpf.RingBufferConsume(_ring) is < 0 and var failed)
             LastError = $"reading the flow ring failed: {LibBpf.Describe(-failed)}";
@@ -274,28 +308,72 @@ public sealed unsafe class BpfSource : IDropSource, IFreeCounting
     {
         _freshFrees.Clear();
         var valueSize = Counts.Cpus * 8;
+        LookupAll(_freesFd, "frees", 8, valueSize, i =>
+        {
+            var location = BitConverter.ToUInt64(_keys, i * 8);
+            var delta = Counts.UpdateFrees(location, _values.AsSpan(i * valueSize, valueSize));
+            if (delta != 0) _freshFrees.Add((location, delta));
+        });
+    }
+
+    /// <summary>Reads the path map into <see cref="Paths"/> (the drops on each path since the last read), with each new stack's frames.</summary>
+    private void ReadPaths()
+    {
+        var valueSize = Counts.Cpus * 8;
+        LookupAll(_pathsFd, "path", PathKey.Size, valueSize, i =>
+        {
+            var key = PathKey.Read(_keys.AsSpan(i * PathKey.Size, PathKey.Size));
+            var delta = Counts.UpdatePaths(key, _values.AsSpan(i * valueSize, valueSize));
+            if (delta != 0) Paths!.Add(key.Location, key.Netns, key.StackId, FramesOf(key.StackId), delta);
+            _pathDropsRead += delta;
+        });
+        ReadCount(_pathOverflowFd, ref _pathOverflow);
+    }
+
+    /// <summary>A stack's addresses, read from the kernel once: ids are never reused (no BPF_F_REUSE_STACKID), so the cache stays true.</summary>
+    private ulong[]? FramesOf(int stackId)
+    {
+        if (stackId < 0) return null;
+        if (_stackFrames.TryGetValue(stackId, out var frames)) return frames;
+        var value = stackalloc byte[KernelStack.ValueSize];
+        var result = LibBpf.MapLookup(_stacksFd, &stackId, value);
+        if (result < 0)
+        {
+            LastError = $"reading stack {stackId} failed: {LibBpf.Describe(-result)}";
+            return [];
+        }
+        return _stackFrames[stackId] = KernelStack.Read(new ReadOnlySpan<byte>(value, KernelStack.ValueSize));
+    }
+
+    /// <summary>Reads every entry of a hash map, in batches into <see cref="_keys"/> and <see cref="_values"/>, handing each entry's index to <paramref name="take"/>.</summary>
+    private void LookupAll(int fd, string map, int keySize, int valueSize, Action<int> take)
+    {
         ulong batch = 0;
         var first = true;
         fixed (byte* k = _keys, v = _values)
             while (true)
             {
-                var count = (uint)BatchKeys;
+                var count = (uint)Math.Min(_keys.Length / keySize, _values.Length / valueSize);
                 var token = batch;
-                var result = LibBpf.MapLookupBatch(_freesFd, first ? null : &token, &batch, k, v, &count, 0);
+                var result = LibBpf.MapLookupBatch(fd, first ? null : &token, &batch, k, v, &count, 0);
                 first = false;
-                for (var i = 0; i < count; i++)
-                {
-                    var location = BitConverter.ToUInt64(_keys, i * 8);
-                    var delta = Counts.UpdateFrees(location, _values.AsSpan(i * valueSize, valueSize));
-                    if (delta != 0) _freshFrees.Add((location, delta));
-                }
+                for (var i = 0; i < count; i++) take(i);
                 if (result == -2) break; // ENOENT: the last batch
                 if (result < 0)
                 {
-                    LastError = $"reading the frees map failed: {LibBpf.Describe(-result)}";
+                    LastError = $"reading the {map} map failed: {LibBpf.Describe(-result)}";
                     break;
                 }
             }
+    }
+
+    /// <summary>Reads a per-CPU count (an overflow) into <paramref name="total"/>.</summary>
+    private void ReadCount(int fd, ref long total)
+    {
+        var zero = 0u;
+        fixed (byte* v = _values)
+            if (LibBpf.MapLookup(fd, &zero, v) == 0)
+                Interlocked.Exchange(ref total, (long)Counts.Sum(_values.AsSpan(0, Counts.Cpus * 8)));
     }
 
     /// <summary>Hands the drops of the last map read to the aggregator, stamped <paramref name="unixNs"/>.</summary>

@@ -66,10 +66,19 @@ public sealed class DropMapDeltas(int cpus)
     public IReadOnlyDictionary<ulong, ulong> FreeTotals => _frees;
 
     /// <summary>Takes one entry of the frees map (a u64 a CPU) and returns the frees at that location since the previous read.</summary>
-    public long UpdateFrees(ulong location, ReadOnlySpan<byte> perCpuValues)
+    public long UpdateFrees(ulong location, ReadOnlySpan<byte> perCpuValues) => Advance(_frees, location, Sum(perCpuValues));
+
+    private readonly Dictionary<PathKey, ulong> _paths = [];
+
+    /// <summary>Each path's drops (site, reason, namespace, stack id) at the last read, with --stacks.</summary>
+    public IReadOnlyDictionary<PathKey, ulong> PathTotals => _paths;
+
+    /// <summary>Takes one entry of the path map (a u64 a CPU) and returns the drops on that path since the previous read.</summary>
+    public long UpdatePaths(PathKey key, ReadOnlySpan<byte> perCpuValues) => Advance(_paths, key, Sum(perCpuValues));
+
+    private static long Advance<TKey>(Dictionary<TKey, ulong> totals, TKey key, ulong total) where TKey : notnull
     {
-        var total = Sum(perCpuValues);
-        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_frees, location, out _);
+        ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(totals, key, out _);
         var delta = total >= last ? total - last : total;
         last = total;
         return (long)delta;

@@ -26,6 +26,17 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_object__find_map_fd_by_name", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int FindMapFd(nint obj, string name);
 
+    [LibraryImport(Library, EntryPoint = "bpf_object__find_map_by_name", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint FindMap(nint obj, string name);
+
+    /// <summary>Sets a map's entries before the load; a negative errno on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_max_entries")]
+    public static partial int SetMaxEntries(nint map, uint maxEntries);
+
+    /// <summary>Sets a data map's contents (a <c>.rodata.*</c> section's variables) before the load; a negative errno on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_map__set_initial_value")]
+    public static partial int SetInitialValue(nint map, void* data, nuint size);
+
     /// <summary>Whether <see cref="ObjectLoad"/> loads the program (1) or leaves it out (0); before the load.</summary>
     [LibraryImport(Library, EntryPoint = "bpf_program__set_autoload")]
     public static partial int SetAutoload(nint program, byte autoload);
@@ -44,6 +55,14 @@ internal static unsafe partial class LibBpf
 
     [LibraryImport(Library, EntryPoint = "bpf_map_lookup_elem")]
     public static partial int MapLookup(int fd, void* key, void* value);
+
+    /// <summary>The key after <paramref name="key"/> (the first when null); -ENOENT past the last, or in an empty map.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_map_get_next_key")]
+    public static partial int MapNextKey(int fd, void* key, void* nextKey);
+
+    /// <summary>The kernel's description of a map or program (<c>struct bpf_map_info</c>); a negative errno on failure.</summary>
+    [LibraryImport(Library, EntryPoint = "bpf_obj_get_info_by_fd")]
+    public static partial int ObjectInfo(int fd, void* info, uint* length);
 
     [LibraryImport(Library, EntryPoint = "bpf_map_update_elem")]
     public static partial int MapUpdate(int fd, void* key, void* value, ulong flags);

@@ -210,6 +210,75 @@ static __always_inline int sample_flow(struct sk_buff *skb, struct drop_key *key
 	return 1;
 }
 
+// --stacks: the kernel stack of each drop, so a site's drops are split by the path that led to it. Off by default:
+// the agent sets capture_stacks before the load, and the verifier drops the dead branch, so a run without --stacks
+// pays nothing per drop (the agent also shrinks both maps to one entry). Stack ids are kept (no
+// BPF_F_REUSE_STACKID), so an id the agent has read and named always means the same stack; a stack that finds its
+// bucket taken by another (-EEXIST) or the map out of room (-ENOMEM) is counted under that negative id, never lost.
+#define STACK_DEPTH 24
+#define MAX_STACKS 4096
+#define MAX_PATHS 16384
+
+// In a section of its own, so the agent sets it without knowing where other read-only data lies.
+const volatile __u8 capture_stacks SEC(".rodata.stacks") = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, MAX_STACKS);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, STACK_DEPTH * sizeof(__u64));
+} stacks SEC(".maps");
+
+// Layout shared with PathMapDeltas.cs: 24 bytes, padding zeroed.
+struct path_key {
+	__u64 location;
+	__u32 reason;
+	__u32 netns;
+	__s32 stack_id;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, MAX_PATHS);
+	__type(key, struct path_key);
+	__type(value, __u64);
+} paths SEC(".maps");
+
+// Path keys that found the path map full.
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_overflow SEC(".maps");
+
+// Counts the drop under its stack; a key that finds the path map full is counted in path_overflow.
+static __always_inline void count_path(void *ctx, struct drop_key *drop)
+{
+	struct path_key key;
+	__u64 none = 0, *count;
+
+	__builtin_memset(&key, 0, sizeof(key));
+	key.location = drop->location;
+	key.reason = drop->reason;
+	key.netns = drop->netns;
+	key.stack_id = bpf_get_stackid(ctx, &stacks, 0);
+	count = bpf_map_lookup_elem(&paths, &key);
+	if (!count) {
+		bpf_map_update_elem(&paths, &key, &none, BPF_NOEXIST);
+		count = bpf_map_lookup_elem(&paths, &key);
+	}
+	if (count) {
+		*count += 1;
+		return;
+	}
+	__u32 zero = 0;
+	__u64 *lost = bpf_map_lookup_elem(&path_overflow, &zero);
+	if (lost)
+		*lost += 1;
+}
+
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reason)
 {
@@ -237,6 +306,8 @@ int BPF_PROG(count_drop, struct sk_buff *skb, void *location, unsigned int reaso
 		return 0;
 	}
 	count->drops += 1;
+	if (capture_stacks)
+		count_path(ctx, &key);
 	if (sample_flow(skb, &key))
 		count->sampled += 1;
 	return 0;
