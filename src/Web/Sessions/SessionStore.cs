@@ -302,12 +302,12 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             return write(_writer ??= WriterConnection());
         }
-        catch
+        catch (Exception e)
         {
             _siteIds.Clear();
             _hostKeys.Clear();
             _hostsWithTexts.Clear();
-            database.Engine.Forget();
+            database.Engine.Forget(e);
             _prepared?.Dispose();
             _prepared = null;
             _writer?.Dispose();

@@ -50,8 +50,8 @@ public abstract class StoreEngine
     /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than <see cref="Rows{T}"/>.</summary>
     internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time) => null;
 
-    /// <summary>A writing transaction failed: what it made may not exist.</summary>
-    public virtual void Forget()
+    /// <summary>A writing transaction failed (<paramref name="failure"/>): what it made may not exist; connections may be gone.</summary>
+    public virtual void Forget(Exception failure)
     {
     }
 
