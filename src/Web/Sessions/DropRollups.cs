@@ -27,8 +27,8 @@ public readonly record struct DropRow(long Host, long At, long Site, long Count)
 
 /// <summary>
 /// The drops of one transaction summed per 10 ms bucket, second and minute of each host and site, so each row is
-/// written once however many batches of the transaction add to it; and each host's drops and rows. The three sums
-/// hold the same drops: totals from any of them are equal.
+/// written once however many batches of the transaction add to it; and each host's drops, and the 10 ms rows they
+/// made (<see cref="Stored"/>). The three sums hold the same drops: totals from any of them are equal.
 /// </summary>
 public sealed class DropSums
 {
@@ -42,8 +42,17 @@ public sealed class DropSums
         Sum(_buckets, (host, startMs, site), count);
         Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
         Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
-        ref var totals = ref CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _);
-        totals = (totals.Drops + count, totals.Rows + 1);
+        CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Drops += count;
+    }
+
+    /// <summary>
+    /// A 10 ms row as the table holds it once this transaction's drops are in: a new row when it holds just those (a
+    /// bucket whose drops came in an earlier transaction too, as the agent splits a bucket at a counter sample, is not).
+    /// </summary>
+    public void Stored(DropRow row)
+    {
+        if (row.Count > 0 && _buckets.TryGetValue((row.Host, row.At, row.Site), out var sum) && sum == row.Count)
+            CollectionsMarshal.GetValueRefOrAddDefault(_hosts, row.Host, out _).Rows++;
     }
 
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>

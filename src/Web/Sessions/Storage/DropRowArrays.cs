@@ -10,18 +10,22 @@ namespace DropBoard.Web.Sessions.Storage;
 /// </summary>
 internal sealed class DropRowArrays : IRowWriter<DropRow>
 {
+    private readonly Action<long[]>? _stored;
     private readonly DbCommand _command;
     private readonly Npgsql.NpgsqlParameter<long[]> _hosts = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _times = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _sites = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _counts = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
 
-    public DropRowArrays(DbConnection connection, string table, string time)
+    /// <param name="stored">Called with each row as the table holds it after the upsert.</param>
+    public DropRowArrays(DbConnection connection, string table, string time, Action<DropRow>? stored)
     {
         _command = connection.CreateCommand();
         // Positional ($1 …): a statement without names is sent as it is.
         _command.CommandText = $"INSERT INTO {table} (session_host, {time}, site, count) SELECT * FROM unnest($1, $2, $3, $4) " +
-                               $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count";
+                               $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count" +
+                               (stored is null ? "" : $" RETURNING session_host, {time}, site, count");
+        if (stored is not null) _stored = row => stored(new DropRow(row[0], row[1], row[2], row[3]));
         _command.Parameters.AddRange(new[] { _hosts, _times, _sites, _counts });
     }
 
@@ -33,7 +37,7 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
             (hosts[i], times[i], sites[i], counts[i]) = (rows[i].Host, rows[i].At, rows[i].Site, rows[i].Count);
         (_hosts.TypedValue, _times.TypedValue, _sites.TypedValue, _counts.TypedValue) = (hosts, times, sites, counts);
         _command.Transaction = transaction;
-        return _command.ExecuteNonQuery();
+        return _stored is null ? _command.ExecuteNonQuery() : StoredRows.Read(_command, _stored);
     }
 
     public void Dispose() => _command.Dispose();

@@ -257,10 +257,16 @@ public sealed partial class PostgresEngine : StoreEngine
         _ => false,
     };
 
-    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
-        new ParameterRowInsert<T>(connection, head, columns, tail, bind);
+    // A plain insert (counters) is a binary COPY; an upsert stays an INSERT, since COPY has no ON CONFLICT.
+    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null) =>
+        tail.Length == 0 && head.StartsWith(InsertInto, StringComparison.Ordinal)
+            ? new CopyRows<T>((NpgsqlConnection)connection, head[InsertInto.Length..], bind)
+            : new ParameterRowInsert<T>(connection, head, columns, tail, bind, stored);
 
-    internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time) => new DropRowArrays(connection, table, time);
+    private const string InsertInto = "INSERT INTO ";
+
+    internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time, Action<DropRow>? stored = null) =>
+        new DropRowArrays(connection, table, time, stored);
 
     /// <summary>Today's and tomorrow's partitions, outside any writer's transaction: at start and at every retention pass.</summary>
     private void MakeDaysAhead(DbConnection connection)

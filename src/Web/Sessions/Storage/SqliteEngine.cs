@@ -37,8 +37,8 @@ public sealed class SqliteEngine(string path) : StoreEngine
 
     public override string WrittenOrder => "rowid";
 
-    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
-        new MultiRowInsert<T>((SqliteConnection)connection, head, columns, tail, bind);
+    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null) =>
+        new MultiRowInsert<T>((SqliteConnection)connection, head, columns, tail, bind, stored);
 
     public override bool IsDuplicate(DbException e) => e is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
 
