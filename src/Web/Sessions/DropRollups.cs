@@ -39,6 +39,8 @@ public sealed class DropSums
 
     public void Add(long host, long site, long startMs, long count)
     {
+        // A 10 ms row new to the transaction: new to the table too, unless Stored finds it was there.
+        if (!_buckets.ContainsKey((host, startMs, site))) CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Rows++;
         Sum(_buckets, (host, startMs, site), count);
         Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
         Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
@@ -46,13 +48,14 @@ public sealed class DropSums
     }
 
     /// <summary>
-    /// A 10 ms row as the table holds it once this transaction's drops are in: a new row when it holds just those (a
-    /// bucket whose drops came in an earlier transaction too, as the agent splits a bucket at a counter sample, is not).
+    /// A 10 ms row as the table holds it once this transaction's drops are in: told at least of every row that was
+    /// there before (a bucket whose drops came in an earlier transaction too, as the agent splits a bucket at a counter
+    /// sample), which holds more than this transaction's drops and is not a new row.
     /// </summary>
     public void Stored(DropRow row)
     {
-        if (row.Count > 0 && _buckets.TryGetValue((row.Host, row.At, row.Site), out var sum) && sum == row.Count)
-            CollectionsMarshal.GetValueRefOrAddDefault(_hosts, row.Host, out _).Rows++;
+        if (_buckets.TryGetValue((row.Host, row.At, row.Site), out var sum) && row.Count != sum)
+            CollectionsMarshal.GetValueRefOrAddDefault(_hosts, row.Host, out _).Rows--;
     }
 
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>

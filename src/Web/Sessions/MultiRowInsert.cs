@@ -59,13 +59,11 @@ internal abstract class ChunkedRowInsert<T>(int[] chunks, Action<T, RowValues> b
 /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
 /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
 /// <param name="bind">Adds one row's values, in column order.</param>
-/// <param name="stored">When the tail ends in <c>RETURNING</c>: called with each row it returns (one array, reused).</param>
-internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null)
+internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head, int columns, string tail, Action<T, RowValues> bind)
     : ChunkedRowInsert<T>([64, 8, 1], bind)
 {
     private readonly Dictionary<int, sqlite3_stmt> _statements = [];
     private readonly Row _row = new();
-    private long[]? _returned;
 
     // The connection's open transaction is the one given.
     protected override RowValues Start(DbTransaction transaction, int rows)
@@ -77,13 +75,7 @@ internal sealed class MultiRowInsert<T>(SqliteConnection connection, string head
     /// <exception cref="SqliteException">SQLite refused the statement (disk full, I/O error, …).</exception>
     protected override int Run()
     {
-        int rc;
-        while ((rc = raw.sqlite3_step(_row.Statement)) == raw.SQLITE_ROW && stored is not null)
-        {
-            _returned ??= new long[raw.sqlite3_column_count(_row.Statement)];
-            for (var c = 0; c < _returned.Length; c++) _returned[c] = raw.sqlite3_column_int64(_row.Statement, c);
-            stored(_returned);
-        }
+        var rc = raw.sqlite3_step(_row.Statement);
         raw.sqlite3_reset(_row.Statement);
         if (rc != raw.SQLITE_DONE) SqliteException.ThrowExceptionForRC(rc, connection.Handle);
         return raw.sqlite3_changes(connection.Handle);

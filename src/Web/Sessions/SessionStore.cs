@@ -386,14 +386,13 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time, Action<DropRow>? stored = null) =>
             engine.DropRows(connection, table, time, stored) ?? engine.Rows<DropRow>(connection,
                 $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
-                $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count" +
-                (stored is null ? "" : $" RETURNING session_host, {time}, site, count"), (row, values) =>
+                $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
                 {
                     values.Add(row.Host);
                     values.Add(row.At);
                     values.Add(row.Site);
                     values.Add(row.Count);
-                }, stored is null ? null : row => stored(new DropRow(row[0], row[1], row[2], row[3])));
+                });
 
         private static DbCommand Command(DbConnection connection, string sql)
         {

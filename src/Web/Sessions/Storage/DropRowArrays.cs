@@ -10,14 +10,14 @@ namespace DropBoard.Web.Sessions.Storage;
 /// </summary>
 internal sealed class DropRowArrays : IRowWriter<DropRow>
 {
-    private readonly Action<long[]>? _stored;
+    private readonly Action<DropRow>? _stored;
     private readonly DbCommand _command;
     private readonly Npgsql.NpgsqlParameter<long[]> _hosts = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _times = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _sites = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _counts = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
 
-    /// <param name="stored">Called with each row as the table holds it after the upsert.</param>
+    /// <param name="stored">Called with each row as the table holds it after the upsert (<c>RETURNING</c>).</param>
     public DropRowArrays(DbConnection connection, string table, string time, Action<DropRow>? stored)
     {
         _command = connection.CreateCommand();
@@ -25,7 +25,7 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
         _command.CommandText = $"INSERT INTO {table} (session_host, {time}, site, count) SELECT * FROM unnest($1, $2, $3, $4) " +
                                $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count" +
                                (stored is null ? "" : $" RETURNING session_host, {time}, site, count");
-        if (stored is not null) _stored = row => stored(new DropRow(row[0], row[1], row[2], row[3]));
+        _stored = stored;
         _command.Parameters.AddRange(new[] { _hosts, _times, _sites, _counts });
     }
 
@@ -37,7 +37,10 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
             (hosts[i], times[i], sites[i], counts[i]) = (rows[i].Host, rows[i].At, rows[i].Site, rows[i].Count);
         (_hosts.TypedValue, _times.TypedValue, _sites.TypedValue, _counts.TypedValue) = (hosts, times, sites, counts);
         _command.Transaction = transaction;
-        return _stored is null ? _command.ExecuteNonQuery() : StoredRows.Read(_command, _stored);
+        if (_stored is null) return _command.ExecuteNonQuery();
+        using var reader = _command.ExecuteReader();
+        while (reader.Read()) _stored(new DropRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
+        return reader.RecordsAffected;
     }
 
     public void Dispose() => _command.Dispose();

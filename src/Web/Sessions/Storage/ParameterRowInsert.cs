@@ -10,9 +10,8 @@ namespace DropBoard.Web.Sessions.Storage;
 /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
 /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
 /// <param name="bind">Adds one row's values, in column order.</param>
-/// <param name="stored">When the tail ends in <c>RETURNING</c>: called with each row it returns.</param>
 // Not more than 16: the provider looks each parameter up by name in the statement at every run, a cost that grows with their number.
-internal sealed class ParameterRowInsert<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null)
+internal sealed class ParameterRowInsert<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind)
     : ChunkedRowInsert<T>([16, 4, 1], bind)
 {
     private readonly Dictionary<int, DbCommand> _commands = [];
@@ -27,7 +26,7 @@ internal sealed class ParameterRowInsert<T>(DbConnection connection, string head
         return _row;
     }
 
-    protected override int Run() => stored is null ? _started!.ExecuteNonQuery() : StoredRows.Read(_started!, stored);
+    protected override int Run() => _started!.ExecuteNonQuery();
 
     private DbCommand Command(int rows)
     {
@@ -60,22 +59,5 @@ internal sealed class ParameterRowInsert<T>(DbConnection connection, string head
         public override void Add(long value) => _parameters![_next++].Value = value;
 
         public override void Add(string? value) => _parameters![_next++].Value = (object?)value ?? DBNull.Value;
-    }
-}
-
-/// <summary>The rows a statement ending in <c>RETURNING</c> gives back, as numbers, to <c>stored</c>.</summary>
-internal static class StoredRows
-{
-    /// <returns>How many rows the statement inserted or updated.</returns>
-    public static int Read(DbCommand command, Action<long[]> stored)
-    {
-        using var reader = command.ExecuteReader();
-        var values = new long[reader.FieldCount];
-        while (reader.Read())
-        {
-            for (var c = 0; c < values.Length; c++) values[c] = reader.GetInt64(c);
-            stored(values);
-        }
-        return reader.RecordsAffected;
     }
 }

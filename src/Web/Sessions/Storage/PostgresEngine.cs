@@ -258,10 +258,10 @@ public sealed partial class PostgresEngine : StoreEngine
     };
 
     // A plain insert (counters) is a binary COPY; an upsert stays an INSERT, since COPY has no ON CONFLICT.
-    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null) =>
+    internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
         tail.Length == 0 && head.StartsWith(InsertInto, StringComparison.Ordinal)
             ? new CopyRows<T>((NpgsqlConnection)connection, head[InsertInto.Length..], bind)
-            : new ParameterRowInsert<T>(connection, head, columns, tail, bind, stored);
+            : new ParameterRowInsert<T>(connection, head, columns, tail, bind);
 
     private const string InsertInto = "INSERT INTO ";
 

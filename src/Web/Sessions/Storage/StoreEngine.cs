@@ -45,11 +45,10 @@ public abstract class StoreEngine
     /// <param name="head">Up to <c>VALUES</c>: <c>INSERT INTO t (a, b)</c>.</param>
     /// <param name="tail">After the rows: an <c>ON CONFLICT</c> clause, or empty.</param>
     /// <param name="bind">Adds one row's values, in column order.</param>
-    /// <param name="stored">When the tail ends in <c>RETURNING</c>: called with each row it returns (one array, reused).</param>
-    internal abstract IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind, Action<long[]>? stored = null);
+    internal abstract IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind);
 
     /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than <see cref="Rows{T}"/>.</summary>
-    /// <param name="stored">Called with each row as the table holds it after the upsert.</param>
+    /// <param name="stored">Called with rows as the table holds them after the upsert: at least every row that was there before.</param>
     internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time, Action<DropRow>? stored = null) => null;
 
     /// <summary>A writing transaction failed (<paramref name="failure"/>): what it made may not exist; connections may be gone.</summary>
