@@ -17,14 +17,18 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
     private readonly Npgsql.NpgsqlParameter<long[]> _sites = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
     private readonly Npgsql.NpgsqlParameter<long[]> _counts = new() { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint };
 
-    /// <param name="stored">Called with each row as the table holds it after the upsert (<c>RETURNING</c>).</param>
+    /// <param name="stored">Called with each row that was there before, as the table holds it after the upsert.</param>
     public DropRowArrays(DbConnection connection, string table, string time, Action<DropRow>? stored)
     {
         _command = connection.CreateCommand();
         // Positional ($1 …): a statement without names is sent as it is.
-        _command.CommandText = $"INSERT INTO {table} (session_host, {time}, site, count) SELECT * FROM unnest($1, $2, $3, $4) " +
-                               $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count" +
-                               (stored is null ? "" : $" RETURNING session_host, {time}, site, count");
+        var upsert = $"INSERT INTO {table} (session_host, {time}, site, count) SELECT * FROM unnest($1, $2, $3, $4) " +
+                     $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count";
+        // Only the rows that were there (their count is now more than what was sent) come back: few, where every row would be many.
+        _command.CommandText = stored is null ? upsert :
+            $"WITH sent (session_host, {time}, site, count) AS (SELECT * FROM unnest($1, $2, $3, $4)), " +
+            $"up AS ({upsert.Replace("unnest($1, $2, $3, $4)", "sent", StringComparison.Ordinal)} RETURNING session_host, {time}, site, count) " +
+            $"SELECT up.session_host, up.{time}, up.site, up.count FROM up JOIN sent USING (session_host, {time}, site) WHERE up.count <> sent.count";
         _stored = stored;
         _command.Parameters.AddRange(new[] { _hosts, _times, _sites, _counts });
     }
@@ -40,7 +44,7 @@ internal sealed class DropRowArrays : IRowWriter<DropRow>
         if (_stored is null) return _command.ExecuteNonQuery();
         using var reader = _command.ExecuteReader();
         while (reader.Read()) _stored(new DropRow(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3)));
-        return reader.RecordsAffected;
+        return rows.Count; // each inserted or added to
     }
 
     public void Dispose() => _command.Dispose();
