@@ -27,8 +27,8 @@ public readonly record struct DropRow(long Host, long At, long Site, long Count)
 
 /// <summary>
 /// The drops of one transaction summed per 10 ms bucket, second and minute of each host and site, so each row is
-/// written once however many batches of the transaction add to it; and each host's drops and rows. The three sums
-/// hold the same drops: totals from any of them are equal.
+/// written once however many batches of the transaction add to it; and each host's drops, and the 10 ms rows they
+/// made (<see cref="Stored"/>). The three sums hold the same drops: totals from any of them are equal.
 /// </summary>
 public sealed class DropSums
 {
@@ -39,11 +39,23 @@ public sealed class DropSums
 
     public void Add(long host, long site, long startMs, long count)
     {
+        // A 10 ms row new to the transaction: new to the table too, unless Stored finds it was there.
+        if (!_buckets.ContainsKey((host, startMs, site))) CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Rows++;
         Sum(_buckets, (host, startMs, site), count);
         Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
         Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
-        ref var totals = ref CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _);
-        totals = (totals.Drops + count, totals.Rows + 1);
+        CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Drops += count;
+    }
+
+    /// <summary>
+    /// A 10 ms row as the table holds it once this transaction's drops are in: told at least of every row that was
+    /// there before (a bucket whose drops came in an earlier transaction too, as the agent splits a bucket at a counter
+    /// sample), which holds more than this transaction's drops and is not a new row.
+    /// </summary>
+    public void Stored(DropRow row)
+    {
+        if (_buckets.TryGetValue((row.Host, row.At, row.Site), out var sum) && row.Count != sum)
+            CollectionsMarshal.GetValueRefOrAddDefault(_hosts, row.Host, out _).Rows--;
     }
 
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>

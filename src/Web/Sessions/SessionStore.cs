@@ -305,12 +305,12 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             database.Engine.Written(writer);
             return result;
         }
-        catch
+        catch (Exception e)
         {
             _siteIds.Clear();
             _hostKeys.Clear();
             _hostsWithTexts.Clear();
-            database.Engine.Forget();
+            database.Engine.Forget(e);
             _prepared?.Dispose();
             _prepared = null;
             _writer?.Dispose();
@@ -340,7 +340,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         return key;
     }
 
-    private PreparedWrites Prepared(DbConnection connection) => _prepared ??= new PreparedWrites(connection, database.Engine);
+    private PreparedWrites Prepared(DbConnection connection) => _prepared ??= new PreparedWrites(connection, database.Engine, new DropSums());
 
     private void AddDrops(DbConnection connection, DbTransaction transaction, long host, IReadOnlyList<DropBucket> drops)
     {
@@ -357,14 +357,15 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
     /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
-    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine) : IDisposable
+    private sealed class PreparedWrites(DbConnection connection, StoreEngine engine, DropSums drops) : IDisposable
     {
-        public DropSums Drops { get; } = new();
+        public DropSums Drops => drops;
         public List<(long Host, CounterDelta Counter)> Counters { get; } = [];
 
         // A bucket can arrive in parts (late records, a batch resent under another instance): parts add up. So do rollups
         // across transactions.
-        private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms");
+        // The 10 ms rows come back as stored: a host's rows are counted as they are made, not as drops add to them.
+        private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms", drops.Stored);
         private readonly IRowWriter<DropRow> _seconds = DropRows(connection, engine, "seconds", "second");
         private readonly IRowWriter<DropRow> _minutes = DropRows(connection, engine, "minutes", "minute");
         private readonly IRowWriter<(long Host, CounterDelta Counter)> _counters = engine.Rows<(long Host, CounterDelta Counter)>(connection,
@@ -385,15 +386,16 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
             });
         private readonly DbCommand _totals = Command(connection, "UPDATE session_hosts SET drops = drops + @drops, bucket_rows = bucket_rows + @rows WHERE id = @host");
 
-        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time) => engine.DropRows(connection, table, time) ?? engine.Rows<DropRow>(connection,
-            $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
-            $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
-            {
-                values.Add(row.Host);
-                values.Add(row.At);
-                values.Add(row.Site);
-                values.Add(row.Count);
-            });
+        private static IRowWriter<DropRow> DropRows(DbConnection connection, StoreEngine engine, string table, string time, Action<DropRow>? stored = null) =>
+            engine.DropRows(connection, table, time, stored) ?? engine.Rows<DropRow>(connection,
+                $"INSERT INTO {table} (session_host, {time}, site, count)", 4,
+                $"ON CONFLICT (session_host, {time}, site) DO UPDATE SET count = {table}.count + excluded.count", (row, values) =>
+                {
+                    values.Add(row.Host);
+                    values.Add(row.At);
+                    values.Add(row.Site);
+                    values.Add(row.Count);
+                });
 
         private static DbCommand Command(DbConnection connection, string sql)
         {

@@ -1,5 +1,6 @@
 using DropBoard.TestKit;
 using DropBoard.Web.Tests.Live;
+using DropBoard.Web.Tests.Sessions;
 using static DropBoard.Web.Tests.Sessions.SessionApiReads;
 
 namespace DropBoard.Web.Tests.Faults;
@@ -8,20 +9,23 @@ namespace DropBoard.Web.Tests.Faults;
 /// A real agent streams real kernel drops (a UDP flood into a tiny receive buffer in a network namespace) into a
 /// recording session, and the dashboard is SIGKILLed in the middle of it, then started again on the same database.
 /// Batches it committed but never acknowledged come again and are not recorded twice; batches it had not committed
-/// come again and are recorded: the session's drops equal the namespace's own RcvbufErrors rise, exactly.
+/// come again and are recorded: the session's drops equal the namespace's own RcvbufErrors rise, exactly. On SQLite and
+/// on PostgreSQL, whose connections the killed dashboard leaves behind.
 /// </summary>
 [Collection(KernelCollection.Name)]
 public sealed class KilledDashboardTests
 {
     private const string Token = "killed-dashboard-token";
 
-    [Fact]
-    public async Task A_dashboard_killed_mid_recording_and_restarted_on_its_database_records_every_kernel_drop_exactly_once()
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task A_dashboard_killed_mid_recording_and_restarted_on_its_database_records_every_kernel_drop_exactly_once(string engine)
     {
+        var database = await StoreEngines.NewDatabaseAsync(engine);
         using var ns = NetNamespace.Create();
         using var _ = KernelTestLock.Acquire();
         var port = WebAppProcess.FreePort();
-        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={WebAppProcess.NewDatabasePath()}"];
+        string[] settings = [$"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false", $"DropBoard:Database={database}"];
         var spool = Directory.CreateTempSubdirectory("dropboard-spool-");
         await using var first = await WebAppProcess.StartAsync(port, settings);
         var session = await CreateAsync(first, "killed mid-recording");

@@ -119,6 +119,45 @@ public sealed class RollupTests
 
     [Theory]
     [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task A_hosts_row_count_is_its_10_ms_rows_stored_a_bucket_in_parts_counted_once_and_none_left_after_retention(string engine)
+    {
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
+        var store = new SessionStore(database, TimeProvider.System);
+        var queries = new SessionQueries(database, TimeProvider.System);
+        var id = store.Create("rows", null);
+        var sent = Batches(Start, hosts: 2, seconds: 20, seed: 3).ToList();
+        var random = new Random(4);
+        // Parts of a bucket in one batch, in batches of one transaction (1 to 40), and in another transaction: the rest
+        // of each host's earlier buckets sent again under new sequence numbers, as an agent splits a bucket at a sample.
+        for (var at = 0; at < sent.Count;)
+        {
+            var take = Math.Min(sent.Count - at, random.Next(1, 41));
+            store.AppendAll(sent.Skip(at).Take(take).Select(b => new SessionWrite([id], b.Hello, b.Batch)).ToList());
+            at += take;
+        }
+        foreach (var (hello, batch) in sent.Where(b => b.Batch.Sequence <= 8))
+            store.AppendAll([new SessionWrite([id], hello, batch with { Sequence = batch.Sequence + 1000, Drops = batch.Drops.Select(d => d with { Count = 1 }).ToList() })]);
+
+        (long Counted, long Stored)[] Rows()
+        {
+            using var connection = database.Connect();
+            return connection.Query<(long, long)>("SELECT bucket_rows, (SELECT count(*) FROM buckets WHERE session_host = h.id) FROM session_hosts h ORDER BY id").ToArray();
+        }
+        var rows = Rows();
+        Assert.Equal(2, rows.Length);
+        Assert.All(rows, r => Assert.Equal(r.Stored, r.Counted));
+        Assert.True(rows.Sum(r => r.Stored) < sent.Sum(b => b.Batch.Drops.Count), "no bucket came in parts");
+        Assert.Equal(rows.Sum(r => r.Stored), queries.Get(id)!.Rows);
+
+        // Retention removes every 10 ms row (PostgreSQL: their day's partition), and the count goes with them.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        Assert.Equal(rows.Sum(r => r.Stored), store.Thin(Rollup.Ceiling(now, Rollup.SecondMs) * Rollup.SecondMs, Rollup.Floor(Start, Rollup.MinuteMs) * Rollup.MinuteMs));
+        Assert.All(Rows(), r => Assert.Equal((0L, 0L), r));
+        Assert.Equal(0, queries.Get(id)!.Rows);
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
     public async Task A_chart_in_seconds_that_would_read_more_than_a_million_per_second_rows_is_drawn_in_minutes_with_the_same_drops(string engine)
     {
         var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));

@@ -213,12 +213,16 @@ public sealed partial class PostgresEngine : StoreEngine
 
     public override bool IsDuplicate(DbException e) => e is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
 
-    public override string DescribeWriteFailure(DbException e) => (e as PostgresException)?.SqlState switch
+    // Npgsql's messages name the server's host and port at most, never the password.
+    public override string DescribeWriteFailure(DbException e) => e switch
     {
-        PostgresErrorCodes.DiskFull => $"the disk of {Where} is full (PostgreSQL: {e.Message}); free some space",
-        PostgresErrorCodes.LockNotAvailable => $"{Where} is locked by another session for more than {SessionStore.WriterBusyTimeout.TotalSeconds:0} s (PostgreSQL: {e.Message})",
-        PostgresErrorCodes.ReadOnlySqlTransaction => $"{Where} is read-only (PostgreSQL: {e.Message})",
-        _ => $"{Where} could not be written (PostgreSQL: {e.Message})",
+        PostgresException { SqlState: PostgresErrorCodes.DiskFull } => $"the disk holding {Where} is full (PostgreSQL: {e.Message}); free some space",
+        PostgresException { SqlState: PostgresErrorCodes.LockNotAvailable } =>
+            $"{Where} is locked by another session for more than {SessionStore.WriterBusyTimeout.TotalSeconds:0} s (PostgreSQL: {e.Message})",
+        PostgresException { SqlState: PostgresErrorCodes.ReadOnlySqlTransaction } => $"{Where} is read-only (PostgreSQL: {e.Message})",
+        PostgresException when IsConnectionLost(e) => $"{Where} is shutting down, starting up or closed the connection (PostgreSQL: {e.Message})",
+        PostgresException => $"{Where} could not be written (PostgreSQL: {e.Message})",
+        _ => $"{Where} cannot be reached ({e.Message}{(e.InnerException is { } inner ? $": {inner.Message}" : "")})",
     };
 
     /// <summary>
@@ -233,12 +237,36 @@ public sealed partial class PostgresEngine : StoreEngine
                 MakePartition(connection, transaction, day);
     }
 
-    public override void Forget() => _days.Clear();
+    /// <summary>
+    /// The server went away (stopped, restarted, network): every idle pooled connection is dead too, and would fail
+    /// the next page or write that takes it; they are closed, so the next ones are opened anew.
+    /// </summary>
+    public override void Forget(Exception failure)
+    {
+        _days.Clear();
+        if (IsConnectionLost(failure))
+            foreach (var source in _sources.Values) source.Clear();
+    }
 
+    /// <summary>Not the server's answer to a statement: the connection could not be made, broke, or the server is going down.</summary>
+    private static bool IsConnectionLost(Exception e) => e switch
+    {
+        PostgresException p => p.SqlState is PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+                               || p.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException => true,
+        _ => false,
+    };
+
+    // A plain insert (counters) is a binary COPY; an upsert stays an INSERT, since COPY has no ON CONFLICT.
     internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
-        new ParameterRowInsert<T>(connection, head, columns, tail, bind);
+        tail.Length == 0 && head.StartsWith(InsertInto, StringComparison.Ordinal)
+            ? new CopyRows<T>((NpgsqlConnection)connection, head[InsertInto.Length..], bind)
+            : new ParameterRowInsert<T>(connection, head, columns, tail, bind);
 
-    internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time) => new DropRowArrays(connection, table, time);
+    private const string InsertInto = "INSERT INTO ";
+
+    internal override IRowWriter<DropRow> DropRows(DbConnection connection, string table, string time, Action<DropRow>? stored = null) =>
+        new DropRowArrays(connection, table, time, stored);
 
     /// <summary>Today's and tomorrow's partitions, outside any writer's transaction: at start and at every retention pass.</summary>
     private void MakeDaysAhead(DbConnection connection)

@@ -63,6 +63,11 @@ public sealed class SqliteEngine(string path) : StoreEngine
     internal override IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind) =>
         new MultiRowInsert<T>((SqliteConnection)connection, head, columns, tail, bind);
 
+    // Rows that were there are few (a bucket in parts): a trigger on the writer's connection notes just those, cheaper
+    // than RETURNING every row.
+    internal override IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time, Action<DropRow>? stored = null) =>
+        stored is null ? null : new SqliteRowsAddedTo((SqliteConnection)connection, table, time, stored);
+
     public override bool IsDuplicate(DbException e) => e is SqliteException { SqliteErrorCode: 19 }; // SQLITE_CONSTRAINT
 
     public override string DescribeWriteFailure(DbException e) => (e as SqliteException)?.SqliteErrorCode switch

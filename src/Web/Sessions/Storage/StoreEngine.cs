@@ -57,10 +57,11 @@ public abstract class StoreEngine
     internal abstract IRowWriter<T> Rows<T>(DbConnection connection, string head, int columns, string tail, Action<T, RowValues> bind);
 
     /// <summary>How drop rows are upserted into <paramref name="table"/>, when the engine has a faster way than <see cref="Rows{T}"/>.</summary>
-    internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time) => null;
+    /// <param name="stored">Called with rows as the table holds them after the upsert: at least every row that was there before.</param>
+    internal virtual IRowWriter<DropRow>? DropRows(DbConnection connection, string table, string time, Action<DropRow>? stored = null) => null;
 
-    /// <summary>A writing transaction failed: what it made may not exist.</summary>
-    public virtual void Forget()
+    /// <summary>A writing transaction failed (<paramref name="failure"/>): what it made may not exist; connections may be gone.</summary>
+    public virtual void Forget(Exception failure)
     {
     }
 
