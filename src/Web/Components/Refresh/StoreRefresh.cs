@@ -6,13 +6,18 @@ namespace DropBoard.Web.Components.Refresh;
 /// <summary>
 /// Turns a store's change notices (the live store's batches, the session store's writes, the writer's trouble)
 /// into at most one refresh per <c>every</c>: the first change after a quiet spell refreshes at once (drops show
-/// as soon as they arrive), a storm of changes costs the browser one render per interval.
+/// as soon as they arrive), a storm of changes costs the browser one render per interval. A refresh that costs
+/// more than a fifth of the interval (a big session still recording) waits four times as long as it took before
+/// the next, so one open page holds at most a fifth of a core however large what it shows.
 /// </summary>
 public sealed class StoreRefresh : IDisposable
 {
     private readonly Action _unsubscribe;
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _changed = new(0, 1);
+
+    /// <summary>After a refresh, at least this many times as long as it took passes before the next.</summary>
+    internal const int CostlyPause = 4;
 
     /// <param name="relevant">Which hosts' batches this page shows (by host id).</param>
     public StoreRefresh(LiveStore store, Func<string, bool> relevant, Func<Task> refresh, TimeSpan every)
@@ -71,7 +76,8 @@ public sealed class StoreRefresh : IDisposable
                 if (Paused) continue;
                 var started = DateTime.UtcNow;
                 await refresh();
-                var rest = every - (DateTime.UtcNow - started);
+                var took = DateTime.UtcNow - started;
+                var rest = TimeSpan.FromTicks(Math.Max((every - took).Ticks, took.Ticks * CostlyPause));
                 if (rest > TimeSpan.Zero) await Task.Delay(rest, cancellationToken);
             }
         }
