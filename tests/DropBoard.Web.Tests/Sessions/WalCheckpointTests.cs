@@ -37,7 +37,9 @@ public sealed class WalCheckpointTests
         // Pages reading all the while, each query short, as the overview and a session page do.
         using var stop = new CancellationTokenSource();
         var reads = 0;
-        var pages = Task.Run(() =>
+        var reading = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // A thread of its own, reading before the writes begin: a busy thread pool must not leave the pages unread.
+        var pages = Task.Factory.StartNew(() =>
         {
             using var page = new SqliteConnection($"Data Source={path};Pooling=False");
             page.Open();
@@ -45,8 +47,10 @@ public sealed class WalCheckpointTests
             {
                 page.ExecuteScalar<long>("SELECT coalesce(sum(count), 0) FROM seconds");
                 reads++;
+                reading.TrySetResult();
             }
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await reading.Task;
 
         long held;
         using (var reader = new SqliteConnection($"Data Source={path};Pooling=False"))
