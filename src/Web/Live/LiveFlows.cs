@@ -13,11 +13,10 @@ public sealed class LiveFlows(TimeProvider clock) : IBatchListener
     public const int MaxSitesPerMinute = 1000, MaxFlowsPerSite = 100;
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, List<Minute>> _hosts = new(StringComparer.Ordinal);
+    private readonly HostMinutes<Minute> _hosts = new(() => new Minute());
 
-    private sealed class Minute(long number)
+    private sealed class Minute
     {
-        public readonly long Number = number;
         public readonly Dictionary<(string Site, string Function, uint Netns), SiteFlows> Sites = [];
         public long SampledElsewhere, NotSampledElsewhere;
     }
@@ -43,14 +42,7 @@ public sealed class LiveFlows(TimeProvider clock) : IBatchListener
         var number = batch.SentAtMs / 60_000;
         lock (_gate)
         {
-            if (!_hosts.TryGetValue(host.HostId, out var minutes)) _hosts[host.HostId] = minutes = [];
-            var minute = minutes.Find(m => m.Number == number);
-            if (minute is null)
-            {
-                minutes.Add(minute = new Minute(number));
-                minutes.Sort(static (a, b) => a.Number.CompareTo(b.Number));
-                minutes.RemoveAll(m => m.Number <= number - (long)LiveStore.Keep.TotalMinutes);
-            }
+            var minute = _hosts.At(host.HostId, number);
             foreach (var f in flows)
                 Add(minute, f.Site, f.Function, f.Netns, f.NetnsName, f.Sampled, f.NotSampled, f.Top);
         }
@@ -60,11 +52,11 @@ public sealed class LiveFlows(TimeProvider clock) : IBatchListener
     public Window Top(string hostId, TimeSpan window, uint? netns = null, int sites = 10)
     {
         var from = (clock.GetUtcNow() - window).ToUnixTimeMilliseconds() / 60_000;
-        var merged = new Minute(0);
+        var merged = new Minute();
         lock (_gate)
         {
-            if (!_hosts.TryGetValue(hostId, out var minutes)) return Window.Empty;
-            foreach (var minute in minutes.Where(m => m.Number >= from))
+            if (!_hosts.Knows(hostId)) return Window.Empty;
+            foreach (var minute in _hosts.Since(hostId, from))
             {
                 foreach (var ((site, function, ns), f) in minute.Sites)
                     if (netns is null || ns == netns)
