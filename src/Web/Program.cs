@@ -48,6 +48,7 @@ var signalR = builder.Services.AddSignalR()
     {
         o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentHello>());
         o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<AgentBatch>());
+        o.PayloadSerializerOptions.Converters.Add(new IncomingConverter<byte[]>());
     });
 if (signalR.AddReplicas(builder.Configuration) is { } replicasProblem)
 {

@@ -14,7 +14,7 @@ switch (args)
     case ["footprint", ..]: return await FootprintHarness.RunAsync(args);
     case ["latency", ..]: return await LatencyHarness.RunAsync(args);
     case ["fanin", ..]: return await FanInHarness.RunAsync(args);
-    case ["fanin-agents", _]: return await FanInHarness.AgentsAsync(args);
+    case ["fanin-agents", _, _]: return await FanInHarness.AgentsAsync(args);
     case ["replicas", ..]: return await ReplicaFanInHarness.RunAsync(args);
     case ["soak", ..]: return await SoakHarness.RunAsync(args);
     case ["livememory", ..]: return await LiveMemoryHarness.RunAsync(args);

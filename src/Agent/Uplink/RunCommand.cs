@@ -162,6 +162,7 @@ public static class RunCommand
         // A stop ends a wait begun before it, so the agent tries once more at once instead of sleeping out its backoff.
         var pause = (TimeSpan wait) => capture.IsCompleted ? Task.Delay(wait) : Task.WhenAny(Task.Delay(wait), capture);
         var refusing = false;
+        var sender = new BatchSender(Console.Error);
         while (true)
         {
             if (outbox.Next() is not { } next)
@@ -175,12 +176,13 @@ public static class RunCommand
                 if (connection.State == HubConnectionState.Disconnected)
                 {
                     await connection.StartAsync(CancellationToken.None);
+                    sender.Connected();
                     await Console.Error.WriteLineAsync($"dropboard-agent: connected to {hub}");
                     backoff.Reset();
                 }
                 if (sessionName is not null && sessionId is null)
                     sessionId = await StartSessionAsync(api, servers.Current, sessionName, pipeline.Hello.HostId);
-                var ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, next.Entry.Hello, next.Entry.Batch, CancellationToken.None);
+                var ack = await sender.SendAsync(connection, next.Entry.Hello, next.Entry.Batch);
                 switch (ack.Rejection)
                 {
                     case BatchRejection.None:

@@ -7,8 +7,11 @@ public static class AgentHubContract
 {
     public const string Path = "/hubs/agent";
 
-    /// <summary>The one hub method: <see cref="IAgentHub.Batch"/>.</summary>
+    /// <summary>A batch as JSON: <see cref="IAgentHub.Batch"/>, what agents before the packed method send.</summary>
     public const string BatchMethod = nameof(IAgentHub.Batch);
+
+    /// <summary>A batch packed: <see cref="IAgentHub.PackedBatch"/>, what agents send to a dashboard that has it.</summary>
+    public const string PackedBatchMethod = nameof(IAgentHub.PackedBatch);
 
     /// <summary>Only the agent hub takes big messages (a batch of a drop storm).</summary>
     public const int MaxMessageBytes = 4 * 1024 * 1024;
@@ -17,12 +20,15 @@ public static class AgentHubContract
 }
 
 /// <summary>
-/// What agents call on the hub, as JSON. The hub reads each argument leniently, so that it can answer a malformed batch
-/// with what is wrong with it, instead of SignalR's generic binding error.
+/// What agents call on the hub, over SignalR's JSON protocol. The hub reads each argument leniently, so that it can answer
+/// a malformed batch with what is wrong with it, instead of SignalR's generic binding error.
 /// </summary>
 public interface IAgentHub
 {
     Task<BatchAck> Batch(AgentHello hello, AgentBatch batch);
+
+    /// <summary>The same as <see cref="Batch"/>, the batch packed by <see cref="BatchPacking.Pack"/>.</summary>
+    Task<BatchAck> PackedBatch(AgentHello hello, byte[] batch);
 }
 
 /// <summary>Why the hub did not take a batch, which tells the agent what to do with it.</summary>

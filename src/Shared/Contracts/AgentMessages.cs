@@ -4,6 +4,8 @@ namespace DropBoard.Shared.Contracts;
 
 // Everything an agent sends to the hub. Times are Unix epoch milliseconds (buckets, deltas)
 // or nanoseconds (raw samples), on the agent's wall clock, so drops and counters line up.
+// A batch travels packed (CBOR, see BatchPacking): each record an array of its members in declaration order, so a new
+// member goes at the end of its record, and BatchPacking learns it (its tests fail until it does).
 
 /// <summary>First message of a connection: who the host is and how it captures.</summary>
 /// <param name="InstanceId">New each time an agent starts: sequence numbers count from 1 again within it.</param>

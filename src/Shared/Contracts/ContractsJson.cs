@@ -11,4 +11,5 @@ namespace DropBoard.Shared.Contracts;
 [JsonSerializable(typeof(AgentHello))]
 [JsonSerializable(typeof(AgentBatch))]
 [JsonSerializable(typeof(BatchAck))]
+[JsonSerializable(typeof(byte[]))]
 public sealed partial class ContractsJson : JsonSerializerContext;

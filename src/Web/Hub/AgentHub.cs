@@ -21,9 +21,13 @@ public sealed class AgentHub(BatchIngest ingest, IEnumerable<IAgentPresence> pre
     private static readonly ConcurrentDictionary<string, (long Second, int Count)> Rates = new();
 
     /// <summary><see cref="IAgentHub.Batch"/>, its arguments read leniently (<see cref="Incoming{T}"/>).</summary>
-    public async Task<BatchAck> Batch(Incoming<AgentHello> hello, Incoming<AgentBatch> batch)
+    public Task<BatchAck> Batch(Incoming<AgentHello> hello, Incoming<AgentBatch> batch) => TakeAsync(BatchCheck.Read(hello, batch));
+
+    /// <summary><see cref="IAgentHub.PackedBatch"/>: bytes that are not a packed batch are answered as a malformed batch is.</summary>
+    public Task<BatchAck> PackedBatch(Incoming<AgentHello> hello, Incoming<byte[]> batch) => TakeAsync(BatchCheck.ReadPacked(hello, batch));
+
+    private async Task<BatchAck> TakeAsync(BatchCheck.Result read)
     {
-        var read = BatchCheck.Read(hello, batch);
         if (read.Problem is { } problem)
         {
             logger.LogWarning("Rejected batch {Sequence} from {Host} ({Connection}): {Problem}",

@@ -29,6 +29,15 @@ public static class BatchCheck
         return new Result(hello?.Value, batch?.Value, Problem(hello?.Value, batch?.Value));
     }
 
+    /// <summary>As <see cref="Read"/>, the batch packed (<see cref="BatchPacking"/>).</summary>
+    public static Result ReadPacked(Incoming<AgentHello>? hello, Incoming<byte[]>? packed)
+    {
+        if (packed?.Problem is { } notBytes) return Read(hello, new Incoming<AgentBatch>(null, $"not base64 bytes: {notBytes}"));
+        if (packed?.Value is not { } bytes) return Read(hello, null);
+        var (batch, problem) = BatchPacking.Unpack(bytes);
+        return Read(hello, new Incoming<AgentBatch>(batch, problem));
+    }
+
     public static string? Problem(AgentHello? hello, AgentBatch? batch)
     {
         if (hello is null || batch is null) return "hello and batch are both required";
@@ -68,7 +77,7 @@ public static class BatchCheck
             var s = sites[i];
             if (s is null || s.Top is null || s.Drops < 0 || s.Other < 0)
                 return $"paths[{i}]: a path site has no top list or a negative count ({s?.Drops} drops, {s?.Other} other)";
-            if (Where($"paths[{i}]", s.Site, s.Function, null) is { } problem) return problem;
+            if (Where(s.Site, s.Function, null) is { } problem) return $"paths[{i}]{problem}";
             if (s.NetnsName is not null && Printable($"paths[{i}].netnsName", s.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
             if (s.Top.Count > PathSite.MaxTop) return $"paths[{i}]: {s.Top.Count} top paths, at most {PathSite.MaxTop}";
             for (var j = 0; j < s.Top.Count; j++)
@@ -86,7 +95,7 @@ public static class BatchCheck
         if (path.Missing is not null && !KernelNames.IsReason(path.Missing))
             return $"missing {Quote(path.Missing)} is not an errno name ({KernelNames.ReasonRule}; at most {MaxReason})";
         for (var k = 0; k < path.Frames.Count; k++)
-            if (!DropBoard.Shared.Sites.DropSite.TryParse(path.Frames[k], out var frame) || Where($"frames[{k}]", path.Frames[k], frame.Function, null) is not null)
+            if (!DropBoard.Shared.Sites.DropSite.TryParse(path.Frames[k], out var frame) || Where(path.Frames[k], frame.Function, null) is not null)
                 return $"frames[{k}] {Quote(path.Frames[k])} is not a kernel address as 'function+0xOFFSET' or 'function+0xOFFSET [module]'";
         return null;
     }
@@ -99,7 +108,7 @@ public static class BatchCheck
             var s = sites[i];
             if (s is null || s.Top is null || s.Sampled < 0 || s.NotSampled < 0)
                 return $"flows[{i}]: a flow site has no top list or a negative count ({s?.Sampled} sampled, {s?.NotSampled} not)";
-            if (Where($"flows[{i}]", s.Site, s.Function, null) is { } problem) return problem;
+            if (Where(s.Site, s.Function, null) is { } problem) return $"flows[{i}]{problem}";
             if (s.NetnsName is not null && Printable($"flows[{i}].netnsName", s.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
             if (s.Top.Count > FlowSite.MaxTop) return $"flows[{i}]: {s.Top.Count} top flows, at most {FlowSite.MaxTop}";
             for (var j = 0; j < s.Top.Count; j++)
@@ -116,7 +125,7 @@ public static class BatchCheck
             var d = buckets[i];
             if (d is null || d.Count <= 0)
                 return $"{list}[{i}]: a drop bucket has no site or a count that is not positive ({Quote(d?.Site)}: {d?.Count})";
-            if (Where($"{list}[{i}]", d.Site, d.Function, d.Reason) is { } problem) return problem;
+            if (Where(d.Site, d.Function, d.Reason) is { } problem) return $"{list}[{i}]{problem}";
             if (d.NetnsName is not null && Printable($"{list}[{i}].netnsName", d.NetnsName, MaxLabel) is { } netnsProblem) return netnsProblem;
         }
         return null;
@@ -153,22 +162,25 @@ public static class BatchCheck
         {
             var s = samples[i];
             if (s is null) return $"samples[{i}] is null";
-            if (Where($"samples[{i}]", s.Site, s.Function, s.Reason) is { } problem) return problem;
+            if (Where(s.Site, s.Function, s.Reason) is { } problem) return $"samples[{i}]{problem}";
             if (s.InPort is not null && !KernelNames.IsInPort(s.InPort))
                 return $"samples[{i}].inPort {Quote(s.InPort)} is neither a device name (at most {MaxDeviceName} letters, digits, '_', '.', '@', '-') nor 'ifindex N'";
         }
         return null;
     }
 
-    /// <summary>Function, site and reason of a bucket or sample.</summary>
-    private static string? Where(string field, string? site, string? function, string? reason)
+    /// <summary>
+    /// What is wrong with the function, site and reason of a bucket or sample, from the field on (<c>.site '…' is not …</c>):
+    /// the caller puts where it is in front, so a right one costs no text.
+    /// </summary>
+    private static string? Where(string? site, string? function, string? reason)
     {
         if (!KernelNames.IsSymbol(function))
-            return $"{field}.function {Quote(function)} is not a kernel symbol ({KernelNames.SymbolRule}; at most {MaxSymbol})";
+            return $".function {Quote(function)} is not a kernel symbol ({KernelNames.SymbolRule}; at most {MaxSymbol})";
         if (!KernelNames.IsSiteOf(site, function!))
-            return $"{field}.site {Quote(site)} is not '{function}+0xOFFSET', '{function}+0xOFFSET [module]', '{function}' or '{function} (description)'";
+            return $".site {Quote(site)} is not '{function}+0xOFFSET', '{function}+0xOFFSET [module]', '{function}' or '{function} (description)'";
         if (reason is not null && !KernelNames.IsReason(reason))
-            return $"{field}.reason {Quote(reason)} is not a drop reason ({KernelNames.ReasonRule}; at most {MaxReason})";
+            return $".reason {Quote(reason)} is not a drop reason ({KernelNames.ReasonRule}; at most {MaxReason})";
         return null;
     }
 

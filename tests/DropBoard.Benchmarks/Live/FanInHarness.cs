@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using DropBoard.Browser.Tests.Infrastructure;
+using DropBoard.Agent.Uplink;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
 using Microsoft.AspNetCore.SignalR.Client;
@@ -17,10 +18,11 @@ namespace DropBoard.Benchmarks.Live;
 /// figures are the server's. Steps up the number of agents; at each step prints batches per second, the hub's
 /// acknowledgement latency (p50, p99), the share of batches sent late because the previous one was still
 /// unacknowledged (queueing), the web process's CPU, and its CPU per 1,000 buckets as a ratio to decoding the same
-/// batches alone (System.Text.Json from the hub's JSON text, in this process, measured in the same run), and the agents'
+/// batches alone (as the hub gets them: packed, or JSON text with <c>json</c>; in this process, measured in the same run), and the agents'
 /// process's CPU: near 100 % of its core, the agents themselves are what is late, not the server.
 /// Baseline: the acknowledgement latency of a single agent in the same run.
-/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- fanin [max-agents] [seconds-per-step]</c>.
+/// Run: <c>dotnet run -c Release --project tests/DropBoard.Benchmarks -- fanin [max-agents] [seconds-per-step] [packed|json]</c>
+/// (<c>json</c>: the agents send as agents from before packed batches did).
 /// </summary>
 internal static class FanInHarness
 {
@@ -33,17 +35,19 @@ internal static class FanInHarness
     {
         var maxAgents = args.Length > 1 ? int.Parse(args[1]) : 300;
         var stepSeconds = args.Length > 2 ? double.Parse(args[2], CultureInfo.InvariantCulture) : 10;
+        var packed = args.Length <= 3 || args[3] != "json";
         await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false",
             "Logging:LogLevel:Default=Warning");
         Pin(app.ProcessId, WebCore);
-        using var agents = StartAgents(app.BaseAddress);
+        using var agents = StartAgents(app.BaseAddress, packed);
         await using var chromium = await Chromium.LaunchAsync();
         var overview = await chromium.NewPageAsync(app.BaseAddress);
         var hostPage = await chromium.NewPageAsync(app.BaseAddress);
-        var decodeUsPer1k = DecodeMicrosecondsPer1000Buckets();
+        var (jsonUsPer1k, packedUsPer1k) = (DecodeMicrosecondsPer1000Buckets(packed: false), DecodeMicrosecondsPer1000Buckets(packed: true));
+        var decodeUsPer1k = packed ? packedUsPer1k : jsonUsPer1k;
 
         Console.WriteLine($"web on core {WebCore}, agents in process {agents.Id} on core {AgentCore}; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}; " +
-                          $"decoding alone {decodeUsPer1k:F0} µs CPU per 1,000 buckets");
+                          $"batches {(packed ? "packed" : "as JSON")}; decoding alone, µs CPU per 1,000 buckets: JSON {jsonUsPer1k:F0}, packed {packedUsPer1k:F0} ({packedUsPer1k / jsonUsPer1k:F2}x)");
         Console.WriteLine($"{"agents",6} {"sites",7} {"batches/s",10} {"buckets/s",10} {"ack p50",8} {"ack p99",8} {"late %",7} {"web CPU %",9} {"µs/1k bkt",9} {"x decode",8} {"agents CPU %",12}");
         double? baselineP50 = null;
         foreach (var step in new[] { 1, 25, 50, 100, 150, 200, 250, 300, 400 }.Where(s => s <= maxAgents))
@@ -87,7 +91,7 @@ internal static class FanInHarness
         {
             var parts = line.Split(' ');
             var (count, seconds) = (int.Parse(parts[0]), double.Parse(parts[1], CultureInfo.InvariantCulture));
-            while (agents.Count < count) agents.Add(await SimulatedAgent.ConnectAsync(server, agents.Count));
+            while (agents.Count < count) agents.Add(await SimulatedAgent.ConnectAsync(server, agents.Count, packed: args[2] == "packed"));
             foreach (var a in agents) a.Reset();
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
             var clock = Stopwatch.StartNew();
@@ -101,7 +105,7 @@ internal static class FanInHarness
 
     private sealed record StepResult(int Sent, int Late, double P50, double P99, double Seconds);
 
-    private static Process StartAgents(Uri server)
+    private static Process StartAgents(Uri server, bool packed)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo("taskset") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -110,6 +114,7 @@ internal static class FanInHarness
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(FanInHarness).Assembly.Location);
         psi.ArgumentList.Add("fanin-agents");
         psi.ArgumentList.Add(server.ToString());
+        psi.ArgumentList.Add(packed ? "packed" : "json");
         return Process.Start(psi)!;
     }
 
@@ -122,18 +127,27 @@ internal static class FanInHarness
         if (taskset.ExitCode != 0) throw new InvalidOperationException($"taskset could not pin process {pid} to core {core}");
     }
 
-    /// <summary>CPU of decoding the agents' batches alone: their JSON text (as the hub gets it) into the contracts.</summary>
-    private static double DecodeMicrosecondsPer1000Buckets()
+    /// <summary>
+    /// CPU of decoding the agents' batches alone, from the JSON text of the hub's argument into the contracts: the batch's
+    /// JSON, or the base64 string of its packed bytes.
+    /// </summary>
+    private static double DecodeMicrosecondsPer1000Buckets(bool packed)
     {
         var random = new Random(1);
-        var texts = Enumerable.Range(0, 200).Select(i => JsonSerializer.SerializeToUtf8Bytes(SimulatedAgent.MakeBatch("sim-000", i + 1, random), ContractsJson.Default.AgentBatch)).ToList();
-        foreach (var t in texts) JsonSerializer.Deserialize(t, ContractsJson.Default.AgentBatch);
+        var batches = Enumerable.Range(0, 200).Select(i => SimulatedAgent.MakeBatch("sim-000", i + 1, random));
+        var texts = batches.Select(b => packed
+            ? JsonSerializer.SerializeToUtf8Bytes(BatchPacking.Pack(b), ContractsJson.Default.ByteArray)
+            : JsonSerializer.SerializeToUtf8Bytes(b, ContractsJson.Default.AgentBatch)).ToList();
+        Action<byte[]> decode = packed
+            ? t => BatchPacking.Unpack(JsonSerializer.Deserialize(t, ContractsJson.Default.ByteArray))
+            : t => JsonSerializer.Deserialize(t, ContractsJson.Default.AgentBatch);
+        foreach (var t in texts) decode(t);
         var started = Process.GetCurrentProcess().TotalProcessorTime;
         var rounds = 0;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < TimeSpan.FromSeconds(2))
         {
-            foreach (var t in texts) JsonSerializer.Deserialize(t, ContractsJson.Default.AgentBatch);
+            foreach (var t in texts) decode(t);
             rounds++;
         }
         var cpu = (Process.GetCurrentProcess().TotalProcessorTime - started).TotalMicroseconds;
@@ -143,22 +157,21 @@ internal static class FanInHarness
     internal static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[(int)Math.Min(sorted.Count - 1, Math.Ceiling(p * sorted.Count) - 1)];
 
-    internal sealed class SimulatedAgent(HubConnection connection, AgentHello hello) : IAsyncDisposable
+    internal sealed class SimulatedAgent(HubConnection connection, AgentHello hello, bool packed) : IAsyncDisposable
     {
         private static readonly string[] Reasons = ["SOCKET_RCVBUFF", "NO_SOCKET", "NETFILTER_DROP"];
         private static readonly string[] Functions = Enumerable.Range(0, SitesPerAgent).Select(i => $"site_function_{i:D3}").ToArray();
         private long _sequence;
+        private readonly BatchSender _sender = new(Console.Error);
 
         public ConcurrentBag<double> AckMs { get; private set; } = [];
         public int Late;
 
-        public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index)
+        public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index, bool packed)
         {
-            var connection = new HubConnectionBuilder()
-                .WithUrl(new Uri(server, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
-                .Build();
+            var connection = AgentConnection.Build(server, Token);
             await connection.StartAsync();
-            return new SimulatedAgent(connection, new AgentHello($"sim-{index:D3}", $"sim-{index:D3}", "6.18.0", "tracepoint", "fanin", 10, Guid.NewGuid().ToString("n")));
+            return new SimulatedAgent(connection, new AgentHello($"sim-{index:D3}", $"sim-{index:D3}", "6.18.0", "tracepoint", "fanin", 10, Guid.NewGuid().ToString("n")), packed);
         }
 
         public static AgentBatch MakeBatch(string hostId, long sequence, Random random)
@@ -187,7 +200,10 @@ internal static class FanInHarness
                 var batch = MakeBatch(hello.HostId, ++_sequence, random);
                 var started = Stopwatch.GetTimestamp();
                 if (Stopwatch.GetElapsedTime(next, started) > Interval) Interlocked.Increment(ref Late);
-                await connection.InvokeAsync<object>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                var ack = packed
+                    ? await _sender.SendAsync(connection, hello, batch)
+                    : await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                if (ack.Rejection != BatchRejection.None) throw new InvalidOperationException($"batch {batch.Sequence} of {hello.HostId} refused: {ack.Rejected}");
                 AckMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 next += (long)(Interval.TotalSeconds * Stopwatch.Frequency);
                 var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);

@@ -36,7 +36,7 @@ internal static class ReplicaFanInHarness
         var apps = new List<WebAppProcess>();
         for (var i = 0; i < replicas; i++) apps.Add(await WebAppProcess.StartAsync(settings));
         var agents = new List<FanInHarness.SimulatedAgent>();
-        for (var i = 0; i < agentCount; i++) agents.Add(await FanInHarness.SimulatedAgent.ConnectAsync(apps[i % replicas].BaseAddress, i));
+        for (var i = 0; i < agentCount; i++) agents.Add(await FanInHarness.SimulatedAgent.ConnectAsync(apps[i % replicas].BaseAddress, i, packed: true));
         // A short warm-up, not counted.
         using (var warm = new CancellationTokenSource(TimeSpan.FromSeconds(3))) await Task.WhenAll(agents.Select(a => a.RunAsync(warm.Token)));
         foreach (var a in agents) a.Reset();

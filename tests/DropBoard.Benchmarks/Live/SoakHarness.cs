@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using DropBoard.Agent.Uplink;
 using DropBoard.Shared.Contracts;
 using DropBoard.TestKit;
 using DropBoard.Browser.Tests.Infrastructure;
@@ -148,6 +149,7 @@ internal static class SoakHarness
         private readonly ConcurrentQueue<AgentBatch> _spool = new();
         private readonly Random _random = new(hello.HostId.GetHashCode());
         private long _sequence;
+        private readonly BatchSender _sender = new(Console.Error);
 
         public long Made, Acked, Retried, AckedDrops, Reconnects;
         public List<double> AckMs { get; private set; } = [];
@@ -157,10 +159,7 @@ internal static class SoakHarness
 
         public static async Task<SimulatedAgent> ConnectAsync(Uri server, int index, int sites)
         {
-            var connection = new HubConnectionBuilder()
-                .WithUrl(new Uri(server, AgentHubContract.Path.TrimStart('/')), o => o.AccessTokenProvider = () => Task.FromResult<string?>(Token))
-                .WithAutomaticReconnect(new EverySecond())
-                .Build();
+            var connection = AgentConnection.Build(server, Token, new EverySecond());
             connection.ServerTimeout = TimeSpan.FromMinutes(2);
             await connection.StartAsync();
             return new SimulatedAgent(connection, new AgentHello($"soak-{index:D3}", $"soak-{index:D3}", "6.18.0", "tracepoint", "soak", 10, Guid.NewGuid().ToString("n")), sites);
@@ -191,7 +190,7 @@ internal static class SoakHarness
                 BatchAck ack;
                 try
                 {
-                    ack = await connection.InvokeAsync<BatchAck>(AgentHubContract.BatchMethod, hello, batch, CancellationToken.None);
+                    ack = await _sender.SendAsync(connection, hello, batch);
                 }
                 catch (Exception e) when (e is InvalidOperationException or Microsoft.AspNetCore.SignalR.HubException or IOException && connection.State != HubConnectionState.Connected)
                 {

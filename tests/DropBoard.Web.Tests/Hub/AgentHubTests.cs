@@ -89,4 +89,33 @@ public sealed class AgentHubTests
         var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=resending-host&seconds=600");
         Assert.Equal(12, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
     }
+
+    [Fact]
+    public async Task Packed_batches_count_as_JSON_ones_do_and_bytes_that_are_no_batch_are_refused_with_a_reason()
+    {
+        await using var app = await WebAppProcess.StartAsync($"DropBoard:AgentToken={Token}", "DropBoard:EmbeddedAgent=false");
+        await using var agent = await Connect(app, Token);
+        var hello = Hello("packed-host");
+        var packed = BatchPacking.Pack(Batch("packed-host", 1, 9));
+
+        var taken = await agent.InvokeAsync<JsonElement>(AgentHubContract.PackedBatchMethod, hello, packed);
+        Assert.Equal(nameof(BatchRejection.None), taken.GetProperty("rejection").GetString());
+        // The same batch again, as JSON: one agent's sequence, whichever way its batches travel.
+        var again = await agent.InvokeAsync<JsonElement>(AgentHubContract.BatchMethod, hello, Batch("packed-host", 1, 9));
+        Assert.True(again.GetProperty("duplicate").GetBoolean());
+        await agent.InvokeAsync<JsonElement>(AgentHubContract.PackedBatchMethod, hello, BatchPacking.Pack(Batch("packed-host", 2, 4)));
+
+        var truncated = await agent.InvokeAsync<JsonElement>(AgentHubContract.PackedBatchMethod, hello, packed[..(packed.Length / 2)]);
+        Assert.Equal(nameof(BatchRejection.Malformed), truncated.GetProperty("rejection").GetString());
+        Assert.Contains("the batch is not an agent batch (its packed bytes do not read as one", Rejected(truncated));
+        var notBase64 = await agent.InvokeAsync<JsonElement>(AgentHubContract.PackedBatchMethod, hello, "not base64!");
+        Assert.Contains("the batch is not an agent batch (not base64 bytes", Rejected(notBase64));
+        var badSite = await agent.InvokeAsync<JsonElement>(AgentHubContract.PackedBatchMethod, hello,
+            BatchPacking.Pack(Batch("packed-host", 3, 1) with { Drops = [new DropBucket("<b>x</b>", "udp_rcv", null, 0, 1)] }));
+        Assert.Contains("drops[0].site '<b>x</b>' is not 'udp_rcv+0xOFFSET'", Rejected(badSite));
+        await WaitForLogAsync(app, "Rejected batch 3 from packed-host");
+
+        var sites = await app.Http.GetFromJsonAsync<JsonElement>("api/live/sites?host=packed-host&seconds=600");
+        Assert.Equal(13, sites.EnumerateArray().Sum(s => s.GetProperty("count").GetInt64()));
+    }
 }
