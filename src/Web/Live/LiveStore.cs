@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using DropBoard.Shared.Analysis;
 using DropBoard.Shared.Contracts;
 using DropBoard.Shared.Packets;
@@ -110,12 +111,12 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
                 if (c.Netns != 0) state.NameNetns(c.Netns, null);
                 state.Counters.Add(c.AtMs / 1000, id, c.Delta);
                 state.FineCounters.Add(new FineCounter(c.AtMs, c.Delta, id));
-                state.Samples.Add(c.AtMs);
+                state.AddSample(c.AtMs);
             }
             state.LatestBatchMs = Math.Max(state.LatestBatchMs, batch.SentAtMs);
             state.TrimFine(state.LatestSecond * 1000 - (long)FineKeep.TotalMilliseconds, Math.Max(MinFinePerHost, FineBudget / _hosts.Count));
             var keepSince = Math.Max(state.LatestSecond * 1000, state.LatestBatchMs) - (long)Keep.TotalMilliseconds - 1000;
-            while (state.Samples.Count > 0 && state.Samples.Min < keepSince) state.Samples.Remove(state.Samples.Min);
+            state.TrimSamples(keepSince);
         }
         Changed?.Invoke(host.HostId);
         return ValueTask.CompletedTask;
@@ -229,7 +230,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
             foreach (var (second, sums) in state.Counters.Range(firstSecond, lastSecond))
             {
                 // A second's rises are stamped with its last sample's time: the span's edges are such samples.
-                var at = state.Samples.GetViewBetween(second * 1000, second * 1000 + 999) is { Count: > 0 } inSecond ? inSecond.Max : second * 1000 + 999;
+                var at = state.LastSampleIn(second) ?? second * 1000 + 999;
                 foreach (var (id, delta) in sums)
                     counters.Add(new CounterDelta(state.CounterNames[id].Name, delta, at, state.CounterNames[id].Netns));
             }
@@ -344,6 +345,28 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         public long FineCompleteFromMs = long.MinValue;
         /// <summary>Times of the counter samples that carried a rise: the edges a window of the explanation may have.</summary>
         public readonly SortedSet<long> Samples = [];
+        /// <summary>The last of <see cref="Samples"/> in each second, found without walking the set (once per bucket).</summary>
+        private readonly Dictionary<long, long> _lastSampleOfSecond = [];
+
+        public void AddSample(long atMs)
+        {
+            Samples.Add(atMs);
+            ref var last = ref CollectionsMarshal.GetValueRefOrAddDefault(_lastSampleOfSecond, atMs / 1000, out var seen);
+            if (!seen || atMs > last) last = atMs;
+        }
+
+        public void TrimSamples(long keepSinceMs)
+        {
+            while (Samples.Count > 0 && Samples.Min < keepSinceMs)
+            {
+                var oldest = Samples.Min;
+                Samples.Remove(oldest);
+                // Samples leave oldest first, so a second's last one leaves with its second.
+                if (_lastSampleOfSecond.TryGetValue(oldest / 1000, out var last) && last == oldest) _lastSampleOfSecond.Remove(oldest / 1000);
+            }
+        }
+
+        public long? LastSampleIn(long second) => _lastSampleOfSecond.TryGetValue(second, out var last) ? last : null;
         public long LatestBatchMs;
         public readonly List<SiteKey> Sites = [];
         /// <summary>The EtherType of each site key, whose <see cref="SiteKey.Protocol"/> is its name.</summary>
@@ -389,8 +412,7 @@ public sealed class LiveStore(TimeProvider clock, int fineBudget = LiveStore.Def
         private void KeepHead(in FineDrop drop)
         {
             // Before the second's last sample exactly when a sample follows it within its second.
-            var secondEndMs = drop.StartMs / 1000 * 1000 + 999;
-            if (drop.StartMs < secondEndMs && Samples.GetViewBetween(drop.StartMs + 1, secondEndMs).Count > 0)
+            if (LastSampleIn(drop.StartMs / 1000) is { } last && drop.StartMs < last)
                 _heads.Add(drop.StartMs / 1000, drop.SiteId, drop.Count);
         }
 
