@@ -23,13 +23,15 @@ public sealed partial class NetDmInVmTests(NetDmInVmTests.Vm boot) : IClassFixtu
     private static readonly string SummaryScript = $"""
             modprobe drop_monitor
             make_netns t
-            # Line-buffered, or its "activated" would sit in stdio's buffer until it exits.
-            (echo start; sleep 600) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
+            # Line-buffered, or its "activated" would sit in stdio's buffer until it exits. Ctrl-C stops its monitor
+            # and brings back its prompt, which then reads "exit" (once dropwatch.stop exists) and ends.
+            (echo start; while [ ! -e dropwatch.stop ]; do sleep 0.2; done; echo exit) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
             wait_for dropwatch.out "Kernel monitoring activated" || exit 10
             watch_udp_flood t {Datagrams} --source netdm || exit 11
             # dropwatch got the same alerts as the agent: wait until it has printed them all, then stop it.
             wait_for_dropwatch_sum dropwatch.out udp_queue_rcv_one_skb "$(cat rcvbuf-errors)" 60
             pkill -INT -x dropwatch
+            touch dropwatch.stop
             i=0; while pgrep -x dropwatch >/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
             """;
 
