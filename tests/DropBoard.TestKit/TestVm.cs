@@ -100,7 +100,7 @@ public sealed class TestVmSection(string directory, string console)
     public int ExitCode => int.TryParse(Read("exit-code").Trim(), out var code) ? code : -1;
 
     /// <summary>What the section printed, then the VM's console: enough to see why a section failed.</summary>
-    public string Output => $"section {Path.GetFileName(directory)}, exit {ExitCode}:\n{Read("output")}\n--- VM console:\n{console}";
+    public string Output => $"section {Path.GetFileName(directory)}, exit {ExitCode} after {Read("seconds").Trim()} s:\n{Read("output")}\n--- VM console:\n{console}";
 
     /// <summary>A file the section wrote; a missing one reads as a note saying so (the assertion on it then fails readably).</summary>
     public string Read(string file) => File.Exists(PathOf(file)) ? File.ReadAllText(PathOf(file)) : $"({file} was not written)";
