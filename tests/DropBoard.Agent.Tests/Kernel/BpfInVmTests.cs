@@ -18,7 +18,7 @@ public sealed class BpfInVmTests
     {
         TestVm.Require();
         Privileged.Require(NativeLibrary.TryLoad("libbpf.so.1", out _), "libbpf.so.1 is missing (Debian's libbpf1; the guest runs this machine's files)");
-        using var boot = new TestVm();
+        using var boot = new TestVm { QuickJit = true };
         // No --netns: the agent reads each namespace's counters as it drops, as the ip netns names them.
         var vm = (await boot.RunSectionsAsync([("bpf", $$"""
             [ -r /sys/kernel/btf/vmlinux ] || { echo "the guest kernel has no BTF"; exit 20; }
