@@ -73,3 +73,20 @@ wait_for_dropwatch_sum() {
 netdm_refs() {
     cat /sys/module/drop_monitor/refcnt
 }
+
+# Runs section $1 of a shared boot (TestVm.RunSectionsAsync): $1/run.sh with $1 as its directory, for at most $2
+# seconds, in a session of its own; its output goes to $1/output, its exit code to $1/exit-code, the seconds it took
+# to $1/seconds. Then clears what it left, so that the next section starts as on a fresh boot: its processes, the
+# network namespaces, a drop monitor still on (a section that failed midway may leave an agent or dropwatch running).
+run_section() {
+    started=$(cut -d' ' -f1 /proc/uptime)
+    (cd "$1" && exec setsid timeout -k 5 "$2" sh ./run.sh >output 2>&1) &
+    section=$!
+    wait $section
+    echo $? >"$1/exit-code"
+    awk -v started="$started" '{ printf "%.1f\n", $1 - started }' /proc/uptime >"$1/seconds"
+    kill -KILL -$section 2>/dev/null
+    ip -all netns delete 2>/dev/null
+    if [ -d /sys/module/drop_monitor ] && [ "$(netdm_refs)" != 0 ]; then $AGENT netdm-stop >/dev/null 2>&1; fi
+    return 0
+}

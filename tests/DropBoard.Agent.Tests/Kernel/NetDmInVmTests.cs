@@ -8,33 +8,40 @@ namespace DropBoard.Agent.Tests.Kernel;
 /// <summary>
 /// The NET_DM source against a real drop_monitor: Debian's 6.1 kernel booted in a VM (this machine's kernel has
 /// no drop_monitor). Real UDP receive-buffer drops in a namespace; the agent's counts must equal the kernel's
-/// Udp RcvbufErrors exactly, and dropwatch listening to the same alerts must report the same.
+/// Udp RcvbufErrors exactly, and dropwatch listening to the same alerts must report the same. The tests share one
+/// boot: each runs its own section of it (<see cref="Vm"/>) and asserts on what that section left.
 /// </summary>
-public sealed partial class NetDmInVmTests
+public sealed partial class NetDmInVmTests(NetDmInVmTests.Vm boot) : IClassFixture<NetDmInVmTests.Vm>
 {
-    private const int Datagrams = 500;
+    // A few datagrams fit in the buffer; every other one is a drop that all counts must agree on.
+    private const int Datagrams = 200;
+
+    public sealed class Vm() : SharedTestVm(("summary", SummaryScript), ("packet", PacketScript), ("stop", StopScript));
+
+    // dropwatch starts the monitor; the agent finds it running in summary mode and listens along, so both
+    // see the very same alerts. The agent also runs 'modprobe drop_monitor' had dropwatch not needed it first.
+    private static readonly string SummaryScript = $"""
+            modprobe drop_monitor
+            make_netns t
+            # Line-buffered, or its "activated" would sit in stdio's buffer until it exits. Ctrl-C stops its monitor
+            # and brings back its prompt, which then reads "exit" (once dropwatch.stop exists) and ends.
+            (echo start; while [ ! -e dropwatch.stop ]; do sleep 0.2; done; echo exit) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
+            wait_for dropwatch.out "Kernel monitoring activated" || exit 10
+            watch_udp_flood t {Datagrams} --source netdm || exit 11
+            # dropwatch got the same alerts as the agent: wait until it has printed them all, then stop it.
+            wait_for_dropwatch_sum dropwatch.out udp_queue_rcv_one_skb "$(cat rcvbuf-errors)" 60
+            pkill -INT -x dropwatch
+            touch dropwatch.stop
+            i=0; while pgrep -x dropwatch >/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+            """;
 
     [Fact]
     public async Task Summary_mode_counts_equal_RcvbufErrors_and_what_dropwatch_reports_for_the_same_alerts()
     {
         TestVm.Require();
         Privileged.RequireCommand("dropwatch", "dropwatch");
-        using var vm = new TestVm();
-        // dropwatch starts the monitor; the agent finds it running in summary mode and listens along, so both
-        // see the very same alerts. The agent also runs 'modprobe drop_monitor' had dropwatch not needed it first.
-        var (code, console) = await vm.RunAsync($"""
-            modprobe drop_monitor
-            make_netns t
-            # Line-buffered, or its "activated" would sit in stdio's buffer until it exits.
-            (echo start; sleep 600) | env --default-signal=INT stdbuf -oL dropwatch -l kas >dropwatch.out 2>&1 &
-            wait_for dropwatch.out "Kernel monitoring activated" || exit 10
-            watch_udp_flood t {Datagrams} --source netdm || exit 11
-            # dropwatch got the same alerts as the agent: wait until it has printed them all, then stop it.
-            wait_for_dropwatch_sum dropwatch.out udp_queue_rcv_one_skb "$(cat rcvbuf-errors)" 60
-            pkill -INT -x dropwatch
-            i=0; while pgrep -x dropwatch >/dev/null && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
-            """);
-        AssertAgentRanCleanly(vm, code, console);
+        var vm = await boot.SectionAsync("summary");
+        AssertAgentRanCleanly(vm);
         Assert.Contains("sharing the drop monitor", vm.Read("agent.err"));
 
         var rcvbufErrors = int.Parse(vm.Read("rcvbuf-errors"));
@@ -49,17 +56,18 @@ public sealed partial class NetDmInVmTests
         Assert.Equal(dropwatch.OrderBy(s => s.Key), agent.OrderBy(s => s.Key));
     }
 
+    private static readonly string PacketScript = $"""
+            make_netns t
+            watch_udp_flood t {Datagrams} --source netdm --mode packet --pcap drops.pcapng || exit 11
+            """;
+
     [Fact]
     public async Task Packet_mode_counts_equal_RcvbufErrors_with_reasons_and_writes_a_pcapng_tshark_reads()
     {
         TestVm.Require();
         Privileged.RequireCommand("tshark", "tshark");
-        using var vm = new TestVm();
-        var (code, console) = await vm.RunAsync($"""
-            make_netns t
-            watch_udp_flood t {Datagrams} --source netdm --mode packet --pcap drops.pcapng || exit 11
-            """);
-        AssertAgentRanCleanly(vm, code, console);
+        var vm = await boot.SectionAsync("packet");
+        AssertAgentRanCleanly(vm);
         Assert.Contains("using NET_DM in packet mode", vm.Read("agent.err"));
 
         var rcvbufErrors = int.Parse(vm.Read("rcvbuf-errors"));
@@ -75,19 +83,7 @@ public sealed partial class NetDmInVmTests
         Assert.Equal(rcvbufErrors, stdout.Split('\n').Count(l => l.StartsWith("dropped at udp_queue_rcv_one_skb+", StringComparison.Ordinal) && l.Contains("reason SOCKET_RCVBUFF", StringComparison.Ordinal)));
     }
 
-    /// <summary>
-    /// After every way the agent ends, the kernel's drop monitor is off: the kernel's own reference count on
-    /// drop_monitor (it holds one while software monitoring runs, one more for hardware), read after each exit,
-    /// is 0, and was not while the agent ran. A second agent's start line alone could not tell: it would find a
-    /// monitor left running in the mode it wants, share it, and still say "using NET_DM". Each agent's start line
-    /// must also show it started the monitor itself (no "sharing"), so what it stopped was its own.
-    /// </summary>
-    [Fact]
-    public async Task The_monitor_is_off_after_Ctrl_C_SIGTERM_seconds_and_a_crash_and_a_killed_agent_leaves_a_clear_way_out()
-    {
-        TestVm.Require();
-        using var vm = new TestVm();
-        var (code, console) = await vm.RunAsync("""
+    private const string StopScript = """
             modprobe drop_monitor
             netdm_refs >start.refs
             # Named, not auto: on this kernel (BTF) auto picks the eBPF source, which starts no monitor.
@@ -100,7 +96,7 @@ public sealed partial class NetDmInVmTests
                 kill -$signal $agent; wait $agent; echo $? >$signal.exit
                 netdm_refs >$signal.after
             done
-            $AGENT watch --source netdm --seconds 2 >/dev/null 2>seconds.err; echo $? >seconds.exit
+            $AGENT watch --source netdm --seconds 1 >/dev/null 2>seconds.err; echo $? >seconds.exit
             netdm_refs >seconds.after
             # An exception out of the watch loop: standard output on a full device fails the first line the agent
             # prints (the drops of a flood), and the agent ends on its own with the exception.
@@ -123,8 +119,21 @@ public sealed partial class NetDmInVmTests
             netdm_refs >netdm-stop.after
             $AGENT watch --source netdm --seconds 1 >/dev/null 2>after.err; echo $? >after.exit
             netdm_refs >after.after
-            """);
-        Assert.True(code == 0, console);
+            """;
+
+    /// <summary>
+    /// After every way the agent ends, the kernel's drop monitor is off: the kernel's own reference count on
+    /// drop_monitor (it holds one while software monitoring runs, one more for hardware), read after each exit,
+    /// is 0, and was not while the agent ran. A second agent's start line alone could not tell: it would find a
+    /// monitor left running in the mode it wants, share it, and still say "using NET_DM". Each agent's start line
+    /// must also show it started the monitor itself (no "sharing"), so what it stopped was its own.
+    /// </summary>
+    [Fact]
+    public async Task The_monitor_is_off_after_Ctrl_C_SIGTERM_seconds_and_a_crash_and_a_killed_agent_leaves_a_clear_way_out()
+    {
+        TestVm.Require();
+        var vm = await boot.SectionAsync("stop");
+        Assert.True(vm.ExitCode == 0, vm.Output);
         Assert.Equal(0, Refs(vm, "start.refs"));
         // In the order the script ran them: each agent started the monitor itself, the kernel saw it on, and off after.
         foreach (var (run, how) in new[] { ("INT", "Ctrl-C"), ("TERM", "SIGTERM") })
@@ -158,7 +167,7 @@ public sealed partial class NetDmInVmTests
     }
 
     /// <summary>The agent's stderr is its start line saying it started NET_DM itself, and nothing that went wrong.</summary>
-    private static void AssertStartedItsOwnMonitor(TestVm vm, string run)
+    private static void AssertStartedItsOwnMonitor(TestVmSection vm, string run)
     {
         var err = vm.Read($"{run}.err");
         Assert.True(!err.Contains("sharing the drop monitor", StringComparison.Ordinal),
@@ -169,13 +178,13 @@ public sealed partial class NetDmInVmTests
     }
 
     /// <summary>References the kernel holds on drop_monitor, as the guest read them (netdm_refs).</summary>
-    private static int Refs(TestVm vm, string file) =>
+    private static int Refs(TestVmSection vm, string file) =>
         int.TryParse(vm.Read(file).Trim(), out var refs) ? refs : throw new InvalidOperationException($"{file}: '{vm.Read(file)}'");
 
     /// <summary>The VM ran the whole script and the agent in it exited 0.</summary>
-    internal static void AssertAgentRanCleanly(TestVm vm, int code, string console)
+    internal static void AssertAgentRanCleanly(TestVmSection vm)
     {
-        Assert.True(code == 0, console + vm.Read("agent.err"));
+        Assert.True(vm.ExitCode == 0, vm.Output + vm.Read("agent.err"));
         Assert.Equal("0", vm.Read("agent.exit").Trim());
     }
 
