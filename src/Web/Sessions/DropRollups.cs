@@ -2,12 +2,12 @@ using System.Runtime.InteropServices;
 
 namespace DropBoard.Web.Sessions;
 
-/// <summary>The resolutions a session's drops are kept at: its hosts' 10 ms buckets, and their sums per second and per minute.</summary>
-public enum Resolution { Bucket, Second, Minute }
+/// <summary>The resolutions a session's drops are kept at: its hosts' 10 ms buckets, and their sums per second, per 10 seconds and per minute.</summary>
+public enum Resolution { Bucket, Second, TenSeconds, Minute }
 
 public static class Rollup
 {
-    public const long SecondMs = 1000, MinuteMs = 60_000;
+    public const long SecondMs = 1000, TenSecondsMs = 10_000, MinuteMs = 60_000;
 
     /// <summary>The second or minute (<paramref name="unitMs"/>) a time in ms falls in, rounded down also before 1970.</summary>
     public static long Floor(long ms, long unitMs) => Math.DivRem(ms, unitMs, out var rest) - (rest < 0 ? 1 : 0);
@@ -17,22 +17,23 @@ public static class Rollup
     public static long Milliseconds(this Resolution resolution, int bucketMs) => resolution switch
     {
         Resolution.Second => SecondMs,
+        Resolution.TenSeconds => TenSecondsMs,
         Resolution.Minute => MinuteMs,
         _ => bucketMs,
     };
 }
 
-/// <summary>A row of a drops table: a host's count at one site in one bucket, second or minute (<c>At</c>).</summary>
+/// <summary>A row of a drops table: a host's count at one site in one bucket, second, 10 seconds or minute (<c>At</c>).</summary>
 public readonly record struct DropRow(long Host, long At, long Site, long Count);
 
 /// <summary>
-/// The drops of one transaction summed per 10 ms bucket, second and minute of each host and site, so each row is
-/// written once however many batches of the transaction add to it; and each host's drops, and the 10 ms rows they
-/// made (<see cref="Stored"/>). The three sums hold the same drops: totals from any of them are equal.
+/// The drops of one transaction summed per 10 ms bucket, second, 10 seconds and minute of each host and site, so each
+/// row is written once however many batches of the transaction add to it; and each host's drops, and the 10 ms rows
+/// they made (<see cref="Stored"/>). The four sums hold the same drops: totals from any of them are equal.
 /// </summary>
 public sealed class DropSums
 {
-    private readonly Dictionary<(long Host, long At, long Site), long> _buckets = [], _seconds = [], _minutes = [];
+    private readonly Dictionary<(long Host, long At, long Site), long> _buckets = [], _seconds = [], _tens = [], _minutes = [];
     private readonly Dictionary<long, (long Drops, long Rows)> _hosts = [];
 
     public bool IsEmpty => _hosts.Count == 0;
@@ -61,7 +62,7 @@ public sealed class DropSums
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>
     public List<DropRow> Rows(Resolution resolution)
     {
-        var sums = resolution switch { Resolution.Second => _seconds, Resolution.Minute => _minutes, _ => _buckets };
+        var sums = resolution switch { Resolution.Second => _seconds, Resolution.TenSeconds => TenSeconds(), Resolution.Minute => _minutes, _ => _buckets };
         var rows = new List<DropRow>(sums.Count);
         foreach (var (key, count) in sums) rows.Add(new DropRow(key.Host, key.At, key.Site, count));
         rows.Sort(static (a, b) =>
@@ -79,8 +80,17 @@ public sealed class DropSums
     {
         _buckets.Clear();
         _seconds.Clear();
+        _tens.Clear();
         _minutes.Clear();
         _hosts.Clear();
+    }
+
+    // From the seconds, once a transaction: fewer of them than drops.
+    private Dictionary<(long Host, long At, long Site), long> TenSeconds()
+    {
+        _tens.Clear();
+        foreach (var ((host, second, site), count) in _seconds) Sum(_tens, (host, Rollup.Floor(second, 10), site), count);
+        return _tens;
     }
 
     // One hash lookup per drop and table: the writer sums every drop of a transaction three times.

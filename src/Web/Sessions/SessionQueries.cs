@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
@@ -176,26 +175,27 @@ public sealed class SessionQueries(SessionDatabase database, TimeProvider clock)
         var sites = SiteKeys(connection);
         var plan = DropPlan.ForSteps(stepSeconds, view.FromMs, view.ToMs, SecondsFromMs(connection, id));
         var functions = new Dictionary<string, int>(StringComparer.Ordinal);
-        var functionOf = new Dictionary<long, int>();
+        var functionOf = new SiteFunctions(sites.Count);
         foreach (var (siteId, site) in sites)
         {
             if (!view.Drops.Matches(site.Site, site.Reason, EtherType.Name((ushort)site.Protocol), site.Netns)) continue;
             if (!functions.TryGetValue(site.Function, out var function)) functions[site.Function] = function = functions.Count;
-            functionOf[siteId] = function;
+            functionOf.Add(siteId, function);
         }
         var names = functions.OrderBy(f => f.Value).Select(f => f.Key).ToArray();
+        var sums = new StepSums(names.Length, stepSeconds);
         // Summed here as the rows stream in (they come in the key's order, not the step's): a GROUP BY over an
         // expression makes the database sort every row first, which cost ~5x one plain scan of them.
-        var sums = new Dictionary<(long Step, int Function), long>();
         using (var reader = connection.ExecuteReader($"SELECT second, site, count FROM ({plan.Rows}) r", plan.Parameters(id, view.Host)))
             while (reader.Read())
-                if (functionOf.TryGetValue(reader.GetInt64(1), out var function))
-                    CollectionsMarshal.GetValueRefOrAddDefault(sums, (Rollup.Floor(reader.GetInt64(0), stepSeconds), function), out _) += reader.GetInt64(2);
-        if (sums.Count == 0) return TimeSeries.Empty;
-        var first = sums.Keys.Min(k => k.Step);
-        var last = sums.Keys.Max(k => k.Step);
+                if (functionOf[reader.GetInt64(1)] is var function and >= 0)
+                    sums.Add(reader.GetInt64(0), function, reader.GetInt64(2));
+        var steps = sums.Steps();
+        if (steps.Count == 0) return TimeSeries.Empty;
+        var first = steps.Keys.Min(k => k.Step);
+        var last = steps.Keys.Max(k => k.Step);
         var seconds = Enumerable.Range(0, (int)(last - first + 1)).Select(i => (first + i) * stepSeconds).ToArray();
-        return TimeSeries.Top(seconds, sums.Select(kv => ((int)(kv.Key.Step - first), names[kv.Key.Function], kv.Value)), top);
+        return TimeSeries.Top(seconds, steps.Select(kv => ((int)(kv.Key.Step - first), names[kv.Key.Function], kv.Value)), top);
     }
 
     /// <summary>

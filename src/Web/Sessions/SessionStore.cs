@@ -197,7 +197,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
     }
 
     /// <summary>
-    /// Retention: removes the 10 ms rows that start before <paramref name="bucketsBeforeMs"/> and the per-second rows
+    /// Retention: removes the 10 ms rows that start before <paramref name="bucketsBeforeMs"/> and the per-second (and per-10-second) rows
     /// before <paramref name="secondsBeforeMs"/> (the per-minute ones stay), oldest first, a slice per transaction on
     /// the writer's connection, so batches being recorded wait for one slice at most. Each session notes how far it is
     /// thinned out, so views read the rollups there; totals stay the same, since the rollups hold the same drops.
@@ -219,6 +219,8 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         {
             removed += ThinOut(id, "buckets", "start_ms", 1, "buckets_from_ms", bucketsBeforeMs, TimeSpan.FromMinutes(10), cancellationToken);
             removed += ThinOut(id, "seconds", "second", Rollup.SecondMs, "seconds_from_ms", secondsBeforeMs, TimeSpan.FromHours(1), cancellationToken);
+            // Kept as long as the seconds (a whole minute is whole 10 s): seconds_from_ms is theirs too.
+            removed += ThinOut(id, "tens", "ten", Rollup.TenSecondsMs, "seconds_from_ms", secondsBeforeMs, TimeSpan.FromHours(10), cancellationToken);
         }
         return removed;
     }
@@ -355,7 +357,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
     /// <summary>
     /// The hot-path statements, prepared once on the writer connection, and what a transaction has to write with them:
-    /// drops summed per bucket, second and minute, counter rises. <see cref="Flush"/> writes them.
+    /// drops summed per bucket, second, 10 seconds and minute, counter rises. <see cref="Flush"/> writes them.
     /// </summary>
     private sealed class PreparedWrites(DbConnection connection, StoreEngine engine, DropSums drops) : IDisposable
     {
@@ -367,6 +369,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
         // The 10 ms rows come back as stored: a host's rows are counted as they are made, not as drops add to them.
         private readonly IRowWriter<DropRow> _buckets = DropRows(connection, engine, "buckets", "start_ms", drops.Stored);
         private readonly IRowWriter<DropRow> _seconds = DropRows(connection, engine, "seconds", "second");
+        private readonly IRowWriter<DropRow> _tens = DropRows(connection, engine, "tens", "ten");
         private readonly IRowWriter<DropRow> _minutes = DropRows(connection, engine, "minutes", "minute");
         private readonly IRowWriter<(long Host, CounterDelta Counter)> _counters = engine.Rows<(long Host, CounterDelta Counter)>(connection,
             "INSERT INTO counters (session_host, name, at_ms, delta, netns)", 5, "", (row, values) =>
@@ -421,6 +424,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
                 engine.BeforeBuckets(connection, transaction, buckets);
                 _buckets.Write(transaction, buckets);
                 _seconds.Write(transaction, Drops.Rows(Resolution.Second));
+                _tens.Write(transaction, Drops.Rows(Resolution.TenSeconds));
                 _minutes.Write(transaction, Drops.Rows(Resolution.Minute));
                 _totals.Transaction = transaction;
                 foreach (var (host, drops, rows) in Drops.Hosts)
@@ -441,7 +445,7 @@ public sealed class SessionStore(SessionDatabase database, TimeProvider clock, S
 
         public void Dispose()
         {
-            foreach (var insert in new IDisposable[] { _buckets, _seconds, _minutes, _counters, _seen, _totals }) insert.Dispose();
+            foreach (var insert in new IDisposable[] { _buckets, _seconds, _tens, _minutes, _counters, _seen, _totals }) insert.Dispose();
         }
     }
 

@@ -11,7 +11,7 @@ namespace DropBoard.Benchmarks.Sessions;
 /// <summary>
 /// Sessions on a real SQLite file and on a real PostgreSQL (a throw-away cluster, PostgreSQL's durable defaults but
 /// commits not waited for, as DropBoard's SQLite in WAL with <c>synchronous = NORMAL</c>), in the same run: recording rate through <see cref="SessionStore.AppendAll"/> (10 ms bucket rows
-/// per second, with their per-second and per-minute sums, against plain prepared INSERTs of the same rows in the same
+/// per second, with their per-second, per-10-second and per-minute sums, against plain prepared INSERTs of the same rows in the same
 /// transactions), for one host's hour (16 batches a transaction) and for a fleet as the soak makes it (200 hosts x 200
 /// sites, a batch every 250 ms each: 800 batches a second, 200 a transaction, and as many as the writer takes when
 /// behind; with the writer's thread's own CPU time and the WAL's largest size); then, on two recorded one-hour
@@ -82,7 +82,7 @@ internal static class SessionsHarness
         Console.WriteLine($"recording one host's hour: {rowsA:N0} bucket rows in {secondsA:F2} CPU s = {rowsA / secondsA:N0} rows/s; " +
                           $"plain INSERTs of the same rows {rowsA / plainSeconds:N0} rows/s; store / plain = {plainSeconds / secondsA:F2}");
 
-        var (buckets, seconds, minutes, counters, year) = PrintSize(database);
+        var (buckets, seconds, tens, minutes, counters, year) = PrintSize(database);
 
         var fleetRate = RecordFleet(database, store, cpu, FleetPerTransaction);
         var fleetBehindRate = RecordFleet(database, store, cpu, FleetBehind);
@@ -105,7 +105,7 @@ internal static class SessionsHarness
         return
         [
             ("one host's hour, rows/s", rowsA / secondsA), ("fleet, batches/s", fleetRate), ("fleet, behind, batches/s", fleetBehindRate),
-            ("MB a host-day: 10 ms rows", buckets / 1e6), ("MB a host-day: per second", seconds / 1e6), ("MB a host-day: per minute", minutes / 1e6),
+            ("MB a host-day: 10 ms rows", buckets / 1e6), ("MB a host-day: per second", seconds / 1e6), ("MB a host-day: per 10 s", tens / 1e6), ("MB a host-day: per minute", minutes / 1e6),
             ("MB a host-day: counters", counters / 1e6), ("GB a host-year (default retention)", year / 1e9),
             .. timed.Select(t => ($"query ms: {t.Item1}", t.Item2)),
         ];
@@ -221,7 +221,7 @@ internal static class SessionsHarness
     /// 10 ms rows' partitions) as written; and what a year of one host takes under the default retention (10 ms rows 7
     /// days, per second to 90 days, then per minute).
     /// </summary>
-    private static (double Buckets, double Seconds, double Minutes, double Counters, double Year) PrintSize(SessionDatabase database)
+    private static (double Buckets, double Seconds, double Tens, double Minutes, double Counters, double Year) PrintSize(SessionDatabase database)
     {
         double Day(string table)
         {
@@ -240,13 +240,14 @@ internal static class SessionsHarness
             connection.Execute("DETACH DATABASE size");
             return new FileInfo(path).Length * 24 / 2.0;
         }
-        var (buckets, seconds, minutes, counters) = (Day("buckets"), Day("seconds"), Day("minutes"), Day("counters"));
+        var (buckets, seconds, tens, minutes, counters) = (Day("buckets"), Day("seconds"), Day("tens"), Day("minutes"), Day("counters"));
         var retention = new RetentionSettings();
-        var year = retention.BucketDays * (buckets + seconds + minutes) + (retention.SecondDays - retention.BucketDays) * (seconds + minutes) + (365 - retention.SecondDays) * minutes;
-        Console.WriteLine($"size per host-day at {Sites} active sites: 10 ms rows {buckets / 1e6:F0} MB, per second {seconds / 1e6:F0} MB, per minute {minutes / 1e6:F1} MB, counters (1 a second) {counters / 1e6:F1} MB; " +
+        // The 10 s sums are kept as long as the seconds.
+        var year = retention.BucketDays * (buckets + seconds + tens + minutes) + (retention.SecondDays - retention.BucketDays) * (seconds + tens + minutes) + (365 - retention.SecondDays) * minutes;
+        Console.WriteLine($"size per host-day at {Sites} active sites: 10 ms rows {buckets / 1e6:F0} MB, per second {seconds / 1e6:F0} MB, per 10 s {tens / 1e6:F0} MB, per minute {minutes / 1e6:F1} MB, counters (1 a second) {counters / 1e6:F1} MB; " +
                           $"a year of one host kept {retention.BucketDays} d at 10 ms, to {retention.SecondDays} d per second, then per minute: {year / 1e9:F1} GB of drops " +
                           $"(+ {365 * counters / 1e9:F1} GB of counters at this rate); 200 hosts: {200 * year / 1e9:F0} GB");
-        return (buckets, seconds, minutes, counters, year);
+        return (buckets, seconds, tens, minutes, counters, year);
     }
 
     private static double Time(Func<double> cpu, Func<long> query)

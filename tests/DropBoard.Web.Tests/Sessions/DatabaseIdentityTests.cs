@@ -68,7 +68,7 @@ public sealed class DatabaseIdentityTests
     {
         var path = await DropBoardFileAsync();
         // As that version left it: without the tables later migrations add.
-        using (var old = Connect(path)) Execute(old, $"DROP TABLE flows; DROP TABLE flow_sites; DROP TABLE counter_texts; DROP TABLE minutes; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
+        using (var old = Connect(path)) Execute(old, $"DROP TABLE tens; DROP TABLE flows; DROP TABLE flow_sites; DROP TABLE counter_texts; DROP TABLE minutes; ALTER TABLE counters DROP COLUMN netns; PRAGMA application_id = 0; PRAGMA user_version = {LastSchemaWithoutId};");
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
         {
@@ -106,7 +106,7 @@ public sealed class DatabaseIdentityTests
             sitesBefore = await app.Http.GetStringAsync($"api/sessions/{id}/sites");
             countersBefore = await app.Http.GetStringAsync($"api/sessions/{id}/counters");
         }
-        // As the schema before namespaces left it (and before flows, the migration after it): sites without netns (ids as they were), counters without it.
+        // As the schema before namespaces left it (and before flows and the 10 s sums, the migrations after it): sites without netns (ids as they were), counters without it.
         using (var old = Connect(path))
             Execute(old, $"""
                 CREATE TABLE sites_old (
@@ -119,7 +119,8 @@ public sealed class DatabaseIdentityTests
                 ALTER TABLE counters DROP COLUMN netns;
                 DROP TABLE flows;
                 DROP TABLE flow_sites;
-                PRAGMA user_version = {SessionDatabase.SchemaVersion - 2};
+                DROP TABLE tens;
+                PRAGMA user_version = {SessionDatabase.SchemaVersion - 3};
                 """);
 
         await using (var app = await WebAppProcess.StartAsync($"DropBoard:Database={path}", "DropBoard:EmbeddedAgent=false"))
@@ -133,6 +134,10 @@ public sealed class DatabaseIdentityTests
         using var upgraded = Connect(path);
         Assert.Equal(SessionDatabase.SchemaVersion, Scalar(upgraded, "PRAGMA user_version"));
         Assert.Equal(0, Scalar(upgraded, "SELECT count(*) FROM sites WHERE netns <> 0"));
+        // The 10 s sums are made from the seconds: one row a host, 10 s and site, with their drops.
+        Assert.Equal(Scalar(upgraded, "SELECT count(*) FROM (SELECT DISTINCT session_host, second / 10, site FROM seconds)"), Scalar(upgraded, "SELECT count(*) FROM tens"));
+        Assert.Equal(Scalar(upgraded, "SELECT sum(count) FROM seconds"), Scalar(upgraded, "SELECT sum(count) FROM tens"));
+        Assert.Equal(0, Scalar(upgraded, "SELECT count(*) FROM tens t WHERE count <> (SELECT sum(count) FROM seconds s WHERE s.session_host = t.session_host AND s.site = t.site AND s.second >= t.ten * 10 AND s.second < t.ten * 10 + 10)"));
     }
 
     /// <summary>A file the current dashboard made, with one session in it; the app is killed, so its -wal and -shm stay.</summary>

@@ -50,6 +50,31 @@ public sealed class PostgresStoreTests
     }
 
     [Fact]
+    public async Task A_database_from_before_the_10_s_sums_gets_them_from_its_seconds_and_its_charts_stay_as_they_were()
+    {
+        var connectionString = await StoreEngines.NewDatabaseAsync(StoreEngines.Postgres);
+        var database = SessionDatabase.Open(connectionString);
+        var id = new SessionStore(database, TimeProvider.System).Import(RollupTests.File("before", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 3_600_000, seed: 3));
+        var chart = Chart(new SessionQueries(database, TimeProvider.System), id);
+        await using (var connection = StoreEngines.Look(connectionString))
+            connection.Execute("DROP TABLE tens; UPDATE dropboard_schema SET version = 2");
+
+        var upgraded = SessionDatabase.Open(connectionString);
+
+        Assert.Equal(chart, Chart(new SessionQueries(upgraded, TimeProvider.System), id));
+        await using (var connection = StoreEngines.Look(connectionString))
+        {
+            Assert.Equal(3, connection.ExecuteScalar<int>("SELECT version FROM dropboard_schema"));
+            Assert.Equal(connection.ExecuteScalar<long>("SELECT sum(count) FROM seconds"), connection.ExecuteScalar<long>("SELECT sum(count) FROM tens"));
+            Assert.Equal(0, connection.ExecuteScalar<long>(
+                "SELECT count(*) FROM tens t WHERE count <> (SELECT sum(count) FROM seconds s WHERE s.session_host = t.session_host AND s.site = t.site AND s.second >= t.ten * 10 AND s.second < t.ten * 10 + 10)"));
+        }
+    }
+
+    private static string Chart(SessionQueries queries, long id) =>
+        string.Join("; ", queries.DropsOverTime(id, 10).Series.Select(s => $"{s.Name}: {string.Join(",", s.Values)}"));
+
+    [Fact]
     public async Task A_database_of_another_program_or_of_a_newer_DropBoard_is_refused_and_left_as_it_was()
     {
         var foreign = await StoreEngines.NewDatabaseAsync(StoreEngines.Postgres);
@@ -72,7 +97,7 @@ public sealed class PostgresStoreTests
 
         var tooNew = Assert.Throws<SessionDatabaseException>(() => SessionDatabase.Open(newer));
 
-        Assert.Contains("has schema version 99, newer than this DropBoard (2); it was left untouched: upgrade DropBoard", tooNew.Message);
+        Assert.Contains("has schema version 99, newer than this DropBoard (3); it was left untouched: upgrade DropBoard", tooNew.Message);
         await using (var connection = StoreEngines.Look(newer))
             Assert.Equal("kept", connection.ExecuteScalar<string>("SELECT name FROM sessions"));
     }

@@ -46,6 +46,7 @@ public sealed class RollupTests
             var buckets = connection.Query<(long Host, long StartMs, long Site, long Count)>("SELECT session_host, start_ms, site, count FROM buckets").ToList();
             Assert.Equal(total, buckets.Sum(b => b.Count));
             Assert.Equal(Sums(buckets, Rollup.SecondMs), Table(connection, "seconds", "second"));
+            Assert.Equal(Sums(buckets, Rollup.TenSecondsMs), Table(connection, "tens", "ten"));
             Assert.Equal(Sums(buckets, Rollup.MinuteMs), Table(connection, "minutes", "minute"));
         }
         Assert.Equal(total, queries.Get(id)!.Drops);
@@ -76,6 +77,62 @@ public sealed class RollupTests
 
     [Theory]
     [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
+    public async Task Each_function_s_drops_over_time_in_5_10_and_60_s_steps_are_the_sums_of_its_10_ms_rows_of_the_view(string engine)
+    {
+        var database = SessionDatabase.Open(await StoreEngines.NewDatabaseAsync(engine));
+        var store = new SessionStore(database, TimeProvider.System);
+        var queries = new SessionQueries(database, TimeProvider.System);
+        var id = store.Create("over time", null);
+        foreach (var part in Batches(Start, hosts: 2, seconds: 150, seed: 11).Chunk(25))
+            store.AppendAll(part.Select(b => new SessionWrite([id], b.Hello, b.Batch)).ToList());
+        // A site id far above the others (SQLite gives the next ones after it), then a third host whose sites are new
+        // ones of the same functions: a function sums several sites, some of them looked up past the dense ids.
+        using (var connection = database.Connect())
+            connection.Execute("INSERT INTO sites (id, site, function, reason, protocol) VALUES (50000000, 'far+0x1', 'far', NULL, 0)");
+        var late = Batches(Start + 7_300, hosts: 1, seconds: 120, seed: 12).Select(b => (b.Hello with { HostId = "edge-late", HostName = "edge-late" },
+            b.Batch with { HostId = "edge-late", Drops = b.Batch.Drops.Select(d => d with { Site = d.Site + "_late" }).ToList() }));
+        foreach (var part in late.Chunk(25))
+            store.AppendAll(part.Select(b => new SessionWrite([id], b.Item1, b.Item2)).ToList());
+
+        List<(string Host, long StartMs, DropBucket Drop)> rows;
+        using (var connection = database.Connect())
+            rows = connection.Query<(string Host, long StartMs, string Site, string Function, string? Reason, long Count)>(
+                    "SELECT h.host_id, b.start_ms, s.site, s.function, s.reason, b.count FROM buckets b JOIN sites s ON s.id = b.site JOIN session_hosts h ON h.id = b.session_host")
+                .Select(r => (r.Host, r.StartMs, new DropBucket(r.Site, r.Function, r.Reason, r.StartMs, r.Count))).ToList();
+        Assert.Contains(rows, r => r.Drop.Site.EndsWith("_late", StringComparison.Ordinal));
+
+        var filter = new DropFilter(Reason: "SOCKET_RCVBUFF");
+        var views = new[]
+        {
+            new ViewRequest(Filter: filter),
+            // Off every 10 s edge, one host: the window is widened to whole seconds.
+            new ViewRequest(Host: "edge-late", Filter: filter, FromMs: Start + 12_345, ToMs: Start + 104_567),
+            new ViewRequest(FromMs: Start + 3_999, ToMs: Start + 88_001),
+        };
+        foreach (var view in views)
+            foreach (var step in new[] { 5, 10, 60 })
+            {
+                var from = view.FromMs is { } f ? Rollup.Floor(f, 1000) * 1000 : long.MinValue;
+                var to = view.ToMs is { } t ? Rollup.Ceiling(t, 1000) * 1000 : long.MaxValue;
+                var inView = rows.Where(r => (view.Host is null || r.Host == view.Host) && view.Drops.Matches(r.Drop) && r.StartMs >= from && r.StartMs < to).ToList();
+                var perStep = inView.GroupBy(r => (Step: Rollup.Floor(r.StartMs, step * 1000L), r.Drop.Function)).ToDictionary(g => g.Key, g => g.Sum(r => r.Drop.Count));
+                var totals = perStep.GroupBy(p => p.Key.Function).Select(g => (Function: g.Key, Total: g.Sum(p => p.Value))).ToList();
+                var top = totals.OrderByDescending(t => t.Total).ThenBy(t => t.Function, StringComparer.Ordinal).Take(3).Select(t => t.Function).ToList();
+                var (first, last) = (perStep.Keys.Min(k => k.Step), perStep.Keys.Max(k => k.Step));
+                var steps = Enumerable.Range(0, (int)(last - first + 1)).Select(i => first + i).ToArray();
+                long Sum(long step, Func<string, bool> function) => perStep.Where(p => p.Key.Step == step && function(p.Key.Function)).Sum(p => p.Value);
+                var expected = top.Select(name => $"{name}: {string.Join(",", steps.Select(s => Sum(s, f => f == name)))}").ToList();
+                if (totals.Count > top.Count) expected.Add($"{TimeSeries.Other}: {string.Join(",", steps.Select(s => Sum(s, f => !top.Contains(f))))}");
+
+                var series = queries.DropsOverTime(id, step, view, top: 3);
+
+                Assert.Equal(steps.Select(s => s * step).ToArray(), series.Seconds);
+                Assert.Equal(expected, series.Series.Select(s => $"{s.Name}: {string.Join(",", s.Values)}").ToList());
+            }
+    }
+
+    [Theory]
+    [MemberData(nameof(StoreEngines.All), MemberType = typeof(StoreEngines))]
     public async Task Retention_thins_out_old_rows_and_every_total_and_the_session_page_stay_as_they_were(string engine)
     {
         var path = await StoreEngines.NewDatabaseAsync(engine);
@@ -95,10 +152,10 @@ public sealed class RollupTests
         var removed = store.Thin(bucketsBefore, secondsBefore);
 
         var after = Rows(database);
-        Assert.Equal((0L, 0L, rows[ids[0]].Minutes), after[ids[0]]);
-        Assert.Equal((0L, rows[ids[1]].Seconds, rows[ids[1]].Minutes), after[ids[1]]);
+        Assert.Equal((0L, 0L, 0L, rows[ids[0]].Minutes), after[ids[0]]);
+        Assert.Equal((0L, rows[ids[1]].Seconds, rows[ids[1]].Tens, rows[ids[1]].Minutes), after[ids[1]]);
         Assert.Equal(rows[ids[2]], after[ids[2]]);
-        Assert.Equal(rows[ids[0]].Buckets + rows[ids[0]].Seconds + rows[ids[1]].Buckets, removed);
+        Assert.Equal(rows[ids[0]].Buckets + rows[ids[0]].Seconds + rows[ids[0]].Tens + rows[ids[1]].Buckets, removed);
         for (var i = 0; i < ids.Count; i++) Assert.Equal(before[i], Read(queries, ids[i]));
         Assert.Equal(new[] { 60_000, 1000, 10 }, ids.Select(id => queries.ExplainInput(id).BucketMs));
         Assert.Equal(0L, store.Thin(bucketsBefore, secondsBefore));
@@ -194,12 +251,12 @@ public sealed class RollupTests
         queries.ExplainInput(id).Drops.Sum(d => d.Count),
         string.Join(",", queries.Counters(id).Select(c => $"{c.Name}={c.Delta}")));
 
-    private static Dictionary<long, (long Buckets, long Seconds, long Minutes)> Rows(SessionDatabase database)
+    private static Dictionary<long, (long Buckets, long Seconds, long Tens, long Minutes)> Rows(SessionDatabase database)
     {
         using var connection = database.Connect();
         long Count(string table, long id) => connection.ExecuteScalar<long>(
             $"SELECT count(*) FROM {table} WHERE session_host IN (SELECT id FROM session_hosts WHERE session_id = @id)", new { id });
-        return connection.Query<long>("SELECT id FROM sessions").ToDictionary(id => id, id => (Count("buckets", id), Count("seconds", id), Count("minutes", id)));
+        return connection.Query<long>("SELECT id FROM sessions").ToDictionary(id => id, id => (Count("buckets", id), Count("seconds", id), Count("tens", id), Count("minutes", id)));
     }
 
     internal static SessionFile File(string name, long start, int seed)

@@ -185,7 +185,7 @@ public sealed class SessionEditTests
         return app.Http.SendAsync(request);
     }
 
-    private static readonly string[] HostTables = ["buckets", "seconds", "counters", "samples", "batches_seen"];
+    private static readonly string[] HostTables = ["buckets", "seconds", "tens", "counters", "samples", "batches_seen"];
 
     /// <summary>Rows each table holds for one session, read from the file beside the running app.</summary>
     private static Dictionary<string, long> Rows(string database, long session)

@@ -104,6 +104,15 @@ public sealed partial class PostgresEngine : StoreEngine
             destination text NOT NULL, destination_port bigint NOT NULL, ifindex bigint NOT NULL, count bigint NOT NULL,
             PRIMARY KEY (session_host, site, netns, ip_protocol, source, source_port, destination, destination_port, ifindex));
         """,
+        // Per-10-second sums, as SQLite's.
+        """
+        CREATE TABLE tens (
+            session_host bigint NOT NULL REFERENCES session_hosts(id) ON DELETE CASCADE,
+            ten bigint NOT NULL, site bigint NOT NULL, count bigint NOT NULL,
+            PRIMARY KEY (session_host, ten, site));
+        INSERT INTO tens (session_host, ten, site, count)
+            SELECT session_host, (second - ((second % 10) + 10) % 10) / 10, site, sum(count) FROM seconds GROUP BY 1, 2, 3;
+        """,
     ];
 
     private const long DayMs = 86_400_000;
