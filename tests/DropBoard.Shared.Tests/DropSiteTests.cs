@@ -30,4 +30,22 @@ public class DropSiteTests
         Assert.Equal("udp_queue_rcv_skb+0x218", new DropSite("udp_queue_rcv_skb", 0x218).ToString());
         Assert.Equal("nf_hook_slow+0x45 [nf_conntrack]", new DropSite("nf_hook_slow", 0x45, "nf_conntrack").ToString());
     }
+
+    [Theory]
+    [InlineData("udp_queue_rcv_skb+0x218", true)]
+    [InlineData("nf_hook_slow+0x45 [nf_conntrack]", true)]
+    [InlineData("net_tx_action+0x0", true)]
+    [InlineData("udp_queue_rcv_skb+218", false)]
+    [InlineData("udp_queue_rcv_skb+0x0218", false)]
+    [InlineData("udp_queue_rcv_skb+0x218A", false)]
+    [InlineData("udp_queue_rcv_skb+0X218", false)]
+    [InlineData("nf_hook_slow+0x45  [nf_conntrack]", false)]
+    [InlineData("nf_hook_slow+0x45 [nf_conntrack] ", false)]
+    [InlineData("nf_hook_slow+0x4F", false)]
+    public void Knows_its_own_text_form_exactly_as_it_prints_it(string text, bool written)
+    {
+        Assert.True(DropSite.TryParse(text, out var site));
+        Assert.Equal(written, site.IsWrittenAs(text));
+        Assert.Equal(site.ToString() == text, site.IsWrittenAs(text));
+    }
 }

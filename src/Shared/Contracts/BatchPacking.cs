@@ -50,15 +50,15 @@ public static class BatchPacking
     public static (AgentBatch? Batch, string? Problem) Unpack(ReadOnlyMemory<byte> packed)
     {
         if (packed.IsEmpty) return (null, "no packed bytes");
+        var r = new CborReader(packed);
         try
         {
-            var r = new CborReader(packed);
             var batch = ReadBatch(r);
             return r.BytesRemaining == 0 ? (batch, null) : (null, $"its packed bytes do not read as one: {r.BytesRemaining} bytes after the batch");
         }
         catch (Exception e) when (e is CborContentException or InvalidOperationException or OverflowException or FormatException or ArgumentException)
         {
-            return (null, $"its packed bytes do not read as one: {e.Message}");
+            return (null, $"its packed bytes do not read as one: at byte {packed.Length - r.BytesRemaining} of {packed.Length}, {e.Message}");
         }
     }
 
@@ -77,7 +77,7 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: hostId = ReadText(r)!; break;
+                case 0: hostId = r.ReadTextString(); break;
                 case 1: sequence = r.ReadInt64(); break;
                 case 2: sentAtMs = r.ReadInt64(); break;
                 case 3: drops = ReadList(r, ReadBucket); break;
@@ -124,8 +124,8 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: site = ReadText(r)!; break;
-                case 1: function = ReadText(r)!; break;
+                case 0: site = r.ReadTextString(); break;
+                case 1: function = r.ReadTextString(); break;
                 case 2: reason = ReadText(r); break;
                 case 3: startMs = r.ReadInt64(); break;
                 case 4: count = r.ReadInt64(); break;
@@ -157,7 +157,7 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: name = ReadText(r)!; break;
+                case 0: name = r.ReadTextString(); break;
                 case 1: delta = r.ReadInt64(); break;
                 case 2: atMs = r.ReadInt64(); break;
                 case 3: netns = r.ReadUInt32(); break;
@@ -195,8 +195,8 @@ public static class BatchPacking
             switch (i)
             {
                 case 0: timestampNs = r.ReadInt64(); break;
-                case 1: site = ReadText(r)!; break;
-                case 2: function = ReadText(r)!; break;
+                case 1: site = r.ReadTextString(); break;
+                case 2: function = r.ReadTextString(); break;
                 case 3: reason = ReadText(r); break;
                 case 4: protocol = checked((ushort)r.ReadUInt32()); break;
                 case 5: inPort = ReadText(r); break;
@@ -232,8 +232,8 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: site = ReadText(r)!; break;
-                case 1: function = ReadText(r)!; break;
+                case 0: site = r.ReadTextString(); break;
+                case 1: function = r.ReadTextString(); break;
                 case 2: sampled = r.ReadInt64(); break;
                 case 3: notSampled = r.ReadInt64(); break;
                 case 4: top = ReadList(r, ReadFlow); break;
@@ -270,9 +270,9 @@ public static class BatchPacking
             switch (i)
             {
                 case 0: ipProtocol = checked((byte)r.ReadUInt32()); break;
-                case 1: source = ReadText(r)!; break;
+                case 1: source = r.ReadTextString(); break;
                 case 2: sourcePort = checked((ushort)r.ReadUInt32()); break;
-                case 3: destination = ReadText(r)!; break;
+                case 3: destination = r.ReadTextString(); break;
                 case 4: destinationPort = checked((ushort)r.ReadUInt32()); break;
                 case 5: count = r.ReadInt64(); break;
                 case 6: ifindex = r.ReadInt32(); break;
@@ -306,8 +306,8 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: site = ReadText(r)!; break;
-                case 1: function = ReadText(r)!; break;
+                case 0: site = r.ReadTextString(); break;
+                case 1: function = r.ReadTextString(); break;
                 case 2: drops = r.ReadInt64(); break;
                 case 3: top = ReadList(r, ReadPath); break;
                 case 4: other = r.ReadInt64(); break;
@@ -337,7 +337,7 @@ public static class BatchPacking
         for (var i = 0; i < members; i++)
             switch (i)
             {
-                case 0: frames = ReadList(r, reader => ReadText(reader)!); break;
+                case 0: frames = ReadList(r, reader => reader.ReadTextString()); break;
                 case 1: drops = r.ReadInt64(); break;
                 case 2: missing = ReadText(r); break;
                 default: r.SkipValue(); break;

@@ -14,6 +14,20 @@ public readonly record struct DropSite(string Function, ulong Offset, string? Mo
             ? $"{Function}+0x{Offset:x}"
             : $"{Function}+0x{Offset:x} [{Module}]";
 
+    /// <summary>Whether <paramref name="text"/> is exactly this site's text form (<see cref="ToString"/>), found without making that text.</summary>
+    public bool IsWrittenAs(ReadOnlySpan<char> text)
+    {
+        if (!text.StartsWith(Function, StringComparison.Ordinal) || !text[Function.Length..].StartsWith("+0x", StringComparison.Ordinal)) return false;
+        text = text[(Function.Length + 3)..];
+        Span<char> hex = stackalloc char[16];
+        Offset.TryFormat(hex, out var digits, "x", CultureInfo.InvariantCulture);
+        if (!text.StartsWith(hex[..digits], StringComparison.Ordinal)) return false;
+        text = text[digits..];
+        return Module is null
+            ? text.IsEmpty
+            : text.Length == Module.Length + 3 && text.StartsWith(" [", StringComparison.Ordinal) && text[^1] == ']' && text[2..^1].SequenceEqual(Module);
+    }
+
     /// <summary>
     /// Parses <c>function+0xhex</c>, dropwatch's <c>function+hex</c> (dropwatch prints the offset in hex without
     /// a prefix), an optional <c>/0xsize</c> suffix as perf prints it, and an optional <c> [module]</c>.

@@ -79,7 +79,7 @@ public static class KernelNames
         if (site is null) return false;
         if (site == function) return true;
         if (DropSite.TryParse(site, out var parsed))
-            return parsed.Function == function && (parsed.Module is null || IsSymbol(parsed.Module)) && parsed.ToString() == site;
+            return parsed.Function == function && (parsed.Module is null || IsSymbol(parsed.Module)) && parsed.IsWrittenAs(site);
         return site.StartsWith($"{function} (", StringComparison.Ordinal) && site.EndsWith(')')
                && Made(site[(function.Length + 2)..^1], DescriptionChars, MaxLabel);
     }
