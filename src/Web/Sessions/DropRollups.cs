@@ -44,7 +44,6 @@ public sealed class DropSums
         if (!_buckets.ContainsKey((host, startMs, site))) CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Rows++;
         Sum(_buckets, (host, startMs, site), count);
         Sum(_seconds, (host, Rollup.Floor(startMs, Rollup.SecondMs), site), count);
-        Sum(_minutes, (host, Rollup.Floor(startMs, Rollup.MinuteMs), site), count);
         CollectionsMarshal.GetValueRefOrAddDefault(_hosts, host, out _).Drops += count;
     }
 
@@ -62,7 +61,13 @@ public sealed class DropSums
     /// <summary>In the order of each table's key (host, time, site): the rows land next to each other.</summary>
     public List<DropRow> Rows(Resolution resolution)
     {
-        var sums = resolution switch { Resolution.Second => _seconds, Resolution.TenSeconds => TenSeconds(), Resolution.Minute => _minutes, _ => _buckets };
+        var sums = resolution switch
+        {
+            Resolution.Second => _seconds,
+            Resolution.TenSeconds => FromSeconds(_tens, 10),
+            Resolution.Minute => FromSeconds(_minutes, 60),
+            _ => _buckets,
+        };
         var rows = new List<DropRow>(sums.Count);
         foreach (var (key, count) in sums) rows.Add(new DropRow(key.Host, key.At, key.Site, count));
         rows.Sort(static (a, b) =>
@@ -85,15 +90,15 @@ public sealed class DropSums
         _hosts.Clear();
     }
 
-    // From the seconds, once a transaction: fewer of them than drops.
-    private Dictionary<(long Host, long At, long Site), long> TenSeconds()
+    // The coarser sums from the seconds, once a transaction: fewer of them than drops.
+    private Dictionary<(long Host, long At, long Site), long> FromSeconds(Dictionary<(long Host, long At, long Site), long> sums, long seconds)
     {
-        _tens.Clear();
-        foreach (var ((host, second, site), count) in _seconds) Sum(_tens, (host, Rollup.Floor(second, 10), site), count);
-        return _tens;
+        sums.Clear();
+        foreach (var ((host, second, site), count) in _seconds) Sum(sums, (host, Rollup.Floor(second, seconds), site), count);
+        return sums;
     }
 
-    // One hash lookup per drop and table: the writer sums every drop of a transaction three times.
+    // One hash lookup per drop and table: the writer sums every drop of a transaction twice, per bucket and per second.
     private static void Sum(Dictionary<(long Host, long At, long Site), long> sums, (long, long, long) key, long count) =>
         CollectionsMarshal.GetValueRefOrAddDefault(sums, key, out _) += count;
 }
