@@ -75,8 +75,10 @@ public sealed partial class HostLive : ComponentBase, IDisposable
     {
         View.Filter = new DropFilter(SiteFilter, ReasonFilter, ProtocolFilter, NonNetworkShown, NetnsFilter);
         View.Refresh();
-        Flows = FlowStore.Top(HostId, TimeSpan.FromSeconds(View.WindowSeconds), uint.TryParse(NetnsFilter, out var netns) ? netns : null);
-        Paths = PathStore.Top(HostId, TimeSpan.FromSeconds(View.WindowSeconds), uint.TryParse(NetnsFilter, out var pathNetns) ? pathNetns : null);
+        var window = TimeSpan.FromSeconds(View.WindowSeconds);
+        uint? netns = uint.TryParse(NetnsFilter, out var chosen) ? chosen : null;
+        Flows = FlowStore.Top(HostId, window, netns);
+        Paths = PathStore.Top(HostId, window, netns);
     }
 
     private void TogglePause()
