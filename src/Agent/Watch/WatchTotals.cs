@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Paths;
 
 namespace DropBoard.Agent.Watch;
 
@@ -12,30 +13,10 @@ public sealed class WatchTotals
     private readonly Dictionary<(string Site, string Function), long> _frees = [];
     private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Site, string Function, uint Netns), FlowCounts> _flows = [];
-    private readonly Dictionary<(string Site, string Function, uint Netns), PathCounts> _paths = [];
+    private readonly Dictionary<(string Site, string Function, uint Netns), PathTally> _paths = [];
 
-    // A site's paths over the run: the sum of each batch's top paths, at most MaxPathsPerSite told apart; the drops
-    // of the rest (and of each batch's paths past its top) are the site's other drops, so the drops always add up.
-    private sealed class PathCounts
-    {
-        public const int MaxPathsPerSite = 1000;
-        public long Other;
-        public readonly Dictionary<string, StackPath> Paths = new(StringComparer.Ordinal);
-
-        public long Drops => Other + Paths.Values.Sum(p => p.Drops);
-
-        public void Add(long other, IEnumerable<StackPath> top)
-        {
-            Other += other;
-            foreach (var p in top)
-            {
-                var key = p.Missing ?? string.Join('\n', p.Frames);
-                if (Paths.TryGetValue(key, out var known)) Paths[key] = known with { Drops = known.Drops + p.Drops };
-                else if (Paths.Count < MaxPathsPerSite) Paths[key] = p;
-                else Other += p.Drops;
-            }
-        }
-    }
+    // A site's paths over the run told apart, at most this many.
+    private const int MaxPathsPerSite = 1000;
 
     // A site's flows over the run: the sum of each batch's top flows, at most MaxFlowsPerSite told apart.
     private sealed class FlowCounts
@@ -107,7 +88,7 @@ public sealed class WatchTotals
         foreach (var (key, flows) in other._flows)
             FlowsAt(key.Site, key.Function, key.Netns).Add(flows.Sampled, flows.NotSampled, Top(flows, int.MaxValue));
         foreach (var (key, paths) in other._paths)
-            PathsAt(key.Site, key.Function, key.Netns).Add(paths.Other, paths.Paths.Values);
+            PathsAt(key.Site, key.Function, key.Netns).Add(paths.Other, paths.Paths);
         LostRecords += other.LostRecords;
     }
 
@@ -120,18 +101,12 @@ public sealed class WatchTotals
 
     /// <summary>The kernel stacks that led to each site's drops (bpf source with --stacks), most drops first, each with its top paths.</summary>
     public IEnumerable<PathSite> Paths =>
-        _paths.Select(kv =>
-            {
-                var ordered = kv.Value.Paths.Values.OrderByDescending(p => p.Drops).ThenBy(p => p.Missing, StringComparer.Ordinal)
-                    .ThenBy(p => string.Join('\n', p.Frames), StringComparer.Ordinal).ToList();
-                return new PathSite(kv.Key.Site, kv.Key.Function, kv.Value.Drops, ordered.Take(PathSite.MaxTop).ToList(),
-                    kv.Value.Other + ordered.Skip(PathSite.MaxTop).Sum(p => p.Drops), kv.Key.Netns, NameOf(kv.Key.Netns));
-            })
+        _paths.Select(kv => kv.Value.ToSite(kv.Key.Site, kv.Key.Function, kv.Key.Netns, NameOf(kv.Key.Netns)))
             .OrderByDescending(p => p.Drops).ThenBy(p => p.Site, StringComparer.Ordinal).ThenBy(p => p.Netns);
 
-    private PathCounts PathsAt(string site, string function, uint netns)
+    private PathTally PathsAt(string site, string function, uint netns)
     {
-        if (!_paths.TryGetValue((site, function, netns), out var counts)) _paths[(site, function, netns)] = counts = new PathCounts();
+        if (!_paths.TryGetValue((site, function, netns), out var counts)) _paths[(site, function, netns)] = counts = new PathTally(MaxPathsPerSite);
         return counts;
     }
 

@@ -1,4 +1,5 @@
 using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Paths;
 
 namespace DropBoard.Web.Live;
 
@@ -22,9 +23,8 @@ public sealed class LivePaths(TimeProvider clock) : IBatchListener
 
     private sealed class SitePaths
     {
-        public long Other;
         public string? NetnsName;
-        public readonly Dictionary<string, StackPath> Paths = new(StringComparer.Ordinal);
+        public readonly PathTally Tally = new(MaxPathsPerSite);
     }
 
     public ValueTask OnBatchAsync(AgentHello host, AgentBatch batch, CancellationToken cancellationToken)
@@ -35,7 +35,7 @@ public sealed class LivePaths(TimeProvider clock) : IBatchListener
         {
             var minute = _hosts.At(host.HostId, number);
             foreach (var p in paths)
-                if (SiteOf(minute, p.Site, p.Function, p.Netns, p.NetnsName) is { } site) Add(site, p.Other, p.Top);
+                if (SiteOf(minute, p.Site, p.Function, p.Netns, p.NetnsName) is { } site) site.Tally.Add(p.Other, p.Top);
         }
         return default;
     }
@@ -51,16 +51,9 @@ public sealed class LivePaths(TimeProvider clock) : IBatchListener
             foreach (var minute in _hosts.Since(hostId, from))
                 foreach (var ((site, function, ns), paths) in minute.Sites)
                     if ((netns is null || ns == netns) && SiteOf(merged, site, function, ns, paths.NetnsName) is { } into)
-                        Add(into, paths.Other, paths.Paths.Values);
+                        into.Tally.Add(paths.Tally.Other, paths.Tally.Paths);
         }
-        return [.. merged.Sites.Select(s =>
-            {
-                var ordered = s.Value.Paths.Values.OrderByDescending(p => p.Drops).ThenBy(p => p.Missing, StringComparer.Ordinal)
-                    .ThenBy(p => string.Join('\n', p.Frames), StringComparer.Ordinal).ToList();
-                var drops = s.Value.Other + ordered.Sum(p => p.Drops);
-                var top = ordered.Take(PathSite.MaxTop).ToList();
-                return new PathSite(s.Key.Site, s.Key.Function, drops, top, drops - top.Sum(p => p.Drops), s.Key.Netns, s.Value.NetnsName);
-            })
+        return [.. merged.Sites.Select(s => s.Value.Tally.ToSite(s.Key.Site, s.Key.Function, s.Key.Netns, s.Value.NetnsName))
             .OrderByDescending(s => s.Drops).ThenBy(s => s.Site, StringComparer.Ordinal).Take(sites)];
     }
 
@@ -73,17 +66,5 @@ public sealed class LivePaths(TimeProvider clock) : IBatchListener
         }
         paths.NetnsName = netnsName ?? paths.NetnsName;
         return paths;
-    }
-
-    private static void Add(SitePaths site, long other, IEnumerable<StackPath> top)
-    {
-        site.Other += other;
-        foreach (var p in top)
-        {
-            var key = p.Missing ?? string.Join('\n', p.Frames);
-            if (site.Paths.TryGetValue(key, out var known)) site.Paths[key] = known with { Drops = known.Drops + p.Drops };
-            else if (site.Paths.Count < MaxPathsPerSite) site.Paths[key] = p;
-            else site.Other += p.Drops;
-        }
     }
 }
