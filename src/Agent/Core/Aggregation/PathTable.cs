@@ -1,5 +1,6 @@
 using DropBoard.Agent.Capture.Bpf;
 using DropBoard.Shared.Contracts;
+using DropBoard.Shared.Paths;
 
 namespace DropBoard.Agent.Aggregation;
 
@@ -47,20 +48,12 @@ public sealed class PathTable
         var sites = new List<PathSite>(taken.Count);
         foreach (var ((pc, netns), stacks) in taken)
         {
-            var paths = new Dictionary<string, (string[] Frames, string? Missing, long Drops)>(StringComparer.Ordinal);
+            // Stacks that name the same frames are one path: summed as the terminal and the dashboard sum them.
+            var tally = new PathTally(int.MaxValue);
             foreach (var (id, stack) in stacks)
-            {
-                (string[] Frames, string? Missing) named = stack.Frames is { } pcs ? (Name(pcs, pc, siteOf), null) : ([], KernelStack.Missing(id));
-                var (frames, missing) = named;
-                var key = missing ?? string.Join('\n', frames);
-                paths[key] = paths.TryGetValue(key, out var path) ? path with { Drops = path.Drops + stack.Drops } : (frames, missing, stack.Drops);
-            }
-            var ordered = paths.Values.OrderByDescending(p => p.Drops).ThenBy(p => p.Missing, StringComparer.Ordinal)
-                .ThenBy(p => string.Join('\n', p.Frames), StringComparer.Ordinal).ToList();
-            var top = ordered.Take(PathSite.MaxTop).Select(p => new StackPath(p.Frames, p.Drops, p.Missing)).ToList();
+                tally.Add(0, [stack.Frames is { } pcs ? new StackPath(Name(pcs, pc, siteOf), stack.Drops) : new StackPath([], stack.Drops, KernelStack.Missing(id))]);
             var (name, function) = siteOf(pc);
-            sites.Add(new PathSite(name, function, ordered.Sum(p => p.Drops), top, ordered.Skip(PathSite.MaxTop).Sum(p => p.Drops), netns,
-                netns == 0 ? null : namespaceName?.Invoke(netns)));
+            sites.Add(tally.ToSite(name, function, netns, netns == 0 ? null : namespaceName?.Invoke(netns)));
         }
         sites.Sort(static (a, b) => b.Drops.CompareTo(a.Drops));
         return sites;
